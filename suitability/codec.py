@@ -1,0 +1,174 @@
+"""Strict JSON in, canonical JSON out.
+
+Every JSON input (documents, answers, client facts, products, decisions) goes through
+:func:`parse_json`, which refuses what would make its meaning ambiguous: a byte order mark,
+bytes that are not UTF-8, duplicate object keys, ``NaN``/``Infinity``, nesting deeper than
+:data:`MAX_DEPTH` and inputs larger than :data:`MAX_INPUT_BYTES`. Each refusal is an
+:class:`~suitability.errors.InputError` naming the file, line and column.
+
+Output that is hashed or stored is RFC 8785 (JCS) canonical bytes from :func:`canonical_bytes`;
+:func:`content_hash` is ``sha256:<hex>`` over those bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from .errors import InputError, Problem
+
+#: The largest JSON or CSV input accepted, in bytes (documents, answers, catalogs).
+MAX_INPUT_BYTES = 8 * 1024 * 1024
+#: The deepest nesting of arrays and objects accepted in a JSON input.
+MAX_DEPTH = 64
+
+_BOM = b"\xef\xbb\xbf"
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _line_col(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def _fail(source: str, message: str, line: int | None = None, column: int | None = None) -> InputError:
+    return InputError(
+        f"cannot read {source}",
+        [Problem(message, source=source, line=line, column=column, code="INPUT_INVALID")],
+    )
+
+
+def parse_json(data: bytes, source: str = "<input>") -> Any:
+    """Parse ``data`` as strict JSON.
+
+    Args:
+        data: the raw bytes.
+        source: a name for the input used in error messages (a file path, ``<stdin>``).
+
+    Returns:
+        The parsed value (dicts, lists, str, int, float, bool, None).
+
+    Raises:
+        InputError: the bytes are not one strict JSON value; the error says where and why.
+    """
+    if len(data) > MAX_INPUT_BYTES:
+        raise _fail(
+            source,
+            f"expected at most {MAX_INPUT_BYTES} bytes, found {len(data)} bytes (input too large)",
+        )
+    if data.startswith(_BOM):
+        raise _fail(source, "expected UTF-8 without a byte order mark, found a BOM", 1, 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line, column = _line_col(good, len(good))
+        raise _fail(source, f"expected UTF-8 text, found the byte 0x{data[exc.start]:02x}", line, column) from None
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _fail(source, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
+    except _DuplicateKey as exc:
+        needle = re.compile(re.escape(json.dumps(exc.key, ensure_ascii=False)) + r"\s*:")
+        hits = [m.start() for m in needle.finditer(text)]
+        where = _line_col(text, hits[1]) if len(hits) > 1 else (None, None)
+        raise _fail(
+            source,
+            f"expected each key once per object, found the key {exc.key!r} twice",
+            *where,
+        ) from None
+    except ValueError as exc:
+        raise _fail(source, f"expected a JSON number, found {exc}") from None
+    except RecursionError:
+        raise _fail(source, f"expected nesting at most {MAX_DEPTH} deep, found deeper") from None
+    if _depth_exceeds(value, MAX_DEPTH):
+        raise _fail(source, f"expected nesting at most {MAX_DEPTH} deep, found deeper")
+    return value
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Read a whole input file, refusing one over :data:`MAX_INPUT_BYTES`.
+
+    Raises:
+        InputError: the file is missing, unreadable, a folder, or too large.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if p.is_dir():
+            raise _fail(str(p), "expected a file, found a folder")
+        if size > MAX_INPUT_BYTES:
+            raise _fail(
+                str(p),
+                f"expected at most {MAX_INPUT_BYTES} bytes, found {size} bytes (input too large)",
+            )
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise _fail(str(p), "expected a file, found nothing at this path") from None
+    except OSError as exc:
+        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Read and strictly parse a JSON file (see :func:`parse_json`)."""
+    return parse_json(read_bytes(path), str(path))
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Return the RFC 8785 canonical serialization of ``value``.
+
+    Raises:
+        InputError: the value cannot be represented canonically (e.g. an integer beyond 2**53).
+    """
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError as exc:
+        raise InputError("cannot canonicalize value", [Problem(f"expected JSON-safe values, found: {exc}")]) from None
+
+
+def sha256_hex(data: bytes) -> str:
+    """Return the hex SHA-256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_hash(value: Any) -> str:
+    """Return ``sha256:<hex>`` of the RFC 8785 canonical bytes of ``value``."""
+    return "sha256:" + sha256_hex(canonical_bytes(value))

@@ -1,0 +1,223 @@
+"""The condition language of questionnaires (design §3), interpreted from data.
+
+A condition is JSON, never code::
+
+    {"question": q, "any_of": [option, ...]}     an enabled answer to q includes one of these
+    {"question": q, "all_of": [option, ...]}     ... includes all of these
+    {"question": q, "answered": true|false}      q is (not) enabled and answered
+    {"dimension": d, "score_at_most": n}         the sub-score of d is <= n   (also score_at_least)
+    {"total_at_most": n}                          the total score is <= n     (also total_at_least)
+    {"all": [c, ...]}, {"any": [c, ...]}, {"not": c}
+
+:func:`check` reports every malformed or dangling reference with its JSON Pointer;
+:func:`compile_condition` turns a checked condition into a closure over a :class:`Facts`, so
+evaluation costs a few dictionary lookups and nothing is parsed per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Problem, pointer
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What a condition may look at.
+
+    Attributes:
+        answers: the chosen option ids of each enabled, answered question.
+        dimension_scores: sub-score per dimension (empty while questions are still being enabled).
+        total: the total score.
+    """
+
+    answers: Mapping[str, frozenset[str]]
+    dimension_scores: Mapping[str, int]
+    total: int
+
+
+Predicate = Callable[[Facts], bool]
+
+_QUESTION_OPS = ("any_of", "all_of", "answered")
+_SCORE_OPS = ("score_at_most", "score_at_least")
+_TOTAL_OPS = ("total_at_most", "total_at_least")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check(
+    cond: Any,
+    where: str,
+    options: Mapping[str, frozenset[str]],
+    dimensions: frozenset[str],
+    *,
+    visible: frozenset[str] | None = None,
+    scores_allowed: bool = True,
+) -> list[Problem]:
+    """Return every problem with the condition ``cond`` found at JSON Pointer ``where``.
+
+    Args:
+        cond: the condition as parsed JSON.
+        where: its JSON Pointer in the document.
+        options: the option ids of every question, by question id.
+        dimensions: the dimension names declared by the document.
+        visible: when given, the only questions the condition may name (``enable_when`` may
+            name earlier questions only, which also rules out cycles).
+        scores_allowed: whether dimension and total scores may be named (not in ``enable_when``).
+    """
+    if not isinstance(cond, dict) or not cond:
+        return [Problem(f"expected a condition object, found {type(cond).__name__}", where)]
+    keys = set(cond)
+    if keys <= {"all", "any"} and len(keys) == 1:
+        key = next(iter(keys))
+        items = cond[key]
+        if not isinstance(items, list) or not items:
+            return [Problem(f"expected a non-empty list of conditions under {key!r}", where)]
+        found: list[Problem] = []
+        for i, item in enumerate(items):
+            found += check(
+                item,
+                where + pointer(key, i),
+                options,
+                dimensions,
+                visible=visible,
+                scores_allowed=scores_allowed,
+            )
+        return found
+    if keys == {"not"}:
+        return check(
+            cond["not"],
+            where + "/not",
+            options,
+            dimensions,
+            visible=visible,
+            scores_allowed=scores_allowed,
+        )
+    if "question" in keys:
+        ops = keys - {"question"}
+        if len(ops) != 1 or not ops <= set(_QUESTION_OPS):
+            return [
+                Problem(
+                    f"expected 'question' with exactly one of any_of, all_of or answered, found keys {sorted(keys)}",
+                    where,
+                )
+            ]
+        qid, op = cond["question"], ops.pop()
+        if not isinstance(qid, str) or qid not in options:
+            return [Problem(f"expected a known question id, found {qid!r}", where + "/question")]
+        if visible is not None and qid not in visible:
+            return [
+                Problem(
+                    f"expected a question asked earlier, found {qid!r} "
+                    "(enable_when may only depend on earlier questions; later or self "
+                    "references would form a cycle)",
+                    where + "/question",
+                    code="ENABLE_WHEN_ORDER",
+                )
+            ]
+        value = cond[op]
+        if op == "answered":
+            if not isinstance(value, bool):
+                return [Problem(f"expected true or false, found {value!r}", where + "/answered")]
+            return []
+        if not isinstance(value, list) or not value:
+            return [Problem("expected a non-empty list of option ids", where + "/" + op)]
+        return [
+            Problem(f"expected an option of question {qid!r}, found {opt!r}", where + pointer(op, i))
+            for i, opt in enumerate(value)
+            if opt not in options[qid]
+        ]
+    if "dimension" in keys or keys & set(_TOTAL_OPS):
+        if not scores_allowed:
+            return [
+                Problem(
+                    "expected a condition on earlier answers, found one on scores "
+                    "(scores are known only after every question is enabled)",
+                    where,
+                )
+            ]
+        if "dimension" in keys:
+            ops = keys - {"dimension"}
+            if len(ops) != 1 or not ops <= set(_SCORE_OPS):
+                return [
+                    Problem(
+                        "expected 'dimension' with exactly one of score_at_most or "
+                        f"score_at_least, found keys {sorted(keys)}",
+                        where,
+                    )
+                ]
+            op = ops.pop()
+            problems = []
+            if cond["dimension"] not in dimensions:
+                problems.append(
+                    Problem(
+                        f"expected a declared dimension, found {cond['dimension']!r}",
+                        where + "/dimension",
+                    )
+                )
+            if not _is_int(cond[op]):
+                problems.append(Problem(f"expected an integer, found {cond[op]!r}", where + "/" + op))
+            return problems
+        if len(keys) != 1:
+            return [Problem(f"expected one of {list(_TOTAL_OPS)} alone, found {sorted(keys)}", where)]
+        op = keys.pop()
+        if not _is_int(cond[op]):
+            return [Problem(f"expected an integer, found {cond[op]!r}", where + "/" + op)]
+        return []
+    return [
+        Problem(
+            "expected a condition with 'question', 'dimension', 'total_at_most', "
+            f"'total_at_least', 'all', 'any' or 'not', found keys {sorted(keys)}",
+            where,
+        )
+    ]
+
+
+def questions_named(cond: Any) -> set[str]:
+    """Return the ids of every question a (checked) condition names."""
+    if "question" in cond:
+        return {cond["question"]}
+    if "not" in cond:
+        return questions_named(cond["not"])
+    names: set[str] = set()
+    for item in cond.get("all", cond.get("any", [])):
+        names |= questions_named(item)
+    return names
+
+
+def compile_condition(cond: Mapping[str, Any]) -> Predicate:
+    """Turn a condition that passed :func:`check` into a predicate over :class:`Facts`."""
+    if "all" in cond:
+        parts = tuple(compile_condition(c) for c in cond["all"])
+        return lambda f: all(p(f) for p in parts)
+    if "any" in cond:
+        parts = tuple(compile_condition(c) for c in cond["any"])
+        return lambda f: any(p(f) for p in parts)
+    if "not" in cond:
+        inner = compile_condition(cond["not"])
+        return lambda f: not inner(f)
+    if "question" in cond:
+        qid: str = cond["question"]
+        if "answered" in cond:
+            want: bool = cond["answered"]
+            return lambda f: (qid in f.answers) is want
+        wanted = frozenset(cond.get("any_of") or cond["all_of"])
+        if "any_of" in cond:
+            return lambda f: not wanted.isdisjoint(f.answers.get(qid, ()))
+        return lambda f: wanted <= f.answers.get(qid, frozenset())
+    if "dimension" in cond:
+        dim: str = cond["dimension"]
+        if "score_at_most" in cond:
+            most: int = cond["score_at_most"]
+            return lambda f: f.dimension_scores.get(dim, 0) <= most
+        least: int = cond["score_at_least"]
+        return lambda f: f.dimension_scores.get(dim, 0) >= least
+    if "total_at_most" in cond:
+        total_most: int = cond["total_at_most"]
+        return lambda f: f.total <= total_most
+    total_least: int = cond["total_at_least"]
+    return lambda f: f.total >= total_least

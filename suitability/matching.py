@@ -1,0 +1,463 @@
+"""Matching: decisions, the insist-to-buy confirmation and recommendations (design §7).
+
+:func:`decide` is a pure function of the assessment, product, client facts, policy, initiator and
+``as_of``. It evaluates every rule and lists every reason that fired, not only the first:
+
+1. the assessment must be for this client and not from the future (else ``DecisionError``);
+2. blocking reasons: ``ASSESSMENT_EXPIRED``, ``ASSESSMENT_INCONSISTENT``, ``DOCUMENT_NOT_ACTIVE``,
+   ``PROFESSIONAL_ONLY`` (ordinary investor), ``LOWEST_CATEGORY`` (product above the policy's
+   ``lowest_category_max_risk``, even on the client's own request);
+3. mismatches on the three dimensions: ``RISK_ABOVE_PROFILE``, ``HORIZON_MISMATCH``,
+   ``VARIETY_MISMATCH`` (skipped for professionals when ``professional_may_buy_all``);
+   a firm-initiated mismatch adds ``FIRM_INITIATED_MISMATCH`` and is blocked; a client-initiated
+   one follows the policy's ``on_mismatch.client``;
+4. ``SPECIAL_CARE_REQUIRED`` when the client's age at ``as_of`` and the product's level reach the
+   policy's threshold; it turns ``suitable`` into ``requires_confirmation``.
+
+The outcome is ``blocked`` if any blocking reason fired, else ``requires_confirmation`` if any
+confirmable reason fired, else ``suitable``. The warnings of a ``requires_confirmation`` decision
+are its confirmable reasons: exactly what must be shown before :func:`confirm`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .codec import canonical_bytes, sha256_hex
+from .errors import DecisionError, Problem
+from .models import Assessment, Client, DocumentRef, LocalizedText, as_instant
+from .policy import REASON_DIMENSIONS, Policy
+from .product import Product, check_against, product_horizon
+
+Outcome = Literal["suitable", "requires_confirmation", "blocked"]
+Initiator = Literal["client", "firm"]
+Language = Literal["zh-CN", "en"]
+_SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(_Frozen):
+    """One reason that fired: a stable code, the dimension it concerns, and localized text."""
+
+    code: str
+    dimension: str
+    text: LocalizedText
+
+
+class Decision(_Frozen):
+    """The outcome of matching one product to one assessed client, with every reason."""
+
+    id: str
+    outcome: Outcome
+    reasons: list[Reason]
+    warnings: list[Reason]
+    assessment_id: str
+    client: Client
+    product: Product
+    questionnaire: DocumentRef
+    policy: DocumentRef
+    initiated_by: Initiator
+    as_of: datetime
+
+
+class Evidence(_Frozen):
+    """A 双录 (audio/video) recording that backs a confirmation, by id and SHA-256."""
+
+    recording_id: str = Field(min_length=1, max_length=200)
+    sha256: str = Field(pattern=_SHA256_HEX)
+
+
+class Confirmation(_Frozen):
+    """A client's insistence on a ``requires_confirmation`` decision, after its warnings."""
+
+    id: str
+    decision_id: str
+    warnings_hash: str
+    warning_codes: list[str]
+    language: Language
+    acknowledgement: str
+    actor: str
+    channel: str
+    confirmed_at: datetime
+    evidence: Evidence | None = None
+
+
+class Recommendation(_Frozen):
+    """A suitable product and why it fits."""
+
+    product: Product
+    decision: Decision
+    fits: list[Reason]
+
+
+_CONFIRMABLE = frozenset({"RISK_ABOVE_PROFILE", "HORIZON_MISMATCH", "VARIETY_MISMATCH", "SPECIAL_CARE_REQUIRED"})
+
+
+@lru_cache(maxsize=65536)
+def _reason(policy: Policy, code: str, params: tuple[tuple[str, str], ...]) -> Reason:
+    # Reasons repeat across decisions (a few levels, horizons and varieties), so they are built once.
+    return Reason(code=code, dimension=REASON_DIMENSIONS[code], text=policy.message(code, dict(params)))
+
+
+def _levels(policy: Policy, profile: str) -> str:
+    row = sorted(policy.allowed.get(profile, ()), key=policy.risk_index.__getitem__)
+    return "/".join(row) if row else "-"
+
+
+def _decision_id(parts: list[object]) -> str:
+    material = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return "dec_" + hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def decide(
+    assessment: Assessment,
+    product: Product,
+    client: Client,
+    policy: Policy,
+    initiated_by: Initiator,
+    as_of: date | datetime,
+    *,
+    questionnaire_status: str = "active",
+) -> Decision:
+    """Match ``product`` to the assessed ``client`` under ``policy`` at ``as_of``.
+
+    Args:
+        assessment: the client's assessment.
+        product: the product, as it is at ``as_of``.
+        client: the client's KYC facts at ``as_of``.
+        policy: the matching policy.
+        initiated_by: ``client`` (the client's own request) or ``firm`` (a recommendation, a push).
+        as_of: the instant of the decision (a date means midnight UTC).
+        questionnaire_status: the current status of the assessment's questionnaire version.
+
+    Raises:
+        DecisionError: the assessment is another client's, or from after ``as_of``.
+        ProductError: the product names a level, term or variety the policy does not know.
+    """
+    when = as_instant(as_of)
+    if assessment.client_id is not None and assessment.client_id != client.client_id:
+        raise DecisionError(
+            "the assessment belongs to another client",
+            [
+                Problem(
+                    f"expected an assessment of {client.client_id!r}, found one of {assessment.client_id!r}",
+                    "/client_id",
+                )
+            ],
+        )
+    if assessment.assessed_at > when:
+        raise DecisionError(
+            "the assessment is later than the decision",
+            [
+                Problem(
+                    f"expected assessed_at <= as_of {when.isoformat()}, found {assessment.assessed_at.isoformat()}",
+                    "/assessed_at",
+                )
+            ],
+        )
+    check_against(product, policy)
+    model = policy.model
+    profile = assessment.profile
+    risk = policy.risk_index[product.risk_level]
+    fired: list[Reason] = []
+    blocking = False
+
+    expiry = assessment.valid_until
+    if model.assessment_validity_days is not None:
+        policy_expiry = assessment.assessed_at + timedelta(days=model.assessment_validity_days)
+        expiry = policy_expiry if expiry is None else min(expiry, policy_expiry)
+    if expiry is not None and when > expiry:
+        fired.append(_reason(policy, "ASSESSMENT_EXPIRED", (("valid_until", expiry.date().isoformat()),)))
+        blocking = True
+    if assessment.consistency_violations:
+        fired.append(_reason(policy, "ASSESSMENT_INCONSISTENT", ()))
+        blocking = True
+    for ref, status in (
+        (assessment.questionnaire, questionnaire_status),
+        (policy.ref, policy.status),
+    ):
+        if status == "retired":
+            fired.append(_reason(policy, "DOCUMENT_NOT_ACTIVE", (("document", f"{ref.id}@{ref.version}"),)))
+            blocking = True
+    professional = client.investor_type == "professional"
+    if product.professional_only and not professional:
+        fired.append(_reason(policy, "PROFESSIONAL_ONLY", ()))
+        blocking = True
+    lowest = assessment.lowest_category or not client.full_civil_capacity
+    if lowest and risk > policy.lowest_limit:
+        fired.append(
+            _reason(
+                policy,
+                "LOWEST_CATEGORY",
+                (("limit", model.lowest_category_max_risk), ("risk_level", product.risk_level)),
+            )
+        )
+        blocking = True
+
+    mismatch = False
+    if not (professional and model.professional_may_buy_all):
+        if product.risk_level not in policy.allowed.get(profile, ()):
+            fired.append(
+                _reason(
+                    policy,
+                    "RISK_ABOVE_PROFILE",
+                    (
+                        ("allowed", _levels(policy, profile)),
+                        ("profile", profile),
+                        ("risk_level", product.risk_level),
+                    ),
+                )
+            )
+            mismatch = True
+        horizon = product_horizon(product, policy)
+        client_horizon = assessment.horizon
+        if client_horizon is None or (policy.horizon_index[horizon] > policy.horizon_index.get(client_horizon, -1)):
+            fired.append(
+                _reason(
+                    policy,
+                    "HORIZON_MISMATCH",
+                    (("horizon", client_horizon or "-"), ("product_horizon", horizon)),
+                )
+            )
+            mismatch = True
+        if not _variety_fits(policy, product.variety, assessment.varieties):
+            fired.append(
+                _reason(
+                    policy,
+                    "VARIETY_MISMATCH",
+                    (
+                        ("client_varieties", "/".join(assessment.varieties) or "-"),
+                        ("variety", product.variety),
+                    ),
+                )
+            )
+            mismatch = True
+    if mismatch:
+        if initiated_by == "firm":
+            fired.append(_reason(policy, "FIRM_INITIATED_MISMATCH", ()))
+            blocking = True
+        elif model.on_mismatch.client == "blocked":
+            blocking = True
+
+    age = client.age_at(when.date())
+    if (
+        policy.care_age is not None
+        and policy.care_from is not None
+        and age is not None
+        and age >= policy.care_age
+        and risk >= policy.care_from
+    ):
+        fired.append(
+            _reason(
+                policy,
+                "SPECIAL_CARE_REQUIRED",
+                (
+                    ("age", str(age)),
+                    ("from_risk", model.risk_levels[policy.care_from]),
+                    ("min_age", str(policy.care_age)),
+                ),
+            )
+        )
+
+    if blocking:
+        outcome: Outcome = "blocked"
+        warnings: list[Reason] = []
+    else:
+        warnings = [r for r in fired if r.code in _CONFIRMABLE]
+        outcome = "requires_confirmation" if warnings else "suitable"
+    client_json = client.model_dump(mode="json")
+    product_json = product.model_dump(mode="json")
+    return Decision(
+        id=_decision_id(
+            [
+                assessment.id,
+                client_json,
+                product_json,
+                policy.hash,
+                initiated_by,
+                when.isoformat(),
+                questionnaire_status,
+            ]
+        ),
+        outcome=outcome,
+        reasons=fired,
+        warnings=warnings,
+        assessment_id=assessment.id,
+        client=client,
+        product=product,
+        questionnaire=assessment.questionnaire,
+        policy=policy.ref,
+        initiated_by=initiated_by,
+        as_of=when,
+    )
+
+
+def _variety_fits(policy: Policy, variety: str, chosen: Sequence[str]) -> bool:
+    if policy.model.variety_mode == "selected":
+        return variety in chosen
+    known = [policy.variety_index[v] for v in chosen if v in policy.variety_index]
+    return bool(known) and policy.variety_index[variety] <= max(known)
+
+
+def warnings_hash(warnings: Iterable[Reason], language: str) -> str:
+    """Return ``sha256:<hex>`` of the exact warning texts shown, in order, in ``language``."""
+    shown = [{"code": w.code, "text": w.text[language]} for w in warnings]
+    return "sha256:" + sha256_hex(canonical_bytes(shown))
+
+
+def confirm(
+    decision: Decision,
+    acknowledgement: str,
+    actor: str,
+    channel: str,
+    evidence: Evidence | None = None,
+    *,
+    language: Language = "zh-CN",
+    shown_warnings: Sequence[Reason] | None = None,
+    confirmed_at: datetime | None = None,
+) -> Confirmation:
+    """Record the client's insistence on a ``requires_confirmation`` decision.
+
+    Args:
+        decision: the decision being confirmed.
+        acknowledgement: the client's own words acknowledging the special risk warning.
+        actor: who took the confirmation (staff id, or ``client`` for self-service).
+        channel: where (``branch``, ``app``, ``phone``…).
+        evidence: the 双录 recording backing it, if any.
+        language: the language the warnings were shown in.
+        shown_warnings: the warnings the app showed; they must equal the decision's.
+        confirmed_at: when; defaults to now (UTC), read at this edge and recorded.
+
+    Raises:
+        DecisionError: the decision is ``blocked`` or ``suitable``, the warnings shown differ from
+            the decision's, or the acknowledgement, actor or channel is empty.
+    """
+    if decision.outcome != "requires_confirmation":
+        raise DecisionError(
+            f"decision {decision.id} cannot be confirmed",
+            [
+                Problem(
+                    f"expected a requires_confirmation decision, found {decision.outcome}",
+                    "/outcome",
+                    code="NOT_CONFIRMABLE",
+                )
+            ],
+        )
+    problems = [
+        Problem(f"expected a non-empty {name}, found {value!r}", "/" + name)
+        for name, value in (
+            ("acknowledgement", acknowledgement),
+            ("actor", actor),
+            ("channel", channel),
+        )
+        if not value.strip()
+    ]
+    expected = warnings_hash(decision.warnings, language)
+    if shown_warnings is not None and warnings_hash(shown_warnings, language) != expected:
+        problems.append(
+            Problem(
+                f"expected the warnings of the decision {[w.code for w in decision.warnings]}, "
+                f"found {[w.code for w in shown_warnings]} with different text",
+                "/warnings",
+                code="WARNINGS_DIFFER",
+            )
+        )
+    if problems:
+        raise DecisionError(f"cannot confirm decision {decision.id}", problems)
+    at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
+    ident = _decision_id([decision.id, expected, acknowledgement, actor, channel, at.isoformat()])
+    return Confirmation(
+        id="cnf_" + ident[4:],
+        decision_id=decision.id,
+        warnings_hash=expected,
+        warning_codes=[w.code for w in decision.warnings],
+        language=language,
+        acknowledgement=acknowledgement,
+        actor=actor,
+        channel=channel,
+        confirmed_at=at,
+        evidence=evidence,
+    )
+
+
+def recommend(
+    assessment: Assessment,
+    catalog: Iterable[Product],
+    client: Client,
+    policy: Policy,
+    as_of: date | datetime,
+    *,
+    questionnaire_status: str = "active",
+) -> list[Recommendation]:
+    """Return the products of ``catalog`` that are ``suitable``, each with why it fits.
+
+    A recommendation is firm-initiated (CSRC 办法 Art. 22(3)-(4)): anything that does not fit on
+    every dimension is left out, as is anything needing a confirmation.
+    """
+    found = []
+    for product in catalog:
+        decision = decide(
+            assessment,
+            product,
+            client,
+            policy,
+            "firm",
+            as_of,
+            questionnaire_status=questionnaire_status,
+        )
+        if decision.outcome == "suitable":
+            found.append(
+                Recommendation(
+                    product=product,
+                    decision=decision,
+                    fits=_fits(assessment, product, client, policy),
+                )
+            )
+    return found
+
+
+def _fits(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:
+    if client.investor_type == "professional" and policy.model.professional_may_buy_all:
+        text = {
+            "zh-CN": "专业投资者可购买各风险等级产品",
+            "en": "A professional investor may buy every risk level",
+        }
+        return [Reason(code="FITS_PROFESSIONAL", dimension="investor_type", text=text)]
+    horizon = product_horizon(product, policy)
+    allowed = _levels(policy, assessment.profile)
+    return [
+        Reason(
+            code="FITS_RISK",
+            dimension="risk",
+            text={
+                "zh-CN": f"产品风险等级 {product.risk_level} 在 {assessment.profile} 可购买的范围（{allowed}）内",
+                "en": f"Risk level {product.risk_level} is within what {assessment.profile} may buy ({allowed})",
+            },
+        ),
+        Reason(
+            code="FITS_HORIZON",
+            dimension="horizon",
+            text={
+                "zh-CN": f"产品期限（{horizon}）不长于您的投资期限（{assessment.horizon}）",
+                "en": f"The product's term ({horizon}) is no longer than your horizon ({assessment.horizon})",
+            },
+        ),
+        Reason(
+            code="FITS_VARIETY",
+            dimension="variety",
+            text={
+                "zh-CN": f"产品品种（{product.variety}）在您选择的投资品种内",
+                "en": f"The product's variety ({product.variety}) is among the varieties you chose",
+            },
+        ),
+    ]

@@ -1,0 +1,283 @@
+"""Matching policy documents: model, complete validation and compilation (design §5).
+
+A policy is firm or regulatory matching configuration as data: the profile × risk-level matrix,
+the horizon and variety categories, the lowest-category limit, the professional-investor rule,
+the special-care threshold, what a mismatch leads to per initiator, the assessment validity, and
+a bilingual message for every reason code. :func:`load_policy` reports every schema problem, or
+else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
+that is not monotone, a missing message), each with its JSON Pointer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ._schema import schema_problems
+from .codec import content_hash
+from .errors import DocumentError, Problem, pointer
+from .models import PROFILES, DocumentRef, LocalizedText, Profile, RiskLevel
+
+#: Every stable reason code (design §7), with the dimension it concerns.
+REASON_DIMENSIONS: dict[str, str] = {
+    "RISK_ABOVE_PROFILE": "risk",
+    "HORIZON_MISMATCH": "horizon",
+    "VARIETY_MISMATCH": "variety",
+    "LOWEST_CATEGORY": "risk",
+    "PROFESSIONAL_ONLY": "investor_type",
+    "ASSESSMENT_EXPIRED": "assessment",
+    "ASSESSMENT_INCONSISTENT": "assessment",
+    "DOCUMENT_NOT_ACTIVE": "document",
+    "SPECIAL_CARE_REQUIRED": "age",
+    "FIRM_INITIATED_MISMATCH": "initiator",
+}
+REASON_CODES = tuple(REASON_DIMENSIONS)
+
+#: The placeholders a message may use; each is filled from the decision's facts.
+PLACEHOLDERS = frozenset(
+    {
+        "profile",
+        "allowed",
+        "risk_level",
+        "horizon",
+        "product_horizon",
+        "variety",
+        "client_varieties",
+        "age",
+        "min_age",
+        "from_risk",
+        "limit",
+        "valid_until",
+        "document",
+    }
+)
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SpecialCareDoc(_Doc):
+    """Clients aged ``min_age`` or more buying ``from_risk`` or above need special care."""
+
+    min_age: int
+    from_risk: str
+
+
+class OnMismatchDoc(_Doc):
+    """What a mismatch leads to, by who initiated the sale."""
+
+    client: Literal["requires_confirmation", "blocked"]
+    firm: Literal["blocked"]
+
+
+class PolicyDoc(_Doc):
+    """The policy document, schema_version 1 (design §5)."""
+
+    kind: Literal["policy"]
+    schema_version: Literal[1]
+    id: str
+    version: str
+    status: Literal["draft", "active", "retired"]
+    effective_from: date
+    title: LocalizedText
+    description: LocalizedText | None = None
+    sources: list[str] = []
+    profiles: list[Profile]
+    risk_levels: list[RiskLevel]
+    matrix: dict[str, list[str]]
+    horizons: list[str]
+    horizon_max_months: dict[str, int] = {}
+    varieties: list[str]
+    variety_mode: Literal["selected", "cumulative"]
+    assessment_validity_days: int | None = None
+    lowest_category_max_risk: str
+    professional_may_buy_all: bool
+    special_care: SpecialCareDoc | None = None
+    on_mismatch: OnMismatchDoc
+    messages: dict[str, LocalizedText]
+
+
+def _unique(items: list[str], where: str, what: str) -> list[Problem]:
+    return [
+        Problem(f"expected unique {what}, found {item!r} again", pointer(where, i))
+        for i, item in enumerate(items)
+        if items.index(item) != i
+    ]
+
+
+def _semantic_problems(doc: PolicyDoc) -> list[Problem]:
+    problems = _unique(list(doc.profiles), "profiles", "profiles")
+    problems += _unique(list(doc.risk_levels), "risk_levels", "risk levels")
+    problems += _unique(doc.horizons, "horizons", "horizons")
+    problems += _unique(doc.varieties, "varieties", "varieties")
+    profiles = [p for p in PROFILES if p in doc.profiles]
+    if list(doc.profiles) != profiles:
+        problems.append(Problem(f"expected profiles in C order, found {doc.profiles}", "/profiles"))
+    levels = set(doc.risk_levels)
+    for profile in map(str, doc.profiles):
+        if profile not in doc.matrix:
+            problems.append(
+                Problem(
+                    f"expected a matrix row for profile {profile}, found none",
+                    "/matrix",
+                    code="MATRIX_ROW_MISSING",
+                )
+            )
+    for profile, row in doc.matrix.items():
+        if profile not in doc.profiles:
+            problems.append(
+                Problem(
+                    f"expected a row for a declared profile {list(doc.profiles)}, found {profile}",
+                    pointer("matrix", profile),
+                )
+            )
+        for i, level in enumerate(row):
+            if level not in levels:
+                problems.append(
+                    Problem(
+                        f"expected a declared risk level {sorted(levels)}, found {level!r}",
+                        pointer("matrix", profile, i),
+                        code="UNKNOWN_LEVEL",
+                    )
+                )
+    for lower, higher in itertools.pairwise(profiles):
+        missing = sorted(set(doc.matrix.get(lower, [])) - set(doc.matrix.get(higher, [])))
+        if missing:
+            problems.append(
+                Problem(
+                    f"expected the matrix to be monotone (what {lower} may buy, {higher} may buy), "
+                    f"found {higher} missing {missing}",
+                    pointer("matrix", higher),
+                    code="MATRIX_NOT_MONOTONE",
+                )
+            )
+    if doc.lowest_category_max_risk not in levels:
+        problems.append(
+            Problem(
+                f"expected a declared risk level, found {doc.lowest_category_max_risk!r}",
+                "/lowest_category_max_risk",
+                code="UNKNOWN_LEVEL",
+            )
+        )
+    if doc.special_care is not None and doc.special_care.from_risk not in levels:
+        problems.append(
+            Problem(
+                f"expected a declared risk level, found {doc.special_care.from_risk!r}",
+                "/special_care/from_risk",
+                code="UNKNOWN_LEVEL",
+            )
+        )
+    for horizon in doc.horizon_max_months:
+        if horizon not in doc.horizons:
+            problems.append(
+                Problem(
+                    f"expected a declared horizon {doc.horizons}, found {horizon!r}",
+                    pointer("horizon_max_months", horizon),
+                )
+            )
+    bounds = [doc.horizon_max_months[h] for h in doc.horizons if h in doc.horizon_max_months]
+    if bounds != sorted(bounds):
+        problems.append(Problem("expected month limits increasing with the horizon order", "/horizon_max_months"))
+    for code in REASON_CODES:
+        if code not in doc.messages:
+            problems.append(
+                Problem(
+                    f"expected a message for reason code {code}, found none",
+                    "/messages",
+                    code="MESSAGE_MISSING",
+                )
+            )
+    for code, text in doc.messages.items():
+        if code not in REASON_DIMENSIONS:
+            problems.append(Problem(f"expected a known reason code, found {code!r}", pointer("messages", code)))
+        for lang, message in text.items():
+            for name in _PLACEHOLDER.findall(message):
+                if name not in PLACEHOLDERS:
+                    problems.append(
+                        Problem(
+                            f"expected placeholders among {sorted(PLACEHOLDERS)}, found {{{name}}}",
+                            pointer("messages", code, lang),
+                        )
+                    )
+    return problems
+
+
+class Policy:
+    """A validated, compiled matching policy.
+
+    Attributes:
+        document: the parsed JSON exactly as loaded (what is hashed and logged).
+        model: the typed view of the document.
+        hash: ``sha256:<hex>`` of its RFC 8785 canonical bytes.
+    """
+
+    def __init__(self, document: dict[str, Any], model: PolicyDoc, digest: str, source: str | None):
+        self.document = document
+        self.model = model
+        self.hash = digest
+        self.source = source
+        self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
+        self.risk_index: dict[str, int] = {level: i for i, level in enumerate(model.risk_levels)}
+        self.allowed = {p: frozenset(row) for p, row in model.matrix.items()}
+        self.horizon_index = {h: i for i, h in enumerate(model.horizons)}
+        self.variety_index = {v: i for i, v in enumerate(model.varieties)}
+        self.lowest_limit = self.risk_index[model.lowest_category_max_risk]
+        care = model.special_care
+        self.care_age = care.min_age if care else None
+        self.care_from = self.risk_index[care.from_risk] if care else None
+
+    @property
+    def id(self) -> str:
+        """The document id."""
+        return self.model.id
+
+    @property
+    def version(self) -> str:
+        """The document version."""
+        return self.model.version
+
+    @property
+    def status(self) -> str:
+        """``draft``, ``active`` or ``retired``."""
+        return self.model.status
+
+    def horizon_of_months(self, months: int) -> str:
+        """Return the first horizon whose month limit holds ``months`` (the last one otherwise)."""
+        for horizon in self.model.horizons:
+            limit = self.model.horizon_max_months.get(horizon)
+            if limit is not None and months <= limit:
+                return horizon
+        return self.model.horizons[-1]
+
+    def message(self, code: str, params: dict[str, str]) -> LocalizedText:
+        """Return the localized message of ``code`` with its placeholders filled from ``params``."""
+        return {
+            lang: _PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), text)
+            for lang, text in self.model.messages[code].items()
+        }
+
+    def __repr__(self) -> str:
+        return f"<Policy {self.id}@{self.version} {self.hash[:15]}>"
+
+
+def load_policy(document: Any, source: str | None = None) -> Policy:
+    """Validate ``document`` completely and compile it.
+
+    Raises:
+        DocumentError: with every schema problem, or else every semantic problem, found.
+    """
+    label = source or "policy"
+    problems = schema_problems(document, "policy", source)
+    if problems:
+        raise DocumentError(f"{label}: {len(problems)} problem(s) against the policy schema", problems)
+    model = PolicyDoc.model_validate(document)
+    problems = [Problem(p.message, p.pointer, source=source, code=p.code) for p in _semantic_problems(model)]
+    if problems:
+        raise DocumentError(f"{label}: {len(problems)} problem(s) in the policy", problems)
+    return Policy(document, model, content_hash(document), source)
