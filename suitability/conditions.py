@@ -16,14 +16,12 @@ evaluation costs a few dictionary lookups and nothing is parsed per call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from .errors import Problem, pointer
 
 
-@dataclass(frozen=True, slots=True)
 class Facts:
     """What a condition may look at.
 
@@ -33,9 +31,13 @@ class Facts:
         total: the total score.
     """
 
-    answers: Mapping[str, frozenset[str]]
-    dimension_scores: Mapping[str, int]
-    total: int
+    __slots__ = ("answers", "dimension_scores", "total")
+
+    def __init__(self, answers: Mapping[str, Collection[str]], dimension_scores: Mapping[str, int], total: int) -> None:
+        # A plain class: built twice per assessment, so it avoids the cost of a frozen dataclass.
+        self.answers = answers
+        self.dimension_scores = dimension_scores
+        self.total = total
 
 
 Predicate = Callable[[Facts], bool]
@@ -193,10 +195,24 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
     """Turn a condition that passed :func:`check` into a predicate over :class:`Facts`."""
     if "all" in cond:
         parts = tuple(compile_condition(c) for c in cond["all"])
-        return lambda f: all(p(f) for p in parts)
+
+        def all_of(f: Facts) -> bool:
+            for part in parts:  # noqa: SIM110 - a plain loop: no generator per call on the scoring path
+                if not part(f):
+                    return False
+            return True
+
+        return all_of
     if "any" in cond:
         parts = tuple(compile_condition(c) for c in cond["any"])
-        return lambda f: any(p(f) for p in parts)
+
+        def any_of(f: Facts) -> bool:
+            for part in parts:  # noqa: SIM110 - as above
+                if part(f):
+                    return True
+            return False
+
+        return any_of
     if "not" in cond:
         inner = compile_condition(cond["not"])
         return lambda f: not inner(f)
@@ -208,7 +224,7 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
         wanted = frozenset(cond.get("any_of") or cond["all_of"])
         if "any_of" in cond:
             return lambda f: not wanted.isdisjoint(f.answers.get(qid, ()))
-        return lambda f: wanted <= f.answers.get(qid, frozenset())
+        return lambda f: wanted.issubset(f.answers.get(qid, ()))
     if "dimension" in cond:
         dim: str = cond["dimension"]
         if "score_at_most" in cond:

@@ -23,7 +23,7 @@ from . import conditions
 from ._schema import schema_problems
 from .codec import content_hash
 from .errors import DocumentError, Problem, pointer
-from .models import PROFILES, DocumentRef, LocalizedText, Profile
+from .models import PROFILES, ConsistencyViolation, DocumentRef, LocalizedText, Profile, RuleFired
 
 Status = Literal["draft", "active", "retired"]
 
@@ -125,7 +125,7 @@ class CompiledQuestion:
     multi: bool
     required: bool
     scores: dict[str, int]
-    knockouts: frozenset[str]
+    knockouts: dict[str, RuleFired]
     use_max: bool
     cap: int | None
     enable: conditions.Predicate | None
@@ -133,12 +133,13 @@ class CompiledQuestion:
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
-    """A rule or consistency check ready for evaluation."""
+    """A rule or consistency check ready for evaluation, with the result it adds when it holds."""
 
     id: str
     when: conditions.Predicate
-    text: LocalizedText
     cap: int  # index into PROFILES; unused for consistency rules
+    fired: RuleFired
+    violation: ConsistencyViolation
 
 
 def score_range(q: QuestionDoc) -> tuple[int, int]:
@@ -325,7 +326,17 @@ class Questionnaire:
                 multi=q.type == "multi",
                 required=q.required,
                 scores={o.id: o.score for o in q.options},
-                knockouts=frozenset(o.id for o in q.options if o.knockout),
+                knockouts={
+                    o.id: RuleFired(
+                        id=f"knockout:{q.id}",
+                        reason={
+                            "zh-CN": f"选择了最低类别选项「{o.text['zh-CN']}」",
+                            "en": f"Chose the lowest-category option \u201c{o.text['en']}\u201d",
+                        },
+                    )
+                    for o in q.options
+                    if o.knockout
+                },
                 use_max=q.aggregate == "max",
                 cap=q.cap,
                 enable=conditions.compile_condition(q.enable_when) if q.enable_when else None,
@@ -334,18 +345,30 @@ class Questionnaire:
         )
         self.question_ids = frozenset(q.id for q in model.questions)
         self.rules = tuple(
-            CompiledRule(r.id, conditions.compile_condition(r.when), r.reason, PROFILES.index(r.cap))
+            CompiledRule(
+                r.id,
+                conditions.compile_condition(r.when),
+                PROFILES.index(r.cap),
+                RuleFired(id=r.id, reason=r.reason),
+                ConsistencyViolation(id=r.id, message=r.reason),
+            )
             for r in model.rules
         )
         self.consistency = tuple(
-            CompiledRule(c.id, conditions.compile_condition(c.when), c.message, 0) for c in model.consistency
+            CompiledRule(
+                c.id,
+                conditions.compile_condition(c.when),
+                0,
+                RuleFired(id=c.id, reason=c.message),
+                ConsistencyViolation(id=c.id, message=c.message),
+            )
+            for c in model.consistency
         )
         self.score_low = model.bands[0].min
         bands: list[int] = []
         for band in model.bands:
             bands += [PROFILES.index(band.profile)] * (band.max - band.min + 1)
         self.band_index = tuple(bands)
-        self.option_text = {q.id: {o.id: o.text for o in q.options} for q in model.questions}
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
 
     @property

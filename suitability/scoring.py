@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from .conditions import Facts
 from .errors import Problem, ResponseError, pointer
@@ -29,12 +30,11 @@ from .models import (
     AnswerValue,
     Assessment,
     Client,
-    ConsistencyViolation,
     Response,
     RuleFired,
     as_instant,
 )
-from .questionnaire import QuestionDoc, Questionnaire
+from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire
 
 _NO_CAPACITY = RuleFired(
     id="client:no_full_civil_capacity",
@@ -45,67 +45,61 @@ _NO_CAPACITY = RuleFired(
 )
 
 
-def _knockout_reason(qid: str, option_text: Mapping[str, str]) -> RuleFired:
-    return RuleFired(
-        id=f"knockout:{qid}",
-        reason={
-            "zh-CN": f"选择了最低类别选项「{option_text.get('zh-CN', '')}」",
-            "en": f"Chose the lowest-category option \u201c{option_text.get('en', '')}\u201d",
-        },
-    )
+_MESSAGES = {
+    "ANSWER_TO_DISABLED": "expected no answer to a question its enable_when disables, found one",
+    "MISSING_ANSWER": "expected an answer to this required question, found none",
+}
 
 
-def _chosen(q_multi: bool, raw: Any, scores: Mapping[str, int], where: str) -> tuple[list[str], Problem | None]:
-    if q_multi:
+def _problem(qid: str, source: str | None, code: str) -> Problem:
+    return Problem(_MESSAGES[code], pointer("answers", qid), source=source, code=code)
+
+
+def _chosen(multi: bool, raw: Any, scores: Mapping[str, int]) -> tuple[list[str], tuple[str, str] | None]:
+    """Return the options picked by ``raw``, or the (code, message) of what is wrong with it."""
+    if multi:
         if not isinstance(raw, list) or not raw or not all(isinstance(x, str) for x in raw):
-            return [], Problem(
+            return [], (
+                "ANSWER_SHAPE",
                 f"expected a non-empty list of option ids for a multi-select question, found {raw!r}",
-                where,
-                code="ANSWER_SHAPE",
             )
         if len(set(raw)) != len(raw):
-            return [], Problem(f"expected each option once, found {raw!r}", where, code="ANSWER_SHAPE")
+            return [], ("ANSWER_SHAPE", f"expected each option once, found {raw!r}")
         picked = raw
+    elif isinstance(raw, list):
+        return [], ("ANSWER_SHAPE", f"expected one option id for a single-choice question, found a list of {len(raw)}")
+    elif not isinstance(raw, str):
+        return [], ("ANSWER_SHAPE", f"expected an option id (a string), found {type(raw).__name__} {raw!r}")
     else:
-        if isinstance(raw, list):
-            return [], Problem(
-                f"expected one option id for a single-choice question, found a list of {len(raw)}",
-                where,
-                code="ANSWER_SHAPE",
-            )
-        if not isinstance(raw, str):
-            return [], Problem(
-                f"expected an option id (a string), found {type(raw).__name__} {raw!r}",
-                where,
-                code="ANSWER_SHAPE",
-            )
         picked = [raw]
     unknown = [o for o in picked if o not in scores]
     if unknown:
-        return [], Problem(
-            f"expected one of {sorted(scores)}, found unknown option(s) {unknown}",
-            where,
-            code="UNKNOWN_OPTION",
-        )
+        return [], ("UNKNOWN_OPTION", f"expected one of {sorted(scores)}, found unknown option(s) {unknown}")
     return picked, None
 
 
-def assessment_id(questionnaire_hash: str, answers: Mapping[str, Any], client: Client | None, as_of: datetime) -> str:
+def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem:
+    wrong = _chosen(q.multi, raw, q.scores)[1] or ("ANSWER_SHAPE", f"expected a valid answer, found {raw!r}")
+    return Problem(wrong[1], pointer("answers", q.id), source=source, code=wrong[0])
+
+
+@lru_cache(maxsize=4096)
+def _client_key(client: Client | None) -> str:
+    if client is None:
+        return "null"
+    return json.dumps([client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity])
+
+
+def assessment_id(
+    questionnaire_hash: str, chosen: Mapping[str, Sequence[str]], client: Client | None, as_of: datetime
+) -> str:
     """Return the id of an assessment: a digest of everything it was computed from.
 
-    Equal inputs give equal ids, so a replayed assessment has the id of the original.
+    ``chosen`` is the validated answers in questionnaire order, so equal inputs give equal ids
+    whatever the key order of the answers file, and a replayed assessment keeps its id.
     """
-    material = json.dumps(
-        [
-            questionnaire_hash,
-            answers,
-            client.model_dump(mode="json") if client else None,
-            as_of.isoformat(),
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    answers = "|".join(chosen) + "\x1e" + "\x1f".join(map(",".join, chosen.values()))
+    material = f"{questionnaire_hash}\x1e{answers}\x1e{_client_key(client)}\x1e{as_of.isoformat()}"
     return "asm_" + hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
@@ -132,63 +126,61 @@ def assess(
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
     when = as_instant(as_of)
-    problems: list[Problem] = [
-        Problem(
-            f"expected a question of {questionnaire.id}@{questionnaire.version}, found unknown question {qid!r}",
-            pointer("answers", qid),
-            source=source,
-            code="UNKNOWN_QUESTION",
-        )
-        for qid in given
-        if qid not in questionnaire.question_ids
-    ]
-    chosen: dict[str, frozenset[str]] = {}
+    problems: list[Problem] = []
+    if not questionnaire.question_ids.issuperset(given):
+        problems += [
+            Problem(
+                f"expected a question of {questionnaire.id}@{questionnaire.version}, found unknown question {qid!r}",
+                pointer("answers", qid),
+                source=source,
+                code="UNKNOWN_QUESTION",
+            )
+            for qid in given
+            if qid not in questionnaire.question_ids
+        ]
+    chosen: dict[str, Sequence[str]] = {}
     facts = Facts(chosen, {}, 0)
     dimension_scores = dict.fromkeys(questionnaire.model.dimensions, 0)
     total = 0
     knocked: list[RuleFired] = []
+    get = given.get
     for q in questionnaire.questions:
-        raw = given.get(q.id)
-        if q.enable is not None and not q.enable(facts):
+        qid, scores, enable = q.id, q.scores, q.enable
+        raw = get(qid)
+        if enable is not None and not enable(facts):
             if raw is not None:
-                problems.append(
-                    Problem(
-                        "expected no answer to a question its enable_when disables, found one",
-                        pointer("answers", q.id),
-                        source=source,
-                        code="ANSWER_TO_DISABLED",
-                    )
-                )
+                problems.append(_problem(qid, source, "ANSWER_TO_DISABLED"))
             continue
         if raw is None:
             if q.required:
-                problems.append(
-                    Problem(
-                        "expected an answer to this required question, found none",
-                        pointer("answers", q.id),
-                        source=source,
-                        code="MISSING_ANSWER",
-                    )
-                )
+                problems.append(_problem(qid, source, "MISSING_ANSWER"))
             continue
-        picked, problem = _chosen(q.multi, raw, q.scores, pointer("answers", q.id))
-        if problem is not None:
-            problems.append(Problem(problem.message, problem.pointer, source=source, code=problem.code))
-            continue
-        chosen[q.id] = frozenset(picked)
-        if q.multi:
-            values = [q.scores[o] for o in picked]
-            score = max(values) if q.use_max else sum(values)
+        # The common shapes are checked cheaply here; anything else goes through _chosen,
+        # which either accepts it or says what is wrong.
+        picked: Sequence[str]
+        if not q.multi:
+            single = scores.get(raw) if type(raw) is str else None
+            if single is None:
+                problems.append(_shape_problem(q, raw, source))
+                continue
+            picked, score = (raw,), single
+        else:
+            values = [scores.get(o) for o in raw] if type(raw) is list and raw else [None]
+            if None in values or len(set(raw)) != len(raw):
+                problems.append(_shape_problem(q, raw, source))
+                continue
+            picked = raw
+            ints = cast(list[int], values)  # no None among them, checked above
+            score = max(ints) if q.use_max else sum(ints)
             if q.cap is not None and score > q.cap:
                 score = q.cap
-        else:
-            score = q.scores[picked[0]]
+        chosen[qid] = picked
         total += score
         dimension_scores[q.dimension] += score
         if q.knockouts:
             for option in picked:
                 if option in q.knockouts:
-                    knocked.append(_knockout_reason(q.id, questionnaire.option_text[q.id][option]))
+                    knocked.append(q.knockouts[option])
     if problems:
         raise ResponseError(
             f"the answers do not fit {questionnaire.id}@{questionnaire.version}: {len(problems)} problem(s)",
@@ -202,17 +194,17 @@ def assess(
         fired.append(_NO_CAPACITY)
     for rule in questionnaire.rules:
         if rule.when(full):
-            fired.append(RuleFired(id=rule.id, reason=rule.text))
+            fired.append(rule.fired)
             level = min(level, rule.cap)
     lowest = bool(knocked) or (client is not None and not client.full_civil_capacity)
     if lowest:
         level = 0
-    violations = [ConsistencyViolation(id=c.id, message=c.text) for c in questionnaire.consistency if c.when(full)]
+    violations = [c.violation for c in questionnaire.consistency if c.when(full)]
 
     derive = questionnaire.model.derive
     horizon: str | None = None
     if derive.horizon is not None and derive.horizon.question in chosen:
-        horizon = derive.horizon.map[next(iter(chosen[derive.horizon.question]))]
+        horizon = derive.horizon.map[chosen[derive.horizon.question][0]]
     varieties: list[str] = []
     if derive.varieties is not None and derive.varieties.question in chosen:
         picked_varieties = chosen[derive.varieties.question]
@@ -222,7 +214,7 @@ def assess(
 
     validity = questionnaire.model.validity_days
     return Assessment(
-        id=assessment_id(questionnaire.hash, given, client, when),
+        id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
         profile=PROFILES[level],
         score=total,
@@ -247,14 +239,14 @@ def next_question(
 
     ``answers`` must hold only answers that :func:`check_answer` accepted.
     """
-    chosen: dict[str, frozenset[str]] = {}
+    chosen: dict[str, Sequence[str]] = {}
     facts = Facts(chosen, {}, 0)
     for q, doc in zip(questionnaire.questions, questionnaire.model.questions, strict=True):
         if q.enable is not None and not q.enable(facts):
             continue
         raw = answers.get(q.id)
         if raw is not None:
-            chosen[q.id] = frozenset([raw] if isinstance(raw, str) else raw)
+            chosen[q.id] = [raw] if isinstance(raw, str) else raw
         elif q.id not in skipped:
             return doc
     return None
@@ -264,6 +256,6 @@ def check_answer(questionnaire: Questionnaire, question_id: str, raw: Any) -> st
     """Return what is wrong with ``raw`` as an answer to ``question_id``, or None if it fits."""
     for q in questionnaire.questions:
         if q.id == question_id:
-            problem = _chosen(q.multi, raw, q.scores, "")[1]
-            return problem.message if problem else None
+            wrong = _chosen(q.multi, raw, q.scores)[1]
+            return wrong[1] if wrong else None
     return f"expected a question of {questionnaire.id}, found {question_id!r}"
