@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,153 +144,68 @@ def decide(
         DecisionError: the assessment is another client's, or from after ``as_of``.
         ProductError: the product names a level, term or variety the policy does not know.
     """
-    when = as_instant(as_of)
+    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
     if assessment.client_id is not None and assessment.client_id != client.client_id:
         raise DecisionError(
             "the assessment belongs to another client",
-            [
-                Problem(
-                    f"expected an assessment of {client.client_id!r}, found one of {assessment.client_id!r}",
-                    "/client_id",
-                )
-            ],
+            [Problem(f"expected an assessment of {client.client_id!r}, found {assessment.client_id!r}", "/client_id")],
         )
     if assessment.assessed_at > when:
         raise DecisionError(
             "the assessment is later than the decision",
-            [
-                Problem(
-                    f"expected assessed_at <= as_of {when.isoformat()}, found {assessment.assessed_at.isoformat()}",
-                    "/assessed_at",
-                )
-            ],
+            [Problem(f"expected assessed_at <= {when.isoformat()}, found {assessment.assessed_at.isoformat()}")],
         )
-    check_against(product, policy)
-    model = policy.model
-    profile = assessment.profile
-    risk = policy.risk_index[product.risk_level]
-    fired: list[Reason] = []
-    blocking = False
-
-    expiry = assessment.valid_until
-    if model.assessment_validity_days is not None:
-        policy_expiry = assessment.assessed_at + timedelta(days=model.assessment_validity_days)
-        expiry = policy_expiry if expiry is None else min(expiry, policy_expiry)
-    if expiry is not None and when > expiry:
-        fired.append(_reason(policy, "ASSESSMENT_EXPIRED", (("valid_until", expiry.date().isoformat()),)))
-        blocking = True
-    if assessment.consistency_violations:
-        fired.append(_reason(policy, "ASSESSMENT_INCONSISTENT", ()))
-        blocking = True
-    for ref, status in (
-        (assessment.questionnaire, questionnaire_status),
-        (policy.ref, policy.status),
-    ):
-        if status == "retired":
-            fired.append(_reason(policy, "DOCUMENT_NOT_ACTIVE", (("document", f"{ref.id}@{ref.version}"),)))
-            blocking = True
-    professional = client.investor_type == "professional"
-    if product.professional_only and not professional:
-        fired.append(_reason(policy, "PROFESSIONAL_ONLY", ()))
-        blocking = True
-    lowest = assessment.lowest_category or not client.full_civil_capacity
-    if lowest and risk > policy.lowest_limit:
-        fired.append(
-            _reason(
-                policy,
-                "LOWEST_CATEGORY",
-                (("limit", model.lowest_category_max_risk), ("risk_level", product.risk_level)),
-            )
-        )
-        blocking = True
-
-    mismatch = False
-    if not (professional and model.professional_may_buy_all):
-        if product.risk_level not in policy.allowed.get(profile, ()):
-            fired.append(
-                _reason(
-                    policy,
-                    "RISK_ABOVE_PROFILE",
-                    (
-                        ("allowed", _levels(policy, profile)),
-                        ("profile", profile),
-                        ("risk_level", product.risk_level),
-                    ),
-                )
-            )
-            mismatch = True
-        horizon = product_horizon(product, policy)
-        client_horizon = assessment.horizon
-        if client_horizon is None or (policy.horizon_index[horizon] > policy.horizon_index.get(client_horizon, -1)):
-            fired.append(
-                _reason(
-                    policy,
-                    "HORIZON_MISMATCH",
-                    (("horizon", client_horizon or "-"), ("product_horizon", horizon)),
-                )
-            )
-            mismatch = True
-        if not _variety_fits(policy, product.variety, assessment.varieties):
-            fired.append(
-                _reason(
-                    policy,
-                    "VARIETY_MISMATCH",
-                    (
-                        ("client_varieties", "/".join(assessment.varieties) or "-"),
-                        ("variety", product.variety),
-                    ),
-                )
-            )
-            mismatch = True
-    if mismatch:
-        if initiated_by == "firm":
-            fired.append(_reason(policy, "FIRM_INITIATED_MISMATCH", ()))
-            blocking = True
-        elif model.on_mismatch.client == "blocked":
-            blocking = True
-
-    age = client.age_at(when.date())
     if (
-        policy.care_age is not None
-        and policy.care_from is not None
-        and age is not None
-        and age >= policy.care_age
-        and risk >= policy.care_from
+        product.risk_level not in policy.risk_index
+        or product.variety not in policy.variety_index
+        or (type(product.term) is str and product.term not in policy.horizon_index)
     ):
-        fired.append(
-            _reason(
-                policy,
-                "SPECIAL_CARE_REQUIRED",
-                (
-                    ("age", str(age)),
-                    ("from_risk", model.risk_levels[policy.care_from]),
-                    ("min_age", str(policy.care_age)),
-                ),
-            )
+        check_against(product, policy)  # raises, naming every unknown field
+    expiry = policy.expiry(assessment)
+    age = client.age_at(when.date())
+    facts = _Facts(
+        profile=assessment.profile,
+        lowest=assessment.lowest_category or not client.full_civil_capacity,
+        horizon=assessment.horizon,
+        varieties=tuple(assessment.varieties),
+        inconsistent=bool(assessment.consistency_violations),
+        questionnaire=f"{assessment.questionnaire.id}@{assessment.questionnaire.version}",
+        questionnaire_status=questionnaire_status,
+        risk_level=product.risk_level,
+        product_horizon=product_horizon(product, policy),
+        variety=product.variety,
+        professional_only=product.professional_only,
+        professional=client.investor_type == "professional",
+        initiated_by=initiated_by,
+        expired_on=expiry.date().isoformat() if expiry is not None and when > expiry else None,
+        age=age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
+    )
+    result = policy.memo.get(facts)
+    if result is None:
+        result = _evaluate(policy, facts)
+        if len(policy.memo) > 100_000:  # bounded: facts take few distinct values in practice
+            policy.memo.clear()
+        policy.memo[facts] = result
+    outcome, reasons, warnings = result
+    material = "\x1f".join(
+        (
+            assessment.id,
+            _client_key(client),
+            product.id,
+            product.risk_level,
+            str(product.term),
+            product.variety,
+            policy.hash,
+            initiated_by,
+            when.isoformat(),
+            questionnaire_status,
+            "1" if product.professional_only else "0",
         )
-
-    if blocking:
-        outcome: Outcome = "blocked"
-        warnings: list[Reason] = []
-    else:
-        warnings = [r for r in fired if r.code in _CONFIRMABLE]
-        outcome = "requires_confirmation" if warnings else "suitable"
-    client_json = client.model_dump(mode="json")
-    product_json = product.model_dump(mode="json")
+    )
     return Decision(
-        id=_decision_id(
-            [
-                assessment.id,
-                client_json,
-                product_json,
-                policy.hash,
-                initiated_by,
-                when.isoformat(),
-                questionnaire_status,
-            ]
-        ),
+        id="dec_" + hashlib.sha256(material.encode()).hexdigest()[:32],
         outcome=outcome,
-        reasons=fired,
+        reasons=reasons,
         warnings=warnings,
         assessment_id=assessment.id,
         client=client,
@@ -300,6 +215,93 @@ def decide(
         initiated_by=initiated_by,
         as_of=when,
     )
+
+
+@lru_cache(maxsize=65536)
+def _client_key(client: Client) -> str:
+    return f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
+
+
+class _Facts(NamedTuple):
+    """Everything a decision's outcome and reasons depend on; equal facts, equal result."""
+
+    profile: str
+    lowest: bool
+    horizon: str | None
+    varieties: tuple[str, ...]
+    inconsistent: bool
+    questionnaire: str
+    questionnaire_status: str
+    risk_level: str
+    product_horizon: str
+    variety: str
+    professional_only: bool
+    professional: bool
+    initiated_by: str
+    expired_on: str | None
+    age: int | None  # set only when at or above the policy's special-care age
+
+
+def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Reason]]:
+    """The matching rules, written once and plainly; :func:`decide` memoizes their result."""
+    model = policy.model
+    risk = policy.risk_index[f.risk_level]
+    params: tuple[tuple[str, str], ...]
+    fired: list[Reason] = []
+    blocking = False
+    # (1) the assessment and the documents it rests on
+    if f.expired_on is not None:
+        fired.append(_reason(policy, "ASSESSMENT_EXPIRED", (("valid_until", f.expired_on),)))
+        blocking = True
+    if f.inconsistent:
+        fired.append(_reason(policy, "ASSESSMENT_INCONSISTENT", ()))
+        blocking = True
+    for name, status in ((f.questionnaire, f.questionnaire_status), (f"{policy.id}@{policy.version}", policy.status)):
+        if status == "retired":
+            fired.append(_reason(policy, "DOCUMENT_NOT_ACTIVE", (("document", name),)))
+            blocking = True
+    # (2) who may buy at all
+    if f.professional_only and not f.professional:
+        fired.append(_reason(policy, "PROFESSIONAL_ONLY", ()))
+        blocking = True
+    if f.lowest and risk > policy.lowest_limit:
+        params = (("limit", model.lowest_category_max_risk), ("risk_level", f.risk_level))
+        fired.append(_reason(policy, "LOWEST_CATEGORY", params))
+        blocking = True
+    # (3) the three matching dimensions, for ordinary investors (and professionals unless exempt)
+    mismatch = False
+    if not (f.professional and model.professional_may_buy_all):
+        if f.risk_level not in policy.allowed.get(f.profile, ()):
+            params = (("allowed", _levels(policy, f.profile)), ("profile", f.profile), ("risk_level", f.risk_level))
+            fired.append(_reason(policy, "RISK_ABOVE_PROFILE", params))
+            mismatch = True
+        if f.horizon is None or policy.horizon_index[f.product_horizon] > policy.horizon_index.get(f.horizon, -1):
+            params = (("horizon", f.horizon or "-"), ("product_horizon", f.product_horizon))
+            fired.append(_reason(policy, "HORIZON_MISMATCH", params))
+            mismatch = True
+        if not _variety_fits(policy, f.variety, f.varieties):
+            params = (("client_varieties", "/".join(f.varieties) or "-"), ("variety", f.variety))
+            fired.append(_reason(policy, "VARIETY_MISMATCH", params))
+            mismatch = True
+    # (4) who initiated a mismatch decides between confirmation and a block
+    if mismatch:
+        if f.initiated_by == "firm":
+            fired.append(_reason(policy, "FIRM_INITIATED_MISMATCH", ()))
+            blocking = True
+        elif model.on_mismatch.client == "blocked":
+            blocking = True
+    # (5) special care for older clients buying high-risk products
+    if f.age is not None and policy.care_from is not None and risk >= policy.care_from:
+        params = (
+            ("age", str(f.age)),
+            ("from_risk", model.risk_levels[policy.care_from]),
+            ("min_age", str(policy.care_age)),
+        )
+        fired.append(_reason(policy, "SPECIAL_CARE_REQUIRED", params))
+    if blocking:
+        return "blocked", fired, []
+    warnings = [r for r in fired if r.code in _CONFIRMABLE]
+    return ("requires_confirmation" if warnings else "suitable"), fired, warnings
 
 
 def _variety_fits(policy: Policy, variety: str, chosen: Sequence[str]) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from ._schema import schema_problems
 from .codec import content_hash
 from .errors import DocumentError, Problem, pointer
-from .models import PROFILES, DocumentRef, LocalizedText, Profile, RiskLevel
+from .models import PROFILES, Assessment, DocumentRef, LocalizedText, Profile, RiskLevel
 
 #: Every stable reason code (design §7), with the dimension it concerns.
 REASON_DIMENSIONS: dict[str, str] = {
@@ -231,6 +231,19 @@ class Policy:
         care = model.special_care
         self.care_age = care.min_age if care else None
         self.care_from = self.risk_index[care.from_risk] if care else None
+        self.validity = timedelta(days=model.assessment_validity_days) if model.assessment_validity_days else None
+        #: decision results by their facts (see matching.decide); the policy is immutable, so they stay true.
+        self.memo: dict[Any, Any] = {}
+        self._horizon_of_months: dict[int, str] = {}
+
+    def expiry(self, assessment: Assessment) -> datetime | None:
+        """Return when ``assessment`` stops being usable under this policy (the earlier of its own
+        ``valid_until`` and ``assessed_at`` plus ``assessment_validity_days``), or None."""
+        own = assessment.valid_until
+        if self.validity is None:
+            return own
+        limit = assessment.assessed_at + self.validity
+        return limit if own is None or limit < own else own
 
     @property
     def id(self) -> str:
@@ -249,11 +262,16 @@ class Policy:
 
     def horizon_of_months(self, months: int) -> str:
         """Return the first horizon whose month limit holds ``months`` (the last one otherwise)."""
-        for horizon in self.model.horizons:
-            limit = self.model.horizon_max_months.get(horizon)
-            if limit is not None and months <= limit:
-                return horizon
-        return self.model.horizons[-1]
+        found = self._horizon_of_months.get(months)
+        if found is None:
+            found = self.model.horizons[-1]
+            for horizon in self.model.horizons:
+                limit = self.model.horizon_max_months.get(horizon)
+                if limit is not None and months <= limit:
+                    found = horizon
+                    break
+            self._horizon_of_months[months] = found
+        return found
 
     def message(self, code: str, params: dict[str, str]) -> LocalizedText:
         """Return the localized message of ``code`` with its placeholders filled from ``params``."""
