@@ -167,10 +167,12 @@ def _semantic_problems(doc: QuestionnaireDoc) -> list[Problem]:
             problems.append(Problem(f"expected unique dimensions, found {name!r} again", pointer("dimensions", i)))
 
     options: dict[str, frozenset[str]] = {}
+    for q in doc.questions:  # the first question of an id wins; a duplicate is reported below
+        options.setdefault(q.id, frozenset(o.id for o in q.options))
     seen: list[str] = []
     for i, q in enumerate(doc.questions):
         where = pointer("questions", i)
-        if q.id in options:
+        if q.id in seen:
             problems.append(Problem(f"expected unique question ids, found {q.id!r} again", where + "/id"))
         if q.dimension not in dims:
             problems.append(
@@ -192,7 +194,7 @@ def _semantic_problems(doc: QuestionnaireDoc) -> list[Problem]:
             problems += conditions.check(
                 q.enable_when,
                 where + "/enable_when",
-                {**options, q.id: frozenset(ids)},
+                options,
                 dims,
                 visible=frozenset(seen),
                 scores_allowed=False,
@@ -206,7 +208,6 @@ def _semantic_problems(doc: QuestionnaireDoc) -> list[Problem]:
                     code="KNOCKOUT_SKIPPABLE",
                 )
             )
-        options.setdefault(q.id, frozenset(ids))
         seen.append(q.id)
 
     # Bands: C order, contiguous, non-overlapping, covering every reachable score.

@@ -1,0 +1,106 @@
+"""Strict JSON input, canonical bytes and content hashes."""
+
+from __future__ import annotations
+
+import pytest
+
+from suitability.codec import MAX_DEPTH, MAX_INPUT_BYTES, canonical_bytes, content_hash, parse_json, read_json
+from suitability.errors import InputError
+
+from .conftest import DATA
+
+
+def only_problem(exc: pytest.ExceptionInfo[InputError]) -> tuple[str, int | None, int | None]:
+    (problem,) = exc.value.problems
+    return problem.message, problem.line, problem.column
+
+
+def test_parses_plain_json() -> None:
+    assert parse_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+def test_invalid_json_names_line_and_column() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-invalid-json.json")
+    message, line, column = only_problem(exc)
+    assert "invalid JSON" in message
+    assert "':' delimiter" in message
+    assert (line, column) == (4, 21)
+    assert "answers-invalid-json.json:4:21" in exc.value.render()
+
+
+def test_bom_is_refused() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-bom.json")
+    assert "byte order mark" in only_problem(exc)[0]
+
+
+def test_non_utf8_names_the_byte() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-not-utf8.json")
+    message, line, column = only_problem(exc)
+    assert "0xff" in message
+    assert line == 1
+    assert column == 28
+
+
+def test_duplicate_keys_are_refused_with_their_line() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-duplicate-key.json")
+    message, line, _ = only_problem(exc)
+    assert "'age' twice" in message
+    assert line == 4
+
+
+def test_nan_is_refused() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-nan.json")
+    assert "NaN" in only_problem(exc)[0]
+
+
+def test_deep_nesting_is_refused() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-deeply-nested.json")
+    assert f"at most {MAX_DEPTH} deep" in only_problem(exc)[0]
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    text = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+    assert parse_json(text.encode()) is not None
+
+
+def test_extremely_deep_nesting_does_not_crash() -> None:
+    with pytest.raises(InputError):
+        parse_json(b"[" * 200_000 + b"]" * 200_000)
+
+
+def test_oversized_file_is_refused_before_reading() -> None:
+    assert (DATA / "answers-oversize.json").stat().st_size > MAX_INPUT_BYTES
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-oversize.json")
+    assert "input too large" in only_problem(exc)[0]
+
+
+def test_missing_file_and_folder() -> None:
+    with pytest.raises(InputError, match="found nothing at this path"):
+        read_json(DATA / "no-such-file.json")
+    with pytest.raises(InputError, match="found a folder"):
+        read_json(DATA)
+
+
+def test_canonical_bytes_follow_rfc8785() -> None:
+    assert canonical_bytes({"b": 1, "a": [True, None, "é"], "c": 1.0}) == b'{"a":[true,null,"\xc3\xa9"],"b":1,"c":1}'
+
+
+def test_content_hash_ignores_order_and_whitespace() -> None:
+    one = parse_json(b'{"a": 1, "b": {"c": [1, 2]}}')
+    two = parse_json(b'{\n  "b": {"c": [1,2]},\n  "a": 1\n}')
+    assert content_hash(one) == content_hash(two)
+    assert content_hash(one).startswith("sha256:")
+    assert len(content_hash(one)) == 7 + 64
+    assert content_hash(one) != content_hash(parse_json(b'{"a": 1, "b": {"c": [2, 1]}}'))
+
+
+def test_integer_outside_the_json_safe_range_cannot_be_canonicalized() -> None:
+    with pytest.raises(InputError, match="JSON-safe"):
+        canonical_bytes({"n": 2**60})

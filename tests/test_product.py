@@ -1,0 +1,98 @@
+"""Products and catalogs in JSON, JSON Lines and CSV; bad rows are named."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from suitability import InputError, Policy, ProductError, load_catalog, parse_product
+from suitability.product import check_against, product_horizon
+
+from .conftest import DATA, EXAMPLES, load
+
+
+def test_csv_catalog() -> None:
+    catalog = load_catalog(EXAMPLES / "catalog.csv")
+    assert [p.id for p in catalog][:2] == ["MMF-01", "BOND-03"]
+    bond = catalog[1]
+    assert bond.term == 12
+    assert bond.name == {"zh-CN": "中短债基金", "en": "Short-term bond fund"}
+    assert catalog[-1].professional_only
+    assert catalog[-1].complex
+
+
+def test_json_and_jsonl_catalogs_match_csv(tmp_path: Path) -> None:
+    catalog = load_catalog(EXAMPLES / "catalog.csv")
+    rows = [p.model_dump(mode="json") for p in catalog]
+    (tmp_path / "c.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    assert load_catalog(tmp_path / "c.json") == catalog
+    assert load_catalog(tmp_path / "c.jsonl") == catalog
+
+
+def test_csv_missing_column() -> None:
+    with pytest.raises(ProductError) as exc:
+        load_catalog(DATA / "catalog-missing-column.csv")
+    assert "missing ['variety']" in exc.value.render()
+
+
+def test_csv_bad_row_names_row_and_field() -> None:
+    with pytest.raises(ProductError) as exc:
+        load_catalog(DATA / "catalog-bad-row.csv")
+    (problem,) = exc.value.problems
+    assert problem.message.startswith("row 3, field risk_level")
+    assert "'R7'" in problem.message
+
+
+def test_jsonl_bad_row_names_row_and_field() -> None:
+    with pytest.raises(ProductError) as exc:
+        load_catalog(DATA / "catalog-bad-row.jsonl")
+    assert all(p.message.startswith("row 2, field term") for p in exc.value.problems)
+
+
+def test_bad_flag_and_duplicate_ids(tmp_path: Path) -> None:
+    header = "id,name_zh-CN,name_en,risk_level,term,variety,professional_only,complex\n"
+    (tmp_path / "f.csv").write_text(header + "A,甲,A,R1,short,equity,maybe,false\n", encoding="utf-8")
+    with pytest.raises(ProductError, match="professional_only: expected true or false, found 'maybe'"):
+        load_catalog(tmp_path / "f.csv")
+    (tmp_path / "d.csv").write_text(header + "A,甲,A,R1,short,equity,,\nA,甲,A,R1,short,equity,,\n", encoding="utf-8")
+    with pytest.raises(ProductError, match="unique product ids"):
+        load_catalog(tmp_path / "d.csv")
+
+
+def test_csv_encoding_problems(tmp_path: Path) -> None:
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfid\n")
+    with pytest.raises(InputError, match="byte order mark"):
+        load_catalog(tmp_path / "bom.csv")
+    (tmp_path / "latin.csv").write_bytes(b"id\nA\xe9\n")
+    with pytest.raises(InputError, match="0xe9"):
+        load_catalog(tmp_path / "latin.csv")
+
+
+def test_json_catalog_must_be_an_array(tmp_path: Path) -> None:
+    (tmp_path / "c.json").write_text('{"id": "A"}', encoding="utf-8")
+    with pytest.raises(ProductError, match="JSON array"):
+        load_catalog(tmp_path / "c.json")
+
+
+def test_product_names_need_both_languages() -> None:
+    with pytest.raises(ProductError, match=r"missing \['en'\]"):
+        parse_product({"id": "A", "name": {"zh-CN": "甲"}, "risk_level": "R1", "term": "short", "variety": "equity"})
+
+
+def test_product_checked_against_policy(csrc: Policy) -> None:
+    with pytest.raises(ProductError) as exc:
+        check_against(parse_product(load(DATA / "product-unknown-variety.json")), csrc)
+    assert [p.pointer for p in exc.value.problems] == ["/variety"]
+    with pytest.raises(ProductError) as exc:
+        parse_product(load(DATA / "product-bad-level.json"))
+    assert exc.value.problems[0].pointer == "/risk_level"
+
+
+def test_product_horizon(csrc: Policy) -> None:
+    catalog = {p.id: p for p in load_catalog(EXAMPLES / "catalog.csv")}
+    assert product_horizon(catalog["BOND-03"], csrc) == "short"
+    assert product_horizon(catalog["PE-09"], csrc) == "long"
+    assert product_horizon(catalog["FUND-EQ-01"], csrc) == "medium"

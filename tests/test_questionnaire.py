@@ -1,0 +1,172 @@
+"""Questionnaire documents: the bundled one is valid; every problem is reported with its pointer."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from suitability import DocumentError, Questionnaire, load_questionnaire
+from suitability._schema import schema
+from suitability.questionnaire import score_range
+
+from .conftest import DATA, QUESTIONNAIRE_FILE, load
+
+
+@pytest.fixture
+def doc() -> dict[str, Any]:
+    loaded: dict[str, Any] = load(QUESTIONNAIRE_FILE)
+    return loaded
+
+
+def problems_of(document: Any) -> list[tuple[str, str]]:
+    with pytest.raises(DocumentError) as exc:
+        load_questionnaire(document, "q.json")
+    return [(p.pointer, p.message) for p in exc.value.problems]
+
+
+def test_bundled_questionnaire_meets_the_brief(questionnaire: Questionnaire) -> None:
+    m = questionnaire.model
+    assert len(m.questions) >= 15
+    assert {"financial_situation", "knowledge_experience", "objectives", "risk_tolerance", "loss_capacity"} <= set(
+        m.dimensions
+    )
+    knockouts = [q.id for q in m.questions if any(o.knockout for o in q.options)]
+    assert knockouts == ["civil_capacity", "accept_loss"]
+    assert [q.id for q in m.questions[-2:]] == knockouts  # the two knock-out questions end it
+    assert any(q.type == "multi" for q in m.questions)
+    assert any(q.enable_when for q in m.questions)
+    assert len(m.rules) >= 1
+    assert len(m.consistency) >= 2
+    assert m.derive.horizon is not None
+    assert m.derive.varieties is not None
+    assert any(q.id == "age" for q in m.questions)
+    for q in m.questions:
+        assert q.text["zh-CN"]
+        assert q.text["en"]
+
+
+def test_bands_cover_the_reachable_range(questionnaire: Questionnaire) -> None:
+    low = sum(score_range(q)[0] for q in questionnaire.model.questions)
+    high = sum(score_range(q)[1] for q in questionnaire.model.questions)
+    assert (low, high) == (5, 100)
+    assert [questionnaire.profile_for(s) for s in (0, 19, 20, 36, 37, 53, 54, 82, 83, 100)] == [
+        0, 0, 1, 1, 2, 2, 3, 3, 4, 4,
+    ]  # fmt: skip
+
+
+def test_score_range_of_question_kinds(questionnaire: Questionnaire) -> None:
+    by_id = {q.id: q for q in questionnaire.model.questions}
+    assert score_range(by_id["experienced_products"]) == (0, 6)  # multi max, cap 6
+    assert score_range(by_id["derivatives_frequency"]) == (0, 4)  # conditional: may contribute 0
+    assert score_range(by_id["age"]) == (0, 5)
+
+
+def test_multi_sum_range_with_cap_and_negative_scores(doc: dict[str, Any]) -> None:
+    q = (
+        load_questionnaire(doc)
+        .model.questions[9]
+        .model_copy(
+            update={"aggregate": "sum", "cap": 10, "options": load_questionnaire(doc).model.questions[9].options}
+        )
+    )
+    assert score_range(q) == (0, 10)
+
+
+def test_hash_is_over_the_canonical_document(questionnaire: Questionnaire, doc: dict[str, Any]) -> None:
+    reordered = dict(reversed(list(doc.items())))
+    assert load_questionnaire(reordered).hash == questionnaire.hash
+    doc["title"]["en"] += "!"
+    assert load_questionnaire(doc).hash != questionnaire.hash
+
+
+def test_schema_is_draft_2020_12() -> None:
+    assert schema("questionnaire")["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_schema_problems_are_all_reported_with_pointers() -> None:
+    found = problems_of(load(DATA / "questionnaire-schema-problems.json"))
+    pointers = [p for p, _ in found]
+    assert "/questions/0/text" in pointers  # en missing
+    assert "/questions/3/options/0/score" in pointers
+    assert "/bands/0/profile" in pointers
+    assert len(found) == 3
+
+
+def test_semantic_problems_are_all_reported_with_pointers() -> None:
+    found = dict(problems_of(load(DATA / "questionnaire-many-problems.json")))
+    assert "unique question ids" in found["/questions/1/id"]
+    assert "declared dimensions" in found["/questions/2/dimension"]
+    assert "asked earlier" in found["/questions/11/enable_when/question"]
+    assert "gap" in found["/bands/2/min"]
+    assert "option of question 'age'" in found["/rules/0/when/any_of/0"]
+    assert "declared dimension" in found["/consistency/0/when/dimension"]
+    assert "mapping for option 'over_5y'" in found["/derive/horizon/map"]
+    assert len(found) == 7
+
+
+def test_self_reference_in_enable_when_is_a_cycle(doc: dict[str, Any]) -> None:
+    doc["questions"][11]["enable_when"] = {"question": "derivatives_frequency", "any_of": ["weekly"]}
+    ((pointer, message),) = problems_of(doc)
+    assert pointer == "/questions/11/enable_when/question"
+    assert "cycle" in message
+
+
+def test_band_overlap_and_order_and_coverage(doc: dict[str, Any]) -> None:
+    doc["bands"][1]["min"] = 15
+    found = dict(problems_of(doc))
+    assert "overlap" in found["/bands/1/min"]
+    doc = load(QUESTIONNAIRE_FILE)
+    doc["bands"][4]["max"] = 90
+    found = dict(problems_of(doc))
+    assert "highest reachable score 100" in found["/bands/4/max"]
+    doc = load(QUESTIONNAIRE_FILE)
+    doc["bands"][0]["min"] = 6
+    assert "lowest reachable score 5" in dict(problems_of(doc))["/bands/0/min"]
+    doc = load(QUESTIONNAIRE_FILE)
+    doc["bands"][3]["profile"] = "C2"
+    assert "C order" in dict(problems_of(doc))["/bands/3/profile"]
+
+
+def test_knockout_must_not_be_skippable(doc: dict[str, Any]) -> None:
+    doc["questions"][-1]["required"] = False
+    ((pointer, message),) = problems_of(doc)
+    assert pointer == f"/questions/{len(doc['questions']) - 1}"
+    assert "lowest category" in message
+
+
+def test_duplicate_options_rule_ids_and_dimensions(doc: dict[str, Any]) -> None:
+    doc["questions"][0]["options"][1]["id"] = "a18_30"
+    doc["consistency"][0]["id"] = doc["rules"][0]["id"]
+    doc["dimensions"].append("personal")
+    found = dict(problems_of(doc))
+    assert "unique option ids" in found["/questions/0/options/1/id"]
+    assert "unique rule ids" in found["/consistency/0/id"]
+    assert "unique dimensions" in found["/dimensions/6"]
+
+
+def test_derive_problems(doc: dict[str, Any]) -> None:
+    doc["derive"]["horizon"]["question"] = "varieties"
+    doc["derive"]["varieties"]["map"]["lottery"] = "other"
+    found = problems_of(doc)
+    messages = " ".join(m for _, m in found)
+    assert "single-choice question for the horizon" in messages
+    assert "found 'lottery'" in messages
+
+
+def test_multi_fields_on_a_single_question_are_refused(doc: dict[str, Any]) -> None:
+    doc["questions"][0]["aggregate"] = "sum"
+    assert problems_of(doc)
+
+
+def test_not_an_object() -> None:
+    ((pointer, message),) = problems_of(["not", "a", "questionnaire"])
+    assert pointer == ""
+    assert "object" in message
+
+
+def test_documents_are_not_mutated_by_loading(doc: dict[str, Any]) -> None:
+    before = copy.deepcopy(doc)
+    load_questionnaire(doc)
+    assert doc == before

@@ -1,0 +1,195 @@
+"""Scoring answers into an Assessment: totals, bands, caps, knockouts, consistency, derivation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from suitability import Client, Questionnaire, Response, ResponseError, assess
+from suitability.scoring import check_answer, next_question
+
+from .conftest import AS_OF
+
+
+def codes(exc: pytest.ExceptionInfo[ResponseError]) -> dict[str, str]:
+    return {p.pointer: p.code for p in exc.value.problems}
+
+
+def test_example_scores_by_hand(questionnaire: Questionnaire, answers: dict[str, Any], client: Client) -> None:
+    a = assess(questionnaire, answers, client, AS_OF)
+    # 5+3+3+3 | 3+3+3+3 | 2+4+3 | 2+2+2 | 2+5+5+0 | 0  (worked out from the document by hand)
+    assert a.score == 53
+    assert a.dimension_scores == {
+        "financial_situation": 9,
+        "knowledge_experience": 9,
+        "objectives": 6,
+        "risk_tolerance": 12,
+        "loss_capacity": 12,
+        "personal": 5,
+    }
+    assert a.profile == "C3"
+    assert not a.lowest_category
+    assert a.rules_fired == []
+    assert a.consistency_violations == []
+    assert a.horizon == "medium"
+    assert a.varieties == ["fixed_income", "equity"]
+    assert a.assessed_at == AS_OF
+    assert a.valid_until == AS_OF + timedelta(days=730)
+    assert a.client_id == "CN-000123"
+    assert a.questionnaire.id == "cn-securities-individual"
+    assert a.questionnaire.hash == questionnaire.hash
+    assert a.id.startswith("asm_")
+
+
+def test_response_model_and_mapping_agree(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    assert assess(questionnaire, Response(answers=answers), None, AS_OF) == assess(questionnaire, answers, None, AS_OF)
+
+
+def test_id_is_a_digest_of_the_inputs(questionnaire: Questionnaire, answers: dict[str, Any], client: Client) -> None:
+    a = assess(questionnaire, answers, client, AS_OF)
+    reordered = dict(reversed(list(answers.items())))
+    assert assess(questionnaire, reordered, client, AS_OF).id == a.id
+    assert assess(questionnaire, answers, client, AS_OF + timedelta(seconds=1)).id != a.id
+    other = client.model_copy(update={"client_id": "CN-999"})
+    assert assess(questionnaire, answers, other, AS_OF).id != a.id
+
+
+def test_a_date_means_midnight_utc_and_naive_datetimes_are_refused(
+    questionnaire: Questionnaire, answers: dict[str, Any]
+) -> None:
+    a = assess(questionnaire, answers, None, date(2026, 11, 28))
+    assert a.assessed_at == datetime(2026, 11, 28, tzinfo=UTC)
+    with pytest.raises(ValueError, match="naive"):
+        assess(questionnaire, answers, None, datetime(2026, 11, 28))
+
+
+@pytest.mark.parametrize("question", ["civil_capacity", "accept_loss"])
+def test_knockout_forces_c1_lowest(questionnaire: Questionnaire, answers: dict[str, Any], question: str) -> None:
+    answers.update({"knowledge": "professional", "max_drawdown": "over_50", "reaction_to_loss": "buy_more"})
+    assert assess(questionnaire, answers, None, AS_OF).profile == "C4"
+    answers[question] = "no"
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert a.profile == "C1"
+    assert a.lowest_category
+    assert [r.id for r in a.rules_fired] == [f"knockout:{question}"]
+    assert a.score == 65  # 53 + 4 + 5 + 3: the score is still reported; the profile is forced
+
+
+def test_client_without_full_civil_capacity_is_lowest_whatever_the_answers(
+    questionnaire: Questionnaire, answers: dict[str, Any], client: Client
+) -> None:
+    incapable = client.model_copy(update={"full_civil_capacity": False})
+    a = assess(questionnaire, answers, incapable, AS_OF)
+    assert a.profile == "C1"
+    assert a.lowest_category
+    assert [r.id for r in a.rules_fired] == ["client:no_full_civil_capacity"]
+
+
+def test_cap_rules_lower_the_profile_and_are_listed(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers.update({"knowledge": "professional", "max_drawdown": "over_50", "reaction_to_loss": "buy_more"})
+    answers.update({"purpose": "speculation", "expected_return": "over_10", "years_experience": "over_5y"})
+    answers.update({"annual_income": "over_1m", "financial_assets": "over_5m"})
+    assert assess(questionnaire, answers, None, AS_OF).profile == "C5"
+    answers["age"] = "over_70"
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert a.profile == "C2"
+    assert [r.id for r in a.rules_fired] == ["over_70_cap"]
+    assert a.rules_fired[0].reason["en"].startswith("Aged over 70")
+
+
+def test_loss_capacity_caps_willingness(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers.update({"knowledge": "professional", "max_drawdown": "over_50", "reaction_to_loss": "buy_more"})
+    answers.update({"debt_ratio": "over_60", "emergency_reserve": "below_3m", "investment_share": "over_50"})
+    answers["liquidity_need"] = "maybe"
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert a.dimension_scores["loss_capacity"] == 2
+    assert "loss_capacity_cap" in [r.id for r in a.rules_fired]
+    assert a.profile == "C3"
+
+
+def test_consistency_rules_catch_contradictions(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers.update({"liquidity_need": "yes", "horizon": "over_5y"})
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert [v.id for v in a.consistency_violations] == ["needs_money_soon_but_long_horizon"]
+    assert not a.consistent
+    answers.update({"years_experience": "none", "experienced_products": ["complex"]})
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert {v.id for v in a.consistency_violations} == {
+        "needs_money_soon_but_long_horizon",
+        "no_experience_but_trades_derivatives",
+    }
+
+
+def test_conditional_question_is_asked_only_when_enabled(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers["experienced_products"] = ["stocks", "derivatives"]
+    with pytest.raises(ResponseError) as exc:
+        assess(questionnaire, answers, None, AS_OF)
+    assert codes(exc) == {"/answers/derivatives_frequency": "MISSING_ANSWER"}
+    answers["derivatives_frequency"] = "weekly"
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert a.dimension_scores["knowledge_experience"] == 2 + 6 + 3 + 4  # max of multi = 6
+    answers["experienced_products"] = ["stocks"]
+    with pytest.raises(ResponseError) as exc:
+        assess(questionnaire, answers, None, AS_OF)
+    assert codes(exc) == {"/answers/derivatives_frequency": "ANSWER_TO_DISABLED"}
+
+
+def test_every_answer_problem_is_reported_at_once(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers.update({"colour": "blue", "age": 31, "purpose": "lottery", "horizon": ["within_1y", "over_5y"]})
+    answers.update({"varieties": "equity", "experienced_products": ["stocks", "stocks"]})
+    del answers["accept_loss"]
+    with pytest.raises(ResponseError) as exc:
+        assess(questionnaire, answers, None, AS_OF, source="a.json")
+    assert codes(exc) == {
+        "/answers/colour": "UNKNOWN_QUESTION",
+        "/answers/age": "ANSWER_SHAPE",
+        "/answers/purpose": "UNKNOWN_OPTION",
+        "/answers/horizon": "ANSWER_SHAPE",
+        "/answers/varieties": "ANSWER_SHAPE",
+        "/answers/experienced_products": "ANSWER_SHAPE",
+        "/answers/accept_loss": "MISSING_ANSWER",
+    }
+    assert all(p.source == "a.json" for p in exc.value.problems)
+    rendered = exc.value.render()
+    assert "found a list of 2" in rendered
+    assert "found int 31" in rendered
+
+
+def test_multi_select_sum_and_cap(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    answers["varieties"] = ["fixed_income", "equity", "derivatives_financing", "complex", "other"]
+    a = assess(questionnaire, answers, None, AS_OF)
+    assert a.dimension_scores["objectives"] == 2 + 2 + 5  # max aggregate: 5
+    assert a.varieties == ["fixed_income", "equity", "derivatives_financing", "complex", "other"]
+
+
+def test_validity_is_optional(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    from suitability import load_questionnaire
+
+    doc = dict(questionnaire.document)
+    del doc["validity_days"]
+    assert assess(load_questionnaire(doc), answers, None, AS_OF).valid_until is None
+
+
+def test_next_question_walks_enabled_questions(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    asked: list[str] = []
+    given: dict[str, Any] = {}
+    while (q := next_question(questionnaire, given)) is not None:
+        asked.append(q.id)
+        given[q.id] = answers[q.id]
+    assert "derivatives_frequency" not in asked
+    assert asked == list(answers)
+    given["experienced_products"] = ["derivatives"]
+    nxt = next_question(questionnaire, given)
+    assert nxt is not None
+    assert nxt.id == "derivatives_frequency"
+    assert next_question(questionnaire, given, frozenset({"derivatives_frequency"})) is None
+
+
+def test_check_answer(questionnaire: Questionnaire) -> None:
+    assert check_answer(questionnaire, "age", "a31_45") is None
+    assert "unknown option" in (check_answer(questionnaire, "age", "a99") or "")
+    assert "list of 2" in (check_answer(questionnaire, "age", ["a18_30", "a31_45"]) or "")
+    assert check_answer(questionnaire, "varieties", ["equity"]) is None
+    assert "question" in (check_answer(questionnaire, "nope", "x") or "")
