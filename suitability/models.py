@@ -58,9 +58,13 @@ AnswerValue = str | list[str]
 
 
 class Response(_Frozen):
-    """A client's answers: question id → option id (single) or list of option ids (multi)."""
+    """A client's answers: question id → option id (single) or list of option ids (multi).
 
-    answers: dict[str, AnswerValue] = Field(default_factory=dict)
+    Values are kept as given and checked against the questionnaire by ``assess``, which knows
+    each question's type and can say exactly what was expected.
+    """
+
+    answers: dict[str, Any] = Field(default_factory=dict)
 
 
 class DocumentRef(_Frozen):

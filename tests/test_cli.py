@@ -1,0 +1,314 @@
+"""The command line, through click's CliRunner and through one real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from suitability.cli import cli
+
+from .conftest import DATA, EXAMPLES, QUESTIONNAIRE_FILE, ROOT, load
+
+ANSWERS = str(EXAMPLES / "answers.json")
+CLIENT = str(EXAMPLES / "client.json")
+CATALOG = str(EXAMPLES / "catalog.csv")
+ASSESSMENT_FIELDS = {
+    "id", "client_id", "profile", "score", "dimension_scores", "lowest_category", "rules_fired",
+    "consistency_violations", "horizon", "varieties", "assessed_at", "valid_until", "questionnaire",
+}  # fmt: skip
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    result = CliRunner().invoke(cli, list(args), input=input, env={"SUITABILITY_DOCUMENTS": "", **(env or {})})
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def assess_json(tmp_path: Path, *extra: str) -> Path:
+    result = run("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS, "--client", CLIENT,
+                 "--as-of", "2026-11-28", "--json", *extra)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "assessment.json"
+    path.write_text(result.stdout, encoding="utf-8")
+    return path
+
+
+def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += all_commands(command, (*prefix, name))
+        else:
+            found.append(((*prefix, name), command))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("path", "command"), all_commands(cli), ids=lambda v: " ".join(v) if isinstance(v, tuple) else ""
+)
+def test_every_command_is_documented_with_an_example(path: tuple[str, ...], command: click.Command) -> None:
+    result = run(*path, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert f"suitability {' '.join(path)}" in result.output
+
+
+def test_questionnaire_list_and_show() -> None:
+    listing = run("questionnaire", "list", "--lang", "en")
+    assert "cn-securities-individual" in listing.output
+    assert "active" in listing.output
+    shown = run("questionnaire", "show", "cn-securities-individual", "--lang", "en")
+    assert "What is your age?" in shown.output
+    assert "KNOCKOUT" in shown.output
+    assert "C5" in shown.output
+    zh = run("questionnaire", "show", "cn-securities-individual@2026.1", "--lang", "zh-CN")
+    assert "您的年龄是？" in zh.output
+    as_json = run("questionnaire", "show", str(QUESTIONNAIRE_FILE), "--json")
+    assert json.loads(as_json.stdout) == load(QUESTIONNAIRE_FILE)
+
+
+def test_questionnaire_validate_reports_every_problem() -> None:
+    ok = run("questionnaire", "validate", str(QUESTIONNAIRE_FILE))
+    assert ok.exit_code == 0
+    assert ok.output.startswith("ok ")
+    bad = run("questionnaire", "validate", str(QUESTIONNAIRE_FILE), str(DATA / "questionnaire-many-problems.json"))
+    assert bad.exit_code == 4
+    for pointer in ("/questions/1/id", "/questions/2/dimension", "/bands/2/min", "/derive/horizon/map"):
+        assert pointer in bad.output
+    assert "7 problem(s)" in bad.output
+    unreadable = run("questionnaire", "validate", str(DATA / "answers-invalid-json.json"))
+    assert unreadable.exit_code == 3
+    assert ":4:21" in unreadable.output
+
+
+def test_hash_ignores_layout(tmp_path: Path) -> None:
+    doc = load(QUESTIONNAIRE_FILE)
+    (tmp_path / "compact.json").write_text(json.dumps(dict(reversed(list(doc.items())))), encoding="utf-8")
+    one = run("questionnaire", "hash", str(QUESTIONNAIRE_FILE)).output.strip()
+    two = run("questionnaire", "hash", str(tmp_path / "compact.json")).output.strip()
+    assert one == two
+    assert one.startswith("sha256:")
+    assert len(one) == 71
+
+
+def test_policy_commands() -> None:
+    assert "cn-bank-wm" in run("policy", "list").output
+    shown = run("policy", "show", "cn-csrc", "--lang", "en")
+    assert "C3       R1 R2 R3" in shown.output
+    assert "age >= 65 and >= R4" in shown.output
+    bad = run("policy", "validate", str(DATA / "policy-not-monotone.json"))
+    assert bad.exit_code == 4
+    assert "/matrix/C3" in bad.output
+    assert run("policy", "hash", str(ROOT / "policies" / "cn-csrc" / "2026.1.json")).output.startswith("sha256:")
+
+
+def test_assess_table_and_json(tmp_path: Path) -> None:
+    table = run(
+        "assess",
+        "--questionnaire",
+        "cn-securities-individual",
+        "--answers",
+        ANSWERS,
+        "--lang",
+        "en",
+        "--as-of",
+        "2026-11-28",
+    )
+    assert table.exit_code == 0
+    assert "C3 Balanced" in table.output
+    assert "53" in table.output
+    data = json.loads(assess_json(tmp_path).read_text())
+    assert set(data) == ASSESSMENT_FIELDS
+    assert data["profile"] == "C3"
+    assert data["client_id"] == "CN-000123"
+    assert data["assessed_at"] == "2026-11-28T00:00:00Z"
+
+
+def test_assess_with_a_questionnaire_file_and_extra_folders(tmp_path: Path) -> None:
+    doc = load(QUESTIONNAIRE_FILE)
+    doc.update(version="2027.1", effective_from="2027-01-01")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "q.json").write_text(json.dumps(doc), encoding="utf-8")
+    for args, env in [(("--documents", str(folder)), {}), ((), {"SUITABILITY_DOCUMENTS": str(folder)})]:
+        result = run(
+            *args, "assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS, "--json", env=env
+        )
+        assert json.loads(result.stdout)["questionnaire"]["version"] == "2027.1"
+    direct = run("assess", "--questionnaire", str(folder / "q.json"), "--answers", ANSWERS, "--json")
+    assert json.loads(direct.stdout)["questionnaire"]["version"] == "2027.1"
+
+
+BAD_INPUTS = [
+    ("answers-invalid-json.json", 3, "invalid JSON"),
+    ("answers-bom.json", 3, "byte order mark"),
+    ("answers-not-utf8.json", 3, "0xff"),
+    ("answers-duplicate-key.json", 3, "'age' twice"),
+    ("answers-nan.json", 3, "NaN"),
+    ("answers-deeply-nested.json", 3, "deep"),
+    ("answers-oversize.json", 3, "input too large"),
+    ("answers-not-object.json", 6, "valid Response"),
+    ("answers-wrong-type.json", 6, "found int 31"),
+    ("answers-unknown-question.json", 6, "unknown question 'favourite_colour'"),
+    ("answers-unknown-option.json", 6, "unknown option(s) ['get_rich_quick']"),
+    ("answers-disabled-question.json", 6, "enable_when disables"),
+    ("answers-missing-required.json", 6, "/answers/horizon: expected an answer"),
+    ("answers-several-for-single.json", 6, "found a list of 2"),
+]
+
+
+@pytest.mark.parametrize(("name", "code", "fragment"), BAD_INPUTS)
+def test_bad_answers_get_a_clear_error_and_a_stable_code(name: str, code: int, fragment: str) -> None:
+    result = run("assess", "--questionnaire", "cn-securities-individual", "--answers", str(DATA / name))
+    assert result.exit_code == code, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert fragment in result.stderr
+    assert name in result.stderr  # where: the file
+
+
+@pytest.mark.parametrize(
+    ("questionnaire", "code", "fragment"),
+    [
+        (str(DATA / "questionnaire-retired.json"), 5, "is retired"),
+        ("no-such-questionnaire", 5, "no active questionnaire"),
+        ("cn-securities-individual@1999.1", 5, "versions of cn-securities-individual"),
+        ("../x", 5, "no path characters"),
+        (str(DATA / "questionnaire-path-id.json"), 5, "plain id"),
+        (str(DATA / "questionnaire-schema-problems.json"), 4, "/bands/0/profile"),
+    ],
+)
+def test_bad_questionnaires(questionnaire: str, code: int, fragment: str) -> None:
+    result = run("assess", "--questionnaire", questionnaire, "--answers", ANSWERS)
+    assert result.exit_code == code
+    assert fragment in result.stderr
+
+
+def test_bad_client_and_as_of() -> None:
+    bad_client = run(
+        "assess",
+        "--questionnaire",
+        "cn-securities-individual",
+        "--answers",
+        ANSWERS,
+        "--client",
+        str(DATA / "client-bad.json"),
+    )
+    assert bad_client.exit_code == 6
+    assert "/client_id" in bad_client.stderr
+    assert "/investor_type" in bad_client.stderr
+    assert "/birth_date" in bad_client.stderr
+    bad_date = run(
+        "assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS, "--as-of", "yesterday"
+    )
+    assert bad_date.exit_code == 3
+    assert "YYYY-MM-DD" in bad_date.stderr
+    missing = run("assess", "--answers", ANSWERS)
+    assert missing.exit_code == 2
+
+
+def test_interactive_assess_reasks_invalid_answers() -> None:
+    answers: dict[str, Any] = load(EXAMPLES / "answers.json")["answers"]
+    from suitability import Registry
+
+    q = Registry.default(environ={}).questionnaire("cn-securities-individual")
+    lines = []
+    for question in q.model.questions:
+        if question.id not in answers:
+            continue
+        ids = [o.id for o in question.options]
+        value = answers[question.id]
+        picks = [value] if isinstance(value, str) else value
+        lines.append(",".join(str(ids.index(p) + 1) for p in picks))
+    lines.insert(0, "9")  # no ninth option for the first question: asked again
+    lines.insert(1, "1,2")  # two options for a single-choice question: asked again
+    result = run("assess", "--questionnaire", "cn-securities-individual", "--lang", "en", "--as-of", "2026-11-28", "--json",
+                 input="\n".join(lines) + "\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("1. What is your age?") == 1
+    assert "Invalid answer" in result.stderr
+    assert "How often do you trade derivatives?" not in result.stdout
+    start = result.stdout.index("{")
+    assert json.loads(result.stdout[start:])["score"] == 53
+
+
+def test_decide_confirm_recommend(tmp_path: Path) -> None:
+    assessment = assess_json(tmp_path)
+    common = ("--assessment", str(assessment), "--client", CLIENT, "--as-of", "2026-11-29")
+    table = run(
+        "decide",
+        *common,
+        "--catalog",
+        CATALOG,
+        "--product-id",
+        "FUND-EQ-01",
+        "--initiated-by",
+        "client",
+        "--lang",
+        "en",
+    )
+    assert table.exit_code == 0
+    assert "requires_confirmation" in table.output
+    assert "WARNING SPECIAL_CARE_REQUIRED: You are 68" in table.output
+    firm = run(
+        "decide", *common, "--catalog", CATALOG, "--product-id", "FUND-EQ-01", "--initiated-by", "firm", "--json"
+    )
+    assert json.loads(firm.stdout)["outcome"] == "blocked"
+    as_json = run(
+        "decide", *common, "--catalog", CATALOG, "--product-id", "FUND-EQ-01", "--initiated-by", "client", "--json"
+    )
+    decision = tmp_path / "decision.json"
+    decision.write_text(as_json.stdout, encoding="utf-8")
+    confirmed = run("confirm", "--decision", str(decision), "--ack", "我已知晓风险，坚持购买", "--actor", "staff-07",
+                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-sha256", "ab" * 32, "--json")  # fmt: skip
+    data = json.loads(confirmed.stdout)
+    assert data["decision_id"] == json.loads(as_json.stdout)["id"]
+    assert data["evidence"] == {"recording_id": "REC-1", "sha256": "ab" * 32}
+    (tmp_path / "blocked.json").write_text(firm.stdout, encoding="utf-8")
+    refused = run(
+        "confirm", "--decision", str(tmp_path / "blocked.json"), "--ack", "x", "--actor", "a", "--channel", "b"
+    )
+    assert refused.exit_code == 8
+    assert "found blocked" in refused.stderr
+    half = run(
+        "confirm", "--decision", str(decision), "--ack", "x", "--actor", "a", "--channel", "b", "--evidence-id", "R"
+    )
+    assert half.exit_code == 2
+    listed = run("recommend", *common, "--catalog", CATALOG, "--lang", "en")
+    assert listed.output.splitlines()[0] == "MMF-01 Money-market fund R1"
+    assert "FUND-EQ-01" not in listed.output
+    product_file = tmp_path / "product.json"
+    product_file.write_text(json.dumps(load(DATA / "product-unknown-variety.json")), encoding="utf-8")
+    unknown = run("decide", *common, "--product", str(product_file), "--initiated-by", "client")
+    assert unknown.exit_code == 7
+    assert "/variety" in unknown.stderr
+    missing = run("decide", *common, "--catalog", CATALOG, "--product-id", "NOPE", "--initiated-by", "client")
+    assert missing.exit_code == 7
+    assert "NOPE" in missing.stderr
+    neither = run("decide", *common, "--initiated-by", "client")
+    assert neither.exit_code == 2
+    bad_csv = run("recommend", *common, "--catalog", str(DATA / "catalog-missing-column.csv"))
+    assert bad_csv.exit_code == 7
+    assert "missing ['variety']" in bad_csv.stderr
+
+
+def test_real_subprocess(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "suitability", "assess", "--questionnaire", "cn-securities-individual",
+               "--answers", ANSWERS, "--client", CLIENT, "--as-of", "2026-11-28", "--json"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["profile"] == "C3"
+    failed = subprocess.run(
+        [*command[:7], str(DATA / "answers-duplicate-key.json")], capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 3
+    assert "Traceback" not in failed.stderr
+    assert "'age' twice" in failed.stderr
