@@ -1,0 +1,75 @@
+"""Assessments per second on the bundled questionnaire, one core, and the time to load it.
+
+Run: python benchmarks/bench_assess.py
+Ratio: against the raw scoring limit, a dict comprehension that sums the chosen options' scores of
+the same answers (no enable_when, bands, rules, checks or result object): what pure Python costs
+for the arithmetic alone.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import best_rate, best_seconds, table
+
+from suitability import Client, assess, load_questionnaire, read_json
+from suitability.scoring import next_question
+
+ROOT = Path(__file__).resolve().parent.parent
+FILE = ROOT / "questionnaires" / "cn-securities-individual" / "2026.1.json"
+N = 20_000
+
+
+def random_answers(q: Any, rnd: random.Random) -> dict[str, Any]:
+    given: dict[str, Any] = {}
+    while (question := next_question(q, given)) is not None:
+        ids = [o.id for o in question.options]
+        given[question.id] = rnd.sample(ids, rnd.randint(1, len(ids))) if question.type == "multi" else rnd.choice(ids)
+    return given
+
+
+def main() -> None:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    load_s = best_seconds(lambda: load_questionnaire(read_json(FILE), str(FILE)), repeat=20)
+    q = load_questionnaire(read_json(FILE))
+    rnd = random.Random(7)
+    pool = [random_answers(q, rnd) for _ in range(1000)]
+    clients = [Client(client_id=f"C-{i}", birth_date="1970-01-01") for i in range(100)]
+    when = datetime(2026, 11, 28, tzinfo=UTC)
+    scores = {qq.id: qq.scores for qq in q.questions}
+
+    def run_assess() -> int:
+        for i in range(N):
+            assess(q, pool[i % 1000], clients[i % 100], when)
+        return N
+
+    def run_raw() -> int:
+        for i in range(N):
+            a = pool[i % 1000]
+            sum(scores[k][v] if type(v) is str else max(scores[k][o] for o in v) for k, v in a.items())
+        return N
+
+    rate = best_rate(run_assess)
+    raw = best_rate(run_raw)
+    print(
+        table(
+            [
+                ["measure", "result", "target", "ratio"],
+                ["load + validate + compile the bundled questionnaire", f"{load_s * 1000:.1f} ms", "-", "-"],
+                ["assessments per second (one core)", f"{rate:,.0f}", "≥ 50,000", f"{rate / 50_000:.2f}× target"],
+                ["raw score sum, same answers (limit)", f"{raw:,.0f}", "-", f"assess = {rate / raw:.2f}× raw"],
+            ]
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
