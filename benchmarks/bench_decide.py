@@ -64,7 +64,7 @@ def facts(a: Assessment, p: Product, c: Client, initiator: str) -> dict[str, Any
         "horizon": HORIZONS.index(a.horizon or "short"), "product_horizon": HORIZONS.index(term),
         "variety": p.variety, "varieties": list(a.varieties), "lowest": a.lowest_category,
         "professional": c.investor_type == "professional", "professional_only": p.professional_only,
-        "firm": initiator == "firm", "age": age, "expired": AS_OF > (a.valid_until or AS_OF),
+        "firm": initiator == "firm", "age": age, "expired": (a.valid_until or AS_OF) < AS_OF,
     }  # fmt: skip
 
 
@@ -129,7 +129,10 @@ def main() -> None:
     # The engines must agree with decide() before their speed means anything.
     engines = {"rule-engine 5": rule_engine_decider(), "JsonLogic (json-logic-qubit)": json_logic_decider()}
     for name, engine in engines.items():
-        wrong = sum(engine(dict(f)) != decide(a, p, c, policy, i, AS_OF).outcome for f, (a, p, c, i) in zip(prepared, pool, strict=True))  # type: ignore[arg-type]
+        wrong = sum(
+            engine(dict(f)) != decide(a, p, c, policy, i, AS_OF).outcome
+            for f, (a, p, c, i) in zip(prepared, pool, strict=True)
+        )  # type: ignore[arg-type]
         assert wrong == 0, f"{name} disagrees with decide() on {wrong} cases"
 
     def run_decide() -> int:
@@ -142,6 +145,7 @@ def main() -> None:
     ours = best_rate(run_decide)
     rows.append(["suitability.decide (full Decision)", f"{ours:,.0f}", "1.00"])
     for name, engine in engines.items():
+
         def run(engine: Any = engine) -> int:
             for i in range(N // 4):
                 engine(dict(prepared[i % 5000]))
