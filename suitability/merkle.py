@@ -145,10 +145,11 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     """Verify a consistency proof by the algorithm of RFC 9162 §2.1.4.2."""
     if old_size < 0 or new_size < 0 or old_size > new_size:
         return False
+    if old_size == new_size:
+        # Nothing to prove: the roots must be the same (and an empty tree has a known root).
+        return not proof and old_root == new_root and (old_size > 0 or old_root == EMPTY_ROOT)
     if any(len(p) != 32 for p in proof) or len(old_root) != 32 or len(new_root) != 32:
         return False
-    if old_size == new_size:
-        return not proof and old_root == new_root
     if old_size == 0:
         return False  # an empty tree is consistent with anything; a proof of it is meaningless
     # (1) if old_size is a power of two, prepend old_root to the proof
