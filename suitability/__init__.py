@@ -5,6 +5,7 @@ matching policy decides whether a product (R1–R5) suits the client, needs the 
 after a special warning, or is blocked, with every reason.
 """
 
+from .__about__ import __version__
 from .codec import canonical_bytes, content_hash, parse_json, read_json
 from .errors import (
     DecisionError,
@@ -43,8 +44,6 @@ from .product import Product, load_catalog, parse_product
 from .questionnaire import Questionnaire, load_questionnaire
 from .registry import Registry
 from .scoring import assess
-
-__version__ = "0.1.0"
 
 __all__ = [
     "REASON_CODES",

@@ -14,7 +14,9 @@ code and prints :meth:`SuitabilityError.render` instead of a traceback::
     │   └── DocumentNotActiveError            a retired document asked to do new work
     ├── ResponseError                exit 6   answers or client facts that do not fit the questionnaire
     ├── ProductError                 exit 7   a product or catalog row that is invalid
-    └── DecisionError                exit 8   a decision or confirmation that may not be made
+    ├── DecisionError                exit 8   a decision or confirmation that may not be made
+    ├── LogError                     exit 9   the decision log cannot be opened, read or appended to
+    └── IntegrityError               exit 10  verification or replay found the log altered
 """
 
 from __future__ import annotations
@@ -144,3 +146,25 @@ class DecisionError(SuitabilityError):
 
     exit_code = 8
     code = "DECISION_ERROR"
+
+
+class LogError(SuitabilityError):
+    """The decision log cannot be opened, read or appended to; nothing was recorded."""
+
+    exit_code = 9
+    code = "LOG_ERROR"
+
+
+class IntegrityError(SuitabilityError):
+    """Verification, a proof or replay found that the log is not what it claims to be.
+
+    Attributes:
+        seq: the first record found bad, when one is to blame.
+    """
+
+    exit_code = 10
+    code = "INTEGRITY_ERROR"
+
+    def __init__(self, summary: str, problems: Iterable[Problem] = (), seq: int | None = None) -> None:
+        self.seq = seq
+        super().__init__(summary, problems)

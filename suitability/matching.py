@@ -279,7 +279,7 @@ def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Re
             params = (("horizon", f.horizon or "-"), ("product_horizon", f.product_horizon))
             fired.append(_reason(policy, "HORIZON_MISMATCH", params))
             mismatch = True
-        if not _variety_fits(policy, f.variety, f.varieties):
+        if not _varietyexplain_fit(policy, f.variety, f.varieties):
             params = (("client_varieties", "/".join(f.varieties) or "-"), ("variety", f.variety))
             fired.append(_reason(policy, "VARIETY_MISMATCH", params))
             mismatch = True
@@ -304,7 +304,7 @@ def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Re
     return ("requires_confirmation" if warnings else "suitable"), fired, warnings
 
 
-def _variety_fits(policy: Policy, variety: str, chosen: Sequence[str]) -> bool:
+def _varietyexplain_fit(policy: Policy, variety: str, chosen: Sequence[str]) -> bool:
     if policy.model.variety_mode == "selected":
         return variety in chosen
     known = [policy.variety_index[v] for v in chosen if v in policy.variety_index]
@@ -422,13 +422,14 @@ def recommend(
                 Recommendation(
                     product=product,
                     decision=decision,
-                    fits=_fits(assessment, product, client, policy),
+                    fits=explain_fit(assessment, product, client, policy),
                 )
             )
     return found
 
 
-def _fits(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:
+def explain_fit(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:
+    """Return why a suitable ``product`` fits, dimension by dimension (for recommendations)."""
     if client.investor_type == "professional" and policy.model.professional_may_buy_all:
         text = {
             "zh-CN": "专业投资者可购买各风险等级产品",

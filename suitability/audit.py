@@ -1,0 +1,522 @@
+"""Auditing a decision log: verify, replay, prove, export.
+
+:func:`verify` is a numbered checklist over the stored bytes, streamed once:
+
+1. sequence: records are numbered 0, 1, 2… without a gap, and each names its own ``seq``;
+2. canonical bytes: each record is exactly the RFC 8785 form of the JSON it holds;
+3. leaf hashes: the stored leaf hash is ``SHA-256(0x00 ‖ bytes)``;
+4. root: the RFC 6962 root of the first *n* records equals the root of every signed checkpoint
+   of size *n* (a checkpoint larger than the log means the log was truncated);
+5. references: every artifact's hash is its document's; every assessment names a questionnaire
+   artifact, every decision a policy artifact and an earlier assessment, every confirmation an
+   earlier decision.
+
+:func:`replay` recomputes every assessment, decision and confirmation from the log alone and
+compares the result field by field. :func:`prove` and :func:`verify_proof` make and check an
+offline inclusion proof of one record against a signed checkpoint; :func:`export` writes a bundle
+a regulator can check with nothing but Python's standard library.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .checkpoint import Checkpoint, Verifier, open_note
+from .codec import content_hash, is_canonical
+from .errors import InputError, IntegrityError, LogError, Problem, SuitabilityError
+from .matching import Decision, Evidence, confirm, decide
+from .merkle import RootBuilder, inclusion_proof, leaf_hash, verify_inclusion
+from .models import Assessment, Client
+from .policy import Policy, load_policy
+from .product import Product
+from .questionnaire import Questionnaire, load_questionnaire
+from .scoring import assess
+from .store import RECORD_TYPES, LogStore
+
+Progress = Callable[[int], None]
+
+CHECKS = ("sequence", "canonical bytes", "leaf hashes", "root", "references")
+
+
+@dataclass
+class Check:
+    """The outcome of one numbered check: the first bad record, if any."""
+
+    number: int
+    name: str
+    failure: Problem | None = None
+    seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the check passed."""
+        return self.failure is None
+
+    def fail(self, seq: int | None, message: str) -> None:
+        """Record the first failure of this check."""
+        if self.failure is None:
+            self.seq = seq
+            where = f"/records/{seq}" if seq is not None else ""
+            self.failure = Problem(message, where, code=f"CHECK_{self.number}")
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found."""
+
+    size: int
+    root: bytes
+    checks: list[Check]
+    checkpoints: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.ok for c in self.checks)
+
+    def first_bad(self) -> int | None:
+        """The lowest seq any check blames."""
+        seqs = [c.seq for c in self.checks if c.seq is not None]
+        return min(seqs) if seqs else None
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`IntegrityError` naming the first bad record, if any check failed."""
+        if not self.ok:
+            problems = [c.failure for c in self.checks if c.failure is not None]
+            bad = self.first_bad()
+            where = f"; first bad record: seq {bad}" if bad is not None else ""
+            raise IntegrityError(f"the decision log failed verification{where}", problems, seq=bad)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def verify(
+    store: LogStore,
+    checkpoints: Sequence[tuple[Checkpoint, str]] = (),
+    *,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Run the numbered checks over ``store`` against already-opened ``checkpoints``.
+
+    Args:
+        store: the log.
+        checkpoints: signed checkpoints (opened with :func:`~suitability.checkpoint.open_note`)
+            and where each came from.
+        progress: called with the number of records checked so far, now and then.
+    """
+    checks = [Check(i + 1, name) for i, name in enumerate(CHECKS)]
+    sequence, canonical, leaves, roots, references = checks
+    wanted: dict[int, list[tuple[Checkpoint, str]]] = {}
+    for cp, source in checkpoints:
+        wanted.setdefault(cp.size, []).append((cp, source))
+    builder = RootBuilder()
+    artifacts: dict[str, str] = {}  # hash -> kind
+    assessments: dict[str, int] = {}
+    decisions: dict[str, int] = {}
+    expected_seq = 0
+
+    def check_roots(size: int) -> None:
+        for cp, source in wanted.get(size, []):
+            if builder.root() != cp.root:
+                roots.fail(
+                    size - 1 if size else None,
+                    f"expected the root of the first {size} records to be {_b64(cp.root)} as signed in {source}, "
+                    f"found {_b64(builder.root())} "
+                    "(the log was rewritten, reordered or altered before that checkpoint)",
+                )
+
+    check_roots(0)
+    for seq, data, stored_leaf in store.scan():
+        # (1) sequence
+        if seq != expected_seq:
+            sequence.fail(expected_seq, f"expected record {expected_seq} next, found {seq} (a gap)")
+        expected_seq = seq + 1
+        # (2) canonical bytes (the parse also serves checks 1 and 5)
+        try:
+            record = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            canonical.fail(seq, f"expected a JSON record, found bytes that do not parse ({exc})")
+            record = None
+        if record is not None and not is_canonical(data):
+            canonical.fail(seq, "expected RFC 8785 canonical bytes, found another serialization")
+        # (3) leaf hashes
+        leaf = leaf_hash(data)
+        if leaf != stored_leaf:
+            leaves.fail(seq, f"expected leaf hash {leaf.hex()} of the stored bytes, found {bytes(stored_leaf).hex()}")
+        # (4) root, at every checkpointed size
+        builder.push(leaf)
+        check_roots(builder.size)
+        if isinstance(record, dict):
+            if record.get("seq") != seq:
+                sequence.fail(seq, f"expected the record to say seq {seq}, found {record.get('seq')!r}")
+            _check_references(record, seq, references, artifacts, assessments, decisions)
+        elif record is not None:
+            sequence.fail(seq, f"expected a JSON object, found {type(record).__name__}")
+        if progress is not None and seq % 10_000 == 0:
+            progress(seq)
+    size = builder.size
+    for cp_size, entries in wanted.items():
+        if cp_size > size:
+            for cp, source in entries:
+                roots.fail(
+                    size,
+                    f"expected at least {cp.size} records as signed in {source}, found {size} (the log was truncated)",
+                )
+    if progress is not None:
+        progress(size)
+    return VerifyReport(size, builder.root(), checks, [(source, cp.size) for cp, source in checkpoints])
+
+
+def _check_references(
+    record: dict[str, Any],
+    seq: int,
+    check: Check,
+    artifacts: dict[str, str],
+    assessments: dict[str, int],
+    decisions: dict[str, int],
+) -> None:
+    kind = record.get("type")
+    try:
+        if kind == "artifact":
+            document = record["document"]
+            if content_hash(document) != record["hash"]:
+                check.fail(
+                    seq,
+                    f"expected the artifact's hash {record['hash']} to be its document's, "
+                    f"found {content_hash(document)}",
+                )
+            artifacts[record["hash"]] = record["kind"]
+        elif kind == "assessment":
+            ref = record["questionnaire"]["hash"]
+            if artifacts.get(ref) != "questionnaire":
+                check.fail(seq, f"expected an earlier questionnaire artifact {ref}, found none")
+            assessments.setdefault(record["result"]["id"], seq)
+        elif kind == "decision":
+            if artifacts.get(record["policy"]["hash"]) != "policy":
+                check.fail(seq, f"expected an earlier policy artifact {record['policy']['hash']}, found none")
+            at = assessments.get(record["assessment_id"])
+            if at is None or at > record["assessment_seq"]:
+                check.fail(seq, f"expected assessment {record['assessment_id']} recorded earlier, found none")
+            decisions.setdefault(record["result"]["id"], seq)
+        elif kind == "confirmation":
+            at = decisions.get(record["decision_id"])
+            if at is None or at > record["decision_seq"]:
+                check.fail(seq, f"expected decision {record['decision_id']} recorded earlier, found none")
+        else:
+            check.fail(seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
+    except (KeyError, TypeError) as exc:
+        check.fail(seq, f"expected a complete {kind} record, found it missing {exc}")
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Difference:
+    """A field whose recomputed value differs from the recorded one."""
+
+    seq: int
+    type: str
+    field: str
+    recorded: Any
+    recomputed: Any
+
+
+@dataclass
+class ReplayReport:
+    """What :func:`replay` recomputed."""
+
+    counts: dict[str, int]
+    differences: list[Difference]
+    errors: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every result was reproduced."""
+        return not self.differences and not self.errors
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`IntegrityError` naming the first record that did not replay."""
+        if self.ok:
+            return
+        problems = [
+            Problem(
+                f"{d.type} field {d.field!r}: recorded {d.recorded!r}, recomputed {d.recomputed!r}", f"/records/{d.seq}"
+            )
+            for d in self.differences[:20]
+        ]
+        problems += self.errors[:20]
+        seqs = [d.seq for d in self.differences]
+        first = min(seqs) if seqs else None
+        raise IntegrityError(
+            f"replay did not reproduce the log ({len(self.differences)} difference(s))", problems, seq=first
+        )
+
+
+class _Cache:
+    """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
+
+    def __init__(self, store: LogStore, model: Any, limit: int = 50_000) -> None:
+        self.store, self.model, self.limit = store, model, limit
+        self.items: OrderedDict[str, Any] = OrderedDict()
+
+    def put(self, key: str, value: Any) -> None:
+        self.items[key] = value
+        if len(self.items) > self.limit:
+            self.items.popitem(last=False)
+
+    def get(self, key: str, seq: int) -> Any:
+        value = self.items.get(key)
+        if value is None:
+            stored = self.store.get(seq)
+            if stored is None:
+                raise KeyError(key)
+            value = self.model.model_validate(orjson.loads(stored.data)["result"])
+        return value
+
+
+def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str, Any], out: list[Difference]) -> None:
+    for name in sorted(set(recorded) | set(recomputed)):
+        if recorded.get(name) != recomputed.get(name):
+            out.append(Difference(seq, kind, name, recorded.get(name), recomputed.get(name)))
+
+
+def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:
+    """Recompute every result in ``store`` from the log alone and compare it with its record."""
+    counts = dict.fromkeys(RECORD_TYPES, 0)
+    differences: list[Difference] = []
+    errors: list[Problem] = []
+    documents: dict[str, Questionnaire | Policy] = {}
+    assessments = _Cache(store, Assessment)
+    decisions = _Cache(store, Decision)
+    for seq, data, _ in store.scan():
+        try:
+            record = orjson.loads(data)
+            kind = record["type"]
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "artifact":
+                loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
+                documents[record["hash"]] = loader(record["document"], f"record {seq}")
+            elif kind == "assessment":
+                q = documents[record["questionnaire"]["hash"]]
+                assert isinstance(q, Questionnaire)
+                client = Client.model_validate(record["client"]) if record["client"] is not None else None
+                result = assess(q, record["answers"], client, _instant(record["as_of"]))
+                _compare(seq, kind, record["result"], result.model_dump(mode="json"), differences)
+                assessments.put(result.id, result)
+            elif kind == "decision":
+                p = documents[record["policy"]["hash"]]
+                assert isinstance(p, Policy)
+                a = assessments.get(record["assessment_id"], record["assessment_seq"])
+                d = decide(
+                    a,
+                    Product.model_validate(record["product"]),
+                    Client.model_validate(record["client"]),
+                    p,
+                    record["initiated_by"],
+                    _instant(record["as_of"]),
+                    questionnaire_status=record["questionnaire_status"],
+                )
+                _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)
+                decisions.put(d.id, d)
+            elif kind == "confirmation":
+                d = decisions.get(record["decision_id"], record["decision_seq"])
+                evidence = Evidence.model_validate(record["evidence"]) if record["evidence"] else None
+                c = confirm(
+                    d,
+                    record["acknowledgement"],
+                    record["actor"],
+                    record["channel"],
+                    evidence,
+                    language=record["language"],
+                    confirmed_at=_instant(record["confirmed_at"]),
+                )
+                _compare(seq, kind, record["result"], c.model_dump(mode="json"), differences)
+        except (KeyError, TypeError, ValueError, AssertionError, SuitabilityError) as exc:
+            detail = exc.render() if isinstance(exc, SuitabilityError) else f"{type(exc).__name__}: {exc}"
+            errors.append(Problem(f"cannot replay this record: {detail}", f"/records/{seq}"))
+        if progress is not None and seq % 10_000 == 0:
+            progress(seq)
+    return ReplayReport(counts, differences, errors)
+
+
+def _instant(text: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- proofs -----------------------------------------------------------------------------------
+
+PROOF_FORMAT = "suitability-inclusion-proof/1"
+
+
+def prove(
+    store: LogStore, seq: int, note: str, verifier: Verifier | None = None, source: str = "<checkpoint>"
+) -> dict[str, Any]:
+    """Return an offline inclusion proof of record ``seq`` in the tree signed by ``note``.
+
+    The log's first ``size`` records must reproduce the checkpoint's root (when ``verifier`` is
+    given, the signature is checked too).
+
+    Raises:
+        InputError: ``seq`` is not covered by the checkpoint.
+        IntegrityError: the log does not reproduce the checkpoint.
+    """
+    checkpoint = open_note(note, verifier, source) if verifier else _unverified(note, source)
+    if not 0 <= seq < checkpoint.size:
+        raise InputError(
+            f"record {seq} is not covered by {source}",
+            [Problem(f"expected a seq from 0 to {checkpoint.size - 1}, found {seq}")],
+        )
+    leaves: list[bytes] = []
+    record = b""
+    for index, data, _ in store.scan(0, checkpoint.size):
+        leaves.append(leaf_hash(data))
+        if index == seq:
+            record = data
+    from .merkle import root as merkle_root
+
+    if len(leaves) != checkpoint.size or merkle_root(leaves) != checkpoint.root:
+        raise IntegrityError(
+            f"the log does not reproduce {source}",
+            [
+                Problem(
+                    f"expected the first {checkpoint.size} records to have root {_b64(checkpoint.root)}, found another"
+                )
+            ],
+        )
+    return {
+        "format": PROOF_FORMAT,
+        "seq": seq,
+        "tree_size": checkpoint.size,
+        "record": _b64(record),
+        "leaf_hash": _b64(leaves[seq]),
+        "inclusion": [_b64(h) for h in inclusion_proof(leaves, seq)],
+        "checkpoint": note,
+    }
+
+
+def _unverified(note: str, source: str) -> Checkpoint:
+    lines = note.split("\n")
+    try:
+        return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
+    except (IndexError, ValueError) as exc:
+        raise InputError(
+            f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
+        ) from None
+
+
+def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tuple[int, bytes, Checkpoint]:
+    """Check an inclusion proof offline: the checkpoint's signature, the record's leaf, the path.
+
+    Returns:
+        The record's seq, its exact bytes, and the checkpoint it is proven against.
+
+    Raises:
+        InputError: the proof is malformed.
+        IntegrityError: the signature, the leaf hash or the inclusion path does not verify.
+    """
+    try:
+        if proof["format"] != PROOF_FORMAT:
+            raise ValueError(f"format {proof['format']!r}")
+        seq = int(proof["seq"])
+        record = base64.b64decode(proof["record"], validate=True)
+        path = [base64.b64decode(h, validate=True) for h in proof["inclusion"]]
+        note = str(proof["checkpoint"])
+        claimed_size = int(proof["tree_size"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"{source} is not an inclusion proof",
+            [Problem(f"expected a {PROOF_FORMAT} document ({exc})", source=source)],
+        ) from None
+    # (1) the checkpoint is signed by the key the verifier trusts
+    checkpoint = open_note(note, verifier, f"{source} checkpoint")
+    if checkpoint.size != claimed_size:
+        raise IntegrityError(
+            f"{source}: tree size mismatch",
+            [Problem(f"expected tree size {checkpoint.size}, found {claimed_size}")],
+            seq=seq,
+        )
+    # (2) the leaf is the hash of the record bytes carried in the proof
+    leaf = leaf_hash(record)
+    # (3) the path leads from that leaf to the signed root (RFC 9162 §2.1.3.2)
+    if not verify_inclusion(leaf, seq, checkpoint.size, path, checkpoint.root):
+        raise IntegrityError(
+            f"{source}: record {seq} is not proven in the checkpointed tree",
+            [Problem(f"expected the inclusion path to lead to root {_b64(checkpoint.root)}, found it does not")],
+            seq=seq,
+        )
+    return seq, record, checkpoint
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def export(store: LogStore, out: Path, *, note: str | None = None, public_key: str | None = None) -> dict[str, Any]:
+    """Write a self-contained bundle to ``out``: the records, a checkpoint, the key and ``verify.py``.
+
+    ``records.jsonl`` holds the exact stored bytes, one record a line (canonical JSON has no raw
+    newline). ``verify.py`` needs only Python's standard library.
+
+    Raises:
+        LogError: there is no checkpoint to export (make one with ``audit checkpoint``).
+    """
+    note = note or store.latest_checkpoint()
+    if note is None:
+        raise LogError(
+            f"no checkpoint kept with {store.location}",
+            [Problem("expected a checkpoint: run `suitability audit checkpoint` first, or pass one")],
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with (out / "records.jsonl").open("wb") as handle:
+        for _, data, _ in store.scan():
+            handle.write(data + b"\n")
+            count += 1
+    (out / "checkpoint.txt").write_text(note, encoding="utf-8")
+    key = public_key or store.public_key()
+    if key:
+        (out / "public-key.txt").write_text(key + "\n", encoding="utf-8")
+    script = resources.files("suitability").joinpath("_verify_export.py").read_text(encoding="utf-8")
+    (out / "verify.py").write_text(script, encoding="utf-8")
+    manifest = {
+        "records": count,
+        "checkpoint": "checkpoint.txt",
+        "public_key": "public-key.txt" if key else None,
+        "verifier": "verify.py",
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def iter_records(store: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(seq, record)`` parsed, streaming."""
+    for seq, data, _ in store.scan():
+        yield seq, orjson.loads(data)
+
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "Difference",
+    "ReplayReport",
+    "VerifyReport",
+    "export",
+    "iter_records",
+    "prove",
+    "replay",
+    "verify",
+    "verify_proof",
+]

@@ -1,0 +1,278 @@
+"""Decision-log storage: an append-only sequence of canonical records.
+
+A store keeps, for each record, its sequence number, its exact bytes (RFC 8785 canonical JSON, as
+hashed) and its RFC 6962 leaf hash, plus an index from a record's key (an assessment, decision or
+confirmation id, or an artifact's content hash) to its first sequence number. The index and the
+stored leaf hashes are conveniences; verification recomputes everything from the bytes.
+
+:class:`SQLiteStore` is the embedded default: one file in WAL mode with ``synchronous=FULL``, so
+a commit that returned survives a crash of the process or the machine. Appends run in
+``BEGIN IMMEDIATE`` transactions, which serialise writers across processes, so sequence numbers
+stay gap-free with any number of writers. Triggers refuse UPDATE and DELETE on the records.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import __about__
+from .codec import canonical_bytes
+from .errors import LogError, Problem
+from .merkle import leaf_hash
+
+#: The default log file, in the current folder, used by the CLI when no --log is given.
+DEFAULT_LOG = "suitability-log.sqlite3"
+RECORD_TYPES = ("artifact", "assessment", "decision", "confirmation")
+
+
+@dataclass
+class Draft:
+    """A record to append: its type, body and key, and the artifacts it needs first.
+
+    Attributes:
+        type: one of :data:`RECORD_TYPES`.
+        body: the type's fields (``seq``, ``type``, ``recorded_at`` and ``engine_version`` are
+            added when it is written).
+        key: the id the record is found by (an assessment id, or an artifact's hash).
+        artifacts: artifact drafts that must precede this record; each is written once per log.
+    """
+
+    type: str
+    body: dict[str, Any]
+    key: str | None = None
+    artifacts: list[Draft] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A record as stored: sequence number and exact bytes."""
+
+    seq: int
+    data: bytes
+
+
+class LogStore(ABC):
+    """What every decision-log store provides."""
+
+    location: str
+
+    @abstractmethod
+    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        """Append ``drafts`` (and the artifacts they need) in one durable transaction.
+
+        Returns the stored form of each draft, in order, once it is committed.
+
+        Raises:
+            LogError: nothing was appended.
+        """
+
+    @abstractmethod
+    def size(self) -> int:
+        """Return the number of records."""
+
+    @abstractmethod
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+        """Yield ``(seq, bytes, stored leaf hash)`` in order, streaming, from ``start`` to ``end``."""
+
+    @abstractmethod
+    def find(self, key: str) -> Stored | None:
+        """Return the first record whose key is ``key``."""
+
+    @abstractmethod
+    def get(self, seq: int) -> Stored | None:
+        """Return the record at ``seq``."""
+
+    @abstractmethod
+    def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
+        """Keep a signed checkpoint, and the verifier key that checks it, beside the log."""
+
+    @abstractmethod
+    def latest_checkpoint(self) -> str | None:
+        """Return the latest signed checkpoint kept beside the log."""
+
+    @abstractmethod
+    def public_key(self) -> str | None:
+        """Return the verifier key of the latest checkpoint kept beside the log."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the store."""
+
+    def __enter__(self) -> LogStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def render(draft: Draft, seq: int, recorded_at: str) -> bytes:
+    """Return the canonical bytes of ``draft`` written at ``seq``."""
+    record = {
+        **draft.body,
+        "seq": seq,
+        "type": draft.type,
+        "recorded_at": recorded_at,
+        "engine_version": __about__.__version__,
+    }
+    return canonical_bytes(record)
+
+
+def now_text() -> str:
+    """The current time in UTC, ISO 8601 with microseconds and ``Z``."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    key TEXT,
+    data BLOB NOT NULL,
+    leaf BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_key ON records(key);
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+    BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+    BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
+"""
+
+
+class SQLiteStore(LogStore):
+    """The embedded store: one SQLite file, safe for many threads and processes."""
+
+    def __init__(self, path: str | Path, *, clock: Callable[[], str] = now_text, create: bool = True) -> None:
+        self.location = str(path)
+        self._clock = clock
+        self._lock = threading.RLock()
+        if not create and not Path(path).is_file():
+            raise LogError(
+                f"no decision log at {path}",
+                [Problem("expected an existing log file, found nothing", source=str(path))],
+            )
+        try:
+            self._db = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+            if version is None:
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', 'suitability-log/1')")
+            elif version[0] != "suitability-log/1":
+                raise LogError(
+                    f"{path}: unknown log format {version[0]!r}",
+                    [Problem("expected suitability-log/1", source=str(path))],
+                )
+        except sqlite3.DatabaseError as exc:
+            raise LogError(
+                f"cannot open the decision log {path}",
+                [Problem(f"expected a SQLite decision log: {exc}", source=str(path))],
+            ) from None
+
+    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT MAX(seq) FROM records").fetchone()
+                seq = 0 if row[0] is None else row[0] + 1
+                recorded_at = self._clock()
+                written: set[str] = set()
+                rows = []
+                stored = []
+                for draft in drafts:
+                    for artifact in draft.artifacts:
+                        if artifact.key in written or (
+                            artifact.key is not None
+                            and db.execute("SELECT 1 FROM records WHERE key = ?", (artifact.key,)).fetchone()
+                        ):
+                            continue
+                        data = render(artifact, seq, recorded_at)
+                        rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
+                        written.add(artifact.key or "")
+                        seq += 1
+                    data = render(draft, seq, recorded_at)
+                    rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
+                    stored.append(Stored(seq, data))
+                    seq += 1
+                db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise LogError(
+                    f"cannot append to the decision log {self.location}; nothing was recorded",
+                    [Problem(f"SQLite said: {exc}", source=self.location)],
+                ) from None
+            return stored
+
+    def size(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(seq) FROM records").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
+        # Pages by seq, so memory stays flat however long the log is.
+        page = 20_000
+        position = start
+        while end is None or position < end:
+            limit = page if end is None else min(page, end - position)
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, data, leaf FROM records WHERE seq >= ? ORDER BY seq LIMIT ?", (position, limit)
+                ).fetchall()
+            if not rows:
+                return
+            for seq, data, leaf in rows:
+                yield seq, bytes(data), bytes(leaf)
+            position = rows[-1][0] + 1
+
+    def find(self, key: str) -> Stored | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq, data FROM records WHERE key = ? ORDER BY seq LIMIT 1", (key,)
+            ).fetchone()
+        return None if row is None else Stored(row[0], bytes(row[1]))
+
+    def get(self, seq: int) -> Stored | None:
+        with self._lock:
+            row = self._db.execute("SELECT seq, data FROM records WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else Stored(row[0], bytes(row[1]))
+
+    def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO checkpoints (size, note, public_key) VALUES (?, ?, ?)", (size, note, public_key)
+            )
+
+    def public_key(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def latest_checkpoint(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT note FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def open_store(location: str | Path, *, create: bool = True) -> LogStore:
+    """Open the decision log at ``location``: a SQLite file path.
+
+    Raises:
+        LogError: the log cannot be opened (or does not exist and ``create`` is false).
+    """
+    return SQLiteStore(location, create=create)
