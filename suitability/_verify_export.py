@@ -140,7 +140,7 @@ def main(folder: Path) -> int:
         print(f"({number}) {'ok  ' if ok else 'FAIL'} {text}")
 
     # (1) the key
-    name, key_id_hex, encoded = (folder / "public-key.txt").read_text(encoding="utf-8").strip().split("+")
+    name, key_id_hex, encoded = (folder / "public-key.txt").read_text(encoding="utf-8").strip().split("+", 2)
     key_bytes = base64.b64decode(encoded)
     public = key_bytes[1:]
     key_id = hashlib.sha256(name.encode() + b"\n" + b"\x01" + public).digest()[:4]

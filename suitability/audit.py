@@ -252,7 +252,8 @@ class ReplayReport:
             return
         problems = [
             Problem(
-                f"{d.type} field {d.field!r}: recorded {d.recorded!r}, recomputed {d.recomputed!r}", f"/records/{d.seq}"
+                f"{d.type} field {d.field}: recorded {_short(d.recorded)}, recomputed {_short(d.recomputed)}",
+                f"/records/{d.seq}",
             )
             for d in self.differences[:20]
         ]
@@ -262,6 +263,11 @@ class ReplayReport:
         raise IntegrityError(
             f"replay did not reproduce the log ({len(self.differences)} difference(s))", problems, seq=first
         )
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Cache:
@@ -286,10 +292,24 @@ class _Cache:
         return value
 
 
+def _first_difference(recorded: Any, recomputed: Any, path: str) -> tuple[str, Any, Any]:
+    """The JSON Pointer of the first leaf where the two values differ, and both values there."""
+    if isinstance(recorded, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(recorded) | set(recomputed)):
+            if recorded.get(key) != recomputed.get(key):
+                return _first_difference(recorded.get(key), recomputed.get(key), f"{path}/{key}")
+    if isinstance(recorded, list) and isinstance(recomputed, list) and len(recorded) == len(recomputed):
+        for index, (a, b) in enumerate(zip(recorded, recomputed, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}/{index}")
+    return path, recorded, recomputed
+
+
 def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str, Any], out: list[Difference]) -> None:
     for name in sorted(set(recorded) | set(recomputed)):
         if recorded.get(name) != recomputed.get(name):
-            out.append(Difference(seq, kind, name, recorded.get(name), recomputed.get(name)))
+            where, was, now = _first_difference(recorded.get(name), recomputed.get(name), name)
+            out.append(Difference(seq, kind, where, was, now))
 
 
 def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:

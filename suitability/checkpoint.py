@@ -50,7 +50,7 @@ class Verifier:
         Raises:
             InputError: the text is not such a key, or its key id does not match.
         """
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the base64 key may itself hold '+'
         try:
             name, hex_id, encoded = parts
             key_id = bytes.fromhex(hex_id)
@@ -103,7 +103,7 @@ class Signer:
         Raises:
             InputError: the text is not such a key.
         """
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         try:
             private, key, name, hex_id, encoded = parts
             raw = base64.b64decode(encoded, validate=True)

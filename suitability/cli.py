@@ -8,6 +8,7 @@ stable code (see ``suitability.errors``); click's usage errors exit 2.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -20,15 +21,19 @@ import click
 from pydantic import BaseModel
 
 from . import __version__
-from .codec import content_hash, read_json
+from .audit import export, prove, replay, verify, verify_proof
+from .checkpoint import Checkpoint, Signer, Verifier, open_note
+from .codec import content_hash, read_bytes, read_json
+from .engine import Engine
 from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
-from .matching import Decision, Evidence, confirm, decide, recommend
+from .matching import Decision, Evidence, Language
 from .models import LANGUAGES, Assessment, Client, Response, parse_model
 from .policy import Policy, load_policy
 from .product import Product, check_against, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
-from .scoring import assess, check_answer, next_question
+from .scoring import check_answer, next_question
+from .store import DEFAULT_LOG, LogStore, open_store
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERNAL = 70
@@ -45,6 +50,9 @@ class _Group(click.Group):
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+            sys.stderr.close()
+            ctx.exit(0)
         except Exception as exc:  # a bug: say so plainly, keep the traceback for SUITABILITY_DEBUG
             if os.environ.get("SUITABILITY_DEBUG"):
                 raise
@@ -73,6 +81,23 @@ def _as_of_option(func: F) -> F:
         metavar="DATE",
         help="The instant the result is for: YYYY-MM-DD (midnight UTC) or an ISO 8601 datetime. Default: now.",
     )(func)
+
+
+def _log_option(func: F) -> F:
+    return click.option(
+        "--log",
+        "log",
+        metavar="PATH",
+        default=lambda: os.environ.get("SUITABILITY_LOG", DEFAULT_LOG),
+        show_default=f"{DEFAULT_LOG} in the current folder, or $SUITABILITY_LOG",
+        help="The decision log the result is recorded in before it is shown.",
+    )(func)
+
+
+def _engine(ctx: click.Context, log: str) -> Engine:
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    store = ctx.with_resource(open_store(log))
+    return Engine(_registry(ctx), store, pseudonym_key=key.encode() if key else None)
 
 
 def _parse_as_of(value: str | None) -> datetime:
@@ -407,6 +432,7 @@ def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
 @_lang_option
 @_json_option
 @click.pass_context
+@_log_option
 def assess_command(
     ctx: click.Context,
     questionnaire_ref: str,
@@ -415,6 +441,7 @@ def assess_command(
     as_of: str | None,
     lang: str,
     as_json: bool,
+    log: str,
 ) -> None:
     """Score answers into a risk profile C1–C5.
 
@@ -426,6 +453,7 @@ def assess_command(
           --answers examples/answers.json --client examples/client.json --as-of 2026-11-28
     """
     q = _questionnaire(ctx, questionnaire_ref, allow_retired=False)
+    engine = _engine(ctx, log)
     client = _read_model(Client, client_file, ResponseError) if client_file else None
     if answers_file:
         response = _read_model(Response, answers_file, ResponseError)
@@ -433,7 +461,7 @@ def assess_command(
     else:
         response = Response(answers=_interactive_answers(q, lang))
         source = "<terminal>"
-    assessment = assess(q, response, client, _parse_as_of(as_of), source=source)
+    assessment = engine.assess(q, response, client, _parse_as_of(as_of), source=source)
     if as_json:
         _emit_json(assessment)
     else:
@@ -485,15 +513,6 @@ def _product(product_file: str | None, catalog_file: str | None, product_id: str
     raise click.UsageError("give either --product FILE, or --catalog FILE with --product-id ID")
 
 
-def _questionnaire_status(ctx: click.Context, assessment: Assessment) -> str:
-    ref = assessment.questionnaire
-    registry = _registry(ctx)
-    for entry in registry.entries("questionnaire"):
-        if entry.id == ref.id and entry.version == ref.version:
-            return entry.status
-    return "active"
-
-
 _policy_option = click.option(
     "--policy",
     "policy_ref",
@@ -527,6 +546,7 @@ _policy_option = click.option(
 @_lang_option
 @_json_option
 @click.pass_context
+@_log_option
 def decide_command(
     ctx: click.Context,
     assessment_file: str,
@@ -539,6 +559,7 @@ def decide_command(
     as_of: str | None,
     lang: str,
     as_json: bool,
+    log: str,
 ) -> None:
     """Decide whether a product suits an assessed client: suitable, requires_confirmation or blocked.
 
@@ -551,14 +572,8 @@ def decide_command(
     client = _read_model(Client, client_file, ResponseError)
     product = _product(product_file, catalog_file, product_id)
     policy = _policy(ctx, policy_ref)
-    decision = decide(
-        assessment,
-        product,
-        client,
-        policy,
-        "client" if initiated_by == "client" else "firm",
-        _parse_as_of(as_of),
-        questionnaire_status=_questionnaire_status(ctx, assessment),
+    decision = _engine(ctx, log).decide(
+        assessment, product, client, policy, "client" if initiated_by == "client" else "firm", _parse_as_of(as_of)
     )
     if as_json:
         _emit_json(decision)
@@ -581,7 +596,10 @@ def decide_command(
 @click.option("--evidence-sha256", help="SHA-256 (hex) of the recording.")
 @_lang_option
 @_json_option
+@click.pass_context
+@_log_option
 def confirm_command(
+    ctx: click.Context,
     decision_file: str,
     ack: str,
     actor: str,
@@ -590,6 +608,7 @@ def confirm_command(
     evidence_sha256: str | None,
     lang: str,
     as_json: bool,
+    log: str,
 ) -> None:
     """Record a client's insistence on a requires_confirmation decision, after its warnings (shown in --lang).
 
@@ -608,7 +627,8 @@ def confirm_command(
             "--evidence",
             InputError,
         )
-    confirmation = confirm(decision, ack, actor, channel, evidence, language="en" if lang == "en" else "zh-CN")
+    language: Language = "en" if lang == "en" else "zh-CN"
+    confirmation = _engine(ctx, log).confirm(decision, ack, actor, channel, evidence, language=language)
     if as_json:
         _emit_json(confirmation)
         return
@@ -643,6 +663,7 @@ def confirm_command(
 @_lang_option
 @_json_option
 @click.pass_context
+@_log_option
 def recommend_command(
     ctx: click.Context,
     assessment_file: str,
@@ -652,6 +673,7 @@ def recommend_command(
     as_of: str | None,
     lang: str,
     as_json: bool,
+    log: str,
 ) -> None:
     """List only the catalog's products that are suitable for the client, each with why it fits.
 
@@ -665,14 +687,7 @@ def recommend_command(
     catalog = load_catalog(catalog_file)
     for product in catalog:
         check_against(product, policy)
-    found = recommend(
-        assessment,
-        catalog,
-        client,
-        policy,
-        _parse_as_of(as_of),
-        questionnaire_status=_questionnaire_status(ctx, assessment),
-    )
+    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of))
     if as_json:
         _emit_json(found)
         return
@@ -682,6 +697,266 @@ def recommend_command(
         click.echo(f"{item.product.id} {item.product.name[lang]} {item.product.risk_level}")
         for fit in item.fits:
             click.echo(f"  - {fit.text[lang]}")
+
+
+# --- audit ------------------------------------------------------------------------------------
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """Verify, replay, prove and export a decision log; make signing keys and checkpoints."""
+
+
+def _read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8", errors="strict") if path else ""
+
+
+def _verifier(path: str) -> Verifier:
+    return Verifier.parse(_read_text(path), path)
+
+
+def _existing_log(ctx: click.Context, log: str) -> LogStore:
+    return ctx.with_resource(open_store(log, create=False))
+
+
+@audit_group.command("keygen")
+@click.option(
+    "--private",
+    "private_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the signing key (kept secret).",
+)
+@click.option(
+    "--public",
+    "public_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the verifier key (handed out).",
+)
+@click.option("--name", default="suitability", show_default=True, help="The key's name, shown in signatures.")
+def audit_keygen(private_file: str, public_file: str, name: str) -> None:
+    """Make an Ed25519 key pair for signing checkpoints (C2SP signed-note format).
+
+    \b
+    Example:
+      suitability audit keygen --private log.key --public log.pub --name broker-x
+    """
+    for path in (private_file, public_file):
+        if Path(path).exists():
+            raise InputError(
+                f"{path} exists", [Problem("expected a new file; an existing key is never overwritten", source=path)]
+            )
+    signer = Signer.generate(name)
+    fd = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(signer.text() + "\n")
+    Path(public_file).write_text(signer.verifier().text() + "\n", encoding="utf-8")
+    click.echo(f"signing key {private_file} (keep it secret), verifier key {public_file}: {signer.verifier().text()}")
+
+
+@audit_group.command("checkpoint")
+@click.argument("log", metavar="LOG")
+@click.option(
+    "--key", "key_file", required=True, type=click.Path(dir_okay=False), help="The signing key (from audit keygen)."
+)
+@click.option("--origin", required=True, help="The log's name, the first line of the checkpoint.")
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False), help="Where to write the signed checkpoint."
+)
+@click.pass_context
+def audit_checkpoint(ctx: click.Context, log: str, key_file: str, origin: str, out_file: str) -> None:
+    """Verify LOG, then sign its size and root as a checkpoint and keep a copy with the log.
+
+    Hand checkpoints to someone who does not trust the firm: any later truncation or rewriting of
+    what they cover is then caught by `audit verify`.
+
+    \b
+    Example:
+      suitability audit checkpoint suitability-log.sqlite3 --key log.key --origin broker-x/suitability --out cp-1.txt
+    """
+    signer = Signer.parse(_read_text(key_file), key_file)
+    store = _existing_log(ctx, log)
+    report = verify(store)
+    report.raise_for_failure()
+    note = Checkpoint(origin, report.size, report.root).sign(signer)
+    Path(out_file).write_text(note, encoding="utf-8")
+    store.add_checkpoint(report.size, note, signer.verifier().text())
+    click.echo(f"checkpoint {out_file}: {origin}, {report.size} records, root {base64.b64encode(report.root).decode()}")
+
+
+@audit_group.command("verify")
+@click.argument("log", metavar="LOG")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A signed checkpoint to check against (repeatable).",
+)
+@click.option(
+    "--public-key", "public_key", type=click.Path(dir_okay=False), help="The verifier key of the checkpoints."
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, log: str, checkpoint_files: tuple[str, ...], public_key: str | None) -> None:
+    """Check LOG: sequence, canonical bytes, leaf hashes, root (against every checkpoint), references.
+
+    Exits 10 and names the first bad record by seq when any check fails. With --public-key and no
+    --checkpoint, the latest checkpoint kept with the log is used.
+
+    \b
+    Example:
+      suitability audit verify suitability-log.sqlite3 --checkpoint cp-1.txt --public-key log.pub
+    """
+    if checkpoint_files and not public_key:
+        raise click.UsageError("--checkpoint needs --public-key to check its signature")
+    store = _existing_log(ctx, log)
+    opened = []
+    if public_key:
+        verifier = _verifier(public_key)
+        notes = [(_read_text(f), f) for f in checkpoint_files]
+        if not notes and (kept := store.latest_checkpoint()):
+            notes = [(kept, f"{log} (latest checkpoint kept with the log)")]
+        opened = [(open_note(note, verifier, source), source) for note, source in notes]
+    report = verify(store, opened, progress=_progress("verify", store.size()))
+    for check in report.checks:
+        status = "ok  " if check.ok else "FAIL"
+        detail = f": seq {check.seq}: {check.failure.message}" if check.failure else ""
+        click.echo(f"({check.number}) {status} {check.name}{detail}")
+    for source, size in report.checkpoints:
+        click.echo(f"    checked against {source} ({size} records)")
+    root = base64.b64encode(report.root).decode()
+    if report.ok:
+        click.echo(f"VERIFIED {report.size} records, root {root}")
+    report.raise_for_failure()
+
+
+@audit_group.command("replay")
+@click.argument("log", metavar="LOG")
+@click.pass_context
+def audit_replay(ctx: click.Context, log: str) -> None:
+    """Recompute every assessment, decision and confirmation from LOG alone and compare field by field.
+
+    \b
+    Example:
+      suitability audit replay suitability-log.sqlite3
+    """
+    store = _existing_log(ctx, log)
+    report = replay(store, progress=_progress("replay", store.size()))
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+    click.echo(f"replayed {counts}")
+    if report.ok:
+        click.echo("REPLAYED: every result reproduced")
+    report.raise_for_failure()
+
+
+@audit_group.command("prove")
+@click.argument("log", metavar="LOG")
+@click.option("--seq", type=int, required=True, help="The record to prove.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The signed checkpoint to prove it against.",
+)
+@click.option(
+    "--out", "out_file", required=True, type=click.Path(dir_okay=False), help="Where to write the proof (JSON)."
+)
+@click.option(
+    "--public-key", "public_key", type=click.Path(dir_okay=False), help="Check the checkpoint's signature first."
+)
+@click.pass_context
+def audit_prove(
+    ctx: click.Context, log: str, seq: int, checkpoint_file: str, out_file: str, public_key: str | None
+) -> None:
+    """Write an offline inclusion proof of record SEQ in the tree a checkpoint signs.
+
+    \b
+    Example:
+      suitability audit prove suitability-log.sqlite3 --seq 3 --checkpoint cp-1.txt --out proof-3.json
+    """
+    store = _existing_log(ctx, log)
+    verifier = _verifier(public_key) if public_key else None
+    proof = prove(store, seq, _read_text(checkpoint_file), verifier, checkpoint_file)
+    Path(out_file).write_text(json.dumps(proof, indent=2) + "\n", encoding="utf-8")
+    click.echo(f"proof {out_file}: record {seq} in a tree of {proof['tree_size']} records")
+
+
+@audit_group.command("verify-proof")
+@click.argument("proof_file", metavar="FILE")
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The verifier key of the checkpoint.",
+)
+@_json_option
+def audit_verify_proof(proof_file: str, public_key: str, as_json: bool) -> None:
+    """Check an inclusion proof offline, from the proof, the record bytes and the checkpoint alone.
+
+    \b
+    Example:
+      suitability audit verify-proof proof-3.json --public-key log.pub
+    """
+    seq, record, checkpoint = verify_proof(read_json(proof_file), _verifier(public_key), proof_file)
+    if as_json:
+        click.echo(record.decode("utf-8"))
+        return
+    parsed = json.loads(record)
+    click.echo(f"PROVEN record {seq} ({parsed.get('type')}) is in {checkpoint.origin} at size {checkpoint.size}")
+    click.echo(record.decode("utf-8"))
+
+
+@audit_group.command("export")
+@click.argument("log", metavar="LOG")
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The folder to write the bundle to."
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(dir_okay=False),
+    help="Export this checkpoint (default: the latest kept with the log).",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    type=click.Path(dir_okay=False),
+    help="Export this verifier key (default: the one kept with the log).",
+)
+@click.pass_context
+def audit_export(
+    ctx: click.Context, log: str, out_dir: str, checkpoint_file: str | None, public_key: str | None
+) -> None:
+    """Write the records (exact bytes, JSON Lines), a checkpoint, the key and a stdlib-only verify.py.
+
+    \b
+    Example:
+      suitability audit export suitability-log.sqlite3 --out bundle && python bundle/verify.py
+    """
+    store = _existing_log(ctx, log)
+    note = _read_text(checkpoint_file) if checkpoint_file else None
+    key = _read_text(public_key).strip() if public_key else None
+    manifest = export(store, Path(out_dir), note=note, public_key=key)
+    click.echo(f"exported {manifest['records']} records to {out_dir}; check with: python {Path(out_dir) / 'verify.py'}")
+
+
+def _progress(label: str, total: int) -> Callable[[int], None] | None:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty() or total < 50_000:
+        return None
+
+    def show(done: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
 
 
 def main() -> None:

@@ -371,6 +371,11 @@ class Questionnaire:
             bands += [PROFILES.index(band.profile)] * (band.max - band.min + 1)
         self.band_index = tuple(bands)
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
+        self.variety_order: tuple[tuple[str, str], ...] = ()
+        if model.derive.varieties is not None:
+            mapping = model.derive.varieties.map
+            question = next(q for q in model.questions if q.id == model.derive.varieties.question)
+            self.variety_order = tuple((o.id, mapping[o.id]) for o in question.options if o.id in mapping)
 
     @property
     def id(self) -> str:

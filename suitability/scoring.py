@@ -208,7 +208,9 @@ def assess(
     varieties: list[str] = []
     if derive.varieties is not None and derive.varieties.question in chosen:
         picked_varieties = chosen[derive.varieties.question]
-        for option_id, category in derive.varieties.map.items():
+        # In the order of the question's options: a JSON object's key order carries no meaning
+        # (and canonical JSON sorts it), so it must not order a result.
+        for option_id, category in questionnaire.variety_order:
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
 

@@ -25,6 +25,14 @@ ASSESSMENT_FIELDS = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def own_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test records into a log of its own."""
+    log = tmp_path / "test-log.sqlite3"
+    monkeypatch.setenv("SUITABILITY_LOG", str(log))
+    return log
+
+
 def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     result = CliRunner().invoke(cli, list(args), input=input, env={"SUITABILITY_DOCUMENTS": "", **(env or {})})
     assert "Traceback" not in result.output
