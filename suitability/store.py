@@ -150,7 +150,9 @@ CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
 class SQLiteStore(LogStore):
     """The embedded store: one SQLite file, safe for many threads and processes."""
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], str] = now_text, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], str] = now_text, create: bool = True, timeout: float = 60.0
+    ) -> None:
         self.location = str(path)
         self._clock = clock
         self._lock = threading.RLock()
@@ -160,7 +162,7 @@ class SQLiteStore(LogStore):
                 [Problem("expected an existing log file, found nothing", source=str(path))],
             )
         try:
-            self._db = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -206,13 +208,15 @@ class SQLiteStore(LogStore):
                     seq += 1
                 db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-                raise LogError(
-                    f"cannot append to the decision log {self.location}; nothing was recorded",
-                    [Problem(f"SQLite said: {exc}", source=self.location)],
-                ) from None
+                if isinstance(exc, sqlite3.Error):
+                    raise LogError(
+                        f"cannot append to the decision log {self.location}; nothing was recorded",
+                        [Problem(f"SQLite said: {exc}", source=self.location)],
+                    ) from None
+                raise
             return stored
 
     def size(self) -> int:

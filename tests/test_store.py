@@ -1,0 +1,149 @@
+"""The SQLite store: gap-free, append-only, durable, safe with many processes."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from suitability import audit
+from suitability.errors import InputError, LogError
+from suitability.merkle import leaf_hash
+from suitability.store import Draft, SQLiteStore, open_store
+
+from .conftest import ROOT
+from .workload import mixed_workload
+
+WRITER = str(ROOT / "tests" / "log_writer.py")
+
+
+def artifact(name: str) -> Draft:
+    return Draft("artifact", {"kind": "questionnaire", "name": name}, key=f"sha256:{name}")
+
+
+def test_append_assigns_gap_free_seqs_and_writes_artifacts_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "log.sqlite3", clock=lambda: "2026-01-01T00:00:00Z")
+    first = store.append([Draft("note", {"n": 1}, key="a", artifacts=[artifact("q")])])
+    second = store.append(
+        [
+            Draft("note", {"n": 2}, key="b", artifacts=[artifact("q")]),
+            Draft("note", {"n": 3}, key="c", artifacts=[artifact("p")]),
+        ]
+    )
+    assert [s.seq for s in first] == [1]
+    assert [s.seq for s in second] == [2, 4]
+    assert store.size() == 5
+    rows = list(store.scan())
+    assert [seq for seq, _, _ in rows] == [0, 1, 2, 3, 4]
+    assert [orjson.loads(d)["type"] for _, d, _ in rows] == ["artifact", "note", "note", "artifact", "note"]
+    assert all(leaf == leaf_hash(data) for _, data, leaf in rows)
+    record = orjson.loads(rows[1][1])
+    assert record == {
+        "n": 1,
+        "seq": 1,
+        "type": "note",
+        "recorded_at": "2026-01-01T00:00:00Z",
+        "engine_version": "0.1.0",
+    }
+    assert rows[1][1] == b'{"engine_version":"0.1.0","n":1,"recorded_at":"2026-01-01T00:00:00Z","seq":1,"type":"note"}'
+    found = store.find("c")
+    assert found is not None
+    assert found.seq == 4
+    assert store.find("zzz") is None
+    got = store.get(3)
+    assert got is not None
+    assert orjson.loads(got.data)["name"] == "p"
+    assert list(store.scan(2, 4)) == rows[2:4]
+
+
+def test_records_cannot_be_updated_or_deleted(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    SQLiteStore(path).append([Draft("note", {"n": 1})])
+    db = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("UPDATE records SET data = x'00' WHERE seq = 0")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        db.execute("DELETE FROM records")
+
+
+def test_a_failed_append_records_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    store = SQLiteStore(path, timeout=0.2)
+    store.append([Draft("note", {"n": 1})])
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(LogError, match="nothing was recorded"):
+        store.append([Draft("note", {"n": 2})])
+    blocker.execute("ROLLBACK")
+    with pytest.raises(InputError):  # a body that cannot be serialized: the batch is rolled back
+        store.append([Draft("note", {"n": 2}), Draft("note", {"n": object()})])
+    assert store.size() == 1
+    assert [s.seq for s in store.append([Draft("note", {"n": 3})])] == [1]
+
+
+def test_open_errors(tmp_path: Path) -> None:
+    with pytest.raises(LogError, match="no decision log"):
+        open_store(tmp_path / "missing.sqlite3", create=False)
+    (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(LogError, match="cannot open"):
+        open_store(tmp_path / "junk.sqlite3")
+
+
+def test_four_processes_append_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "log.sqlite3"
+    SQLiteStore(log).close()
+    writers = [
+        subprocess.Popen([sys.executable, WRITER, str(log), str(w), "500", "1"], stdout=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]
+    acked: dict[int, str] = {}
+    for proc in writers:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0
+        for line in out.splitlines():
+            parts = line.split()[1:]
+            acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    assert len(acked) == 4 * 50 * 10
+    store = SQLiteStore(log)
+    assert store.size() == 2000 + 1  # and one questionnaire artifact, written once
+    for seq, data, _ in store.scan():
+        record = orjson.loads(data)
+        if seq in acked:
+            assert record["result"]["id"] == acked[seq]
+    report = audit.verify(store)
+    assert report.ok, [c.failure for c in report.checks]
+
+
+def test_a_writer_killed_mid_batch_loses_no_acknowledged_record(tmp_path: Path) -> None:
+    log = tmp_path / "log.sqlite3"
+    proc = subprocess.Popen([sys.executable, WRITER, str(log), "k", "1000", "40"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    acked: dict[int, str] = {}
+    deadline = time.monotonic() + 120
+    while len(acked) < 200 and time.monotonic() < deadline:
+        parts = proc.stdout.readline().split()[1:]
+        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    time.sleep(0.013)  # somewhere inside a later batch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rest = proc.stdout.read()
+    proc.stdout.close()
+    for line in rest.splitlines():  # acknowledgements already written before the kill
+        parts = line.split()[1:]
+        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    store = SQLiteStore(log)
+    assert store.size() >= len(acked) + 1
+    for seq, ident in acked.items():
+        stored = store.get(seq)
+        assert stored is not None
+        assert orjson.loads(stored.data)["result"]["id"] == ident
+    assert audit.verify(store).ok
+    more = mixed_workload(store, clients=1)  # the log goes on after the crash
+    assert more["assessment"] == 1
+    assert audit.verify(store).ok
