@@ -6,13 +6,18 @@ after a special warning, or is blocked, with every reason.
 """
 
 from .__about__ import __version__
+from .audit import ReplayReport, VerifyReport, export, prove, replay, verify, verify_proof
+from .checkpoint import Checkpoint, Signer, Verifier, open_note
 from .codec import canonical_bytes, content_hash, parse_json, read_json
+from .engine import Engine
 from .errors import (
     DecisionError,
     DocumentConflictError,
     DocumentError,
     DocumentNotActiveError,
     InputError,
+    IntegrityError,
+    LogError,
     Problem,
     ProductError,
     RegistryError,
@@ -44,10 +49,13 @@ from .product import Product, load_catalog, parse_product
 from .questionnaire import Questionnaire, load_questionnaire
 from .registry import Registry
 from .scoring import assess
+from .store import DEFAULT_LOG, LogStore, SQLiteStore, open_store
 
 __all__ = [
+    "DEFAULT_LOG",
     "REASON_CODES",
     "Assessment",
+    "Checkpoint",
     "Client",
     "Confirmation",
     "ConsistencyViolation",
@@ -57,8 +65,12 @@ __all__ = [
     "DocumentError",
     "DocumentNotActiveError",
     "DocumentRef",
+    "Engine",
     "Evidence",
     "InputError",
+    "IntegrityError",
+    "LogError",
+    "LogStore",
     "Policy",
     "Problem",
     "Product",
@@ -68,23 +80,35 @@ __all__ = [
     "Recommendation",
     "Registry",
     "RegistryError",
+    "ReplayReport",
     "Response",
     "ResponseError",
     "RuleFired",
+    "SQLiteStore",
+    "Signer",
     "SuitabilityError",
     "UnknownDocumentError",
+    "Verifier",
+    "VerifyReport",
     "__version__",
     "assess",
     "canonical_bytes",
     "confirm",
     "content_hash",
     "decide",
+    "export",
     "load_catalog",
     "load_policy",
     "load_questionnaire",
+    "open_note",
+    "open_store",
     "parse_json",
     "parse_product",
+    "prove",
     "read_json",
     "recommend",
+    "replay",
+    "verify",
+    "verify_proof",
     "warnings_hash",
 ]
