@@ -202,11 +202,12 @@ def is_canonical(data: bytes) -> bool:
     try:
         fast = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
-        return False  # an integer beyond 2**53: not representable in RFC 8785
+        fast = b""  # an integer beyond 2**53 - 1: judged as the double it is, below
     if fast == data and _fast_form_is_canonical(fast):
         return True
     try:
-        return rfc8785.dumps(json.loads(data)) == data
+        # RFC 8785 numbers are IEEE doubles: read every number as one.
+        return rfc8785.dumps(json.loads(data, parse_int=float)) == data
     except (rfc8785.CanonicalizationError, ValueError):
         return False
 
