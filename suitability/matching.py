@@ -22,12 +22,12 @@ are its confirmable reasons: exactly what must be shown before :func:`confirm`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
@@ -115,8 +115,8 @@ def _levels(policy: Policy, profile: str) -> str:
 
 
 def _decision_id(parts: list[object]) -> str:
-    material = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return "dec_" + hashlib.sha256(material.encode()).hexdigest()[:32]
+    material = orjson.dumps(parts, default=str, option=orjson.OPT_SORT_KEYS)
+    return "dec_" + hashlib.sha256(material).hexdigest()[:32]
 
 
 def decide(

@@ -17,11 +17,12 @@ never touches storage, so the log can replay it. Order of work (design §2):
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, cast
+
+import orjson
 
 from .conditions import Facts
 from .errors import Problem, ResponseError, pointer
@@ -87,7 +88,9 @@ def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem
 def _client_key(client: Client | None) -> str:
     if client is None:
         return "null"
-    return json.dumps([client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity])
+    return orjson.dumps(
+        [client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity]
+    ).decode()
 
 
 def assessment_id(

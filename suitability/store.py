@@ -121,7 +121,9 @@ def render(draft: Draft, seq: int, recorded_at: str) -> bytes:
         "recorded_at": recorded_at,
         "engine_version": __about__.__version__,
     }
-    return canonical_bytes(record)
+    # Artifacts hold documents as written, which may hold floats; every other record is built from
+    # models without a float field (tests/test_records.py holds them to that).
+    return canonical_bytes(record, floats_possible=draft.type == "artifact")
 
 
 def now_text() -> str:
@@ -156,6 +158,7 @@ class SQLiteStore(LogStore):
         self.location = str(path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._artifacts: set[str] = set()  # keys known to be in the log (records are never removed)
         if not create and not Path(path).is_file():
             raise LogError(
                 f"no decision log at {path}",
@@ -193,14 +196,15 @@ class SQLiteStore(LogStore):
                 stored = []
                 for draft in drafts:
                     for artifact in draft.artifacts:
-                        if artifact.key in written or (
-                            artifact.key is not None
-                            and db.execute("SELECT 1 FROM records WHERE key = ?", (artifact.key,)).fetchone()
-                        ):
+                        key = artifact.key or ""
+                        if key in written or key in self._artifacts:
+                            continue
+                        if db.execute("SELECT 1 FROM records WHERE key = ?", (key,)).fetchone():
+                            self._artifacts.add(key)
                             continue
                         data = render(artifact, seq, recorded_at)
                         rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
-                        written.add(artifact.key or "")
+                        written.add(key)
                         seq += 1
                     data = render(draft, seq, recorded_at)
                     rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
@@ -208,6 +212,7 @@ class SQLiteStore(LogStore):
                     seq += 1
                 db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
                 db.execute("COMMIT")
+                self._artifacts |= written
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
