@@ -9,6 +9,7 @@ stable code (see ``suitability.errors``); click's usage errors exit 2.
 from __future__ import annotations
 
 import base64
+import csv
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from . import __version__
 from .audit import export, prove, replay, verify, verify_proof
 from .checkpoint import Checkpoint, Signer, Verifier, open_note
 from .codec import content_hash, read_bytes, read_json
+from .demo import generate
 from .engine import Engine
 from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
 from .matching import Decision, Evidence, Language
@@ -32,6 +34,8 @@ from .policy import Policy, load_policy
 from .product import Product, check_against, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
+from .report_html import render as render_report
+from .review import ROW_FIELDS, QueryFilter, load_config, query, review, review_json
 from .scoring import check_answer, next_question
 from .store import DEFAULT_LOG, LogStore, open_store
 
@@ -433,6 +437,7 @@ def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
 @_json_option
 @click.pass_context
 @_log_option
+@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
 def assess_command(
     ctx: click.Context,
     questionnaire_ref: str,
@@ -442,6 +447,7 @@ def assess_command(
     lang: str,
     as_json: bool,
     log: str,
+    actor: str | None,
 ) -> None:
     """Score answers into a risk profile C1–C5.
 
@@ -461,7 +467,7 @@ def assess_command(
     else:
         response = Response(answers=_interactive_answers(q, lang))
         source = "<terminal>"
-    assessment = engine.assess(q, response, client, _parse_as_of(as_of), source=source)
+    assessment = engine.assess(q, response, client, _parse_as_of(as_of), actor=actor, source=source)
     if as_json:
         _emit_json(assessment)
     else:
@@ -547,6 +553,7 @@ _policy_option = click.option(
 @_json_option
 @click.pass_context
 @_log_option
+@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
 def decide_command(
     ctx: click.Context,
     assessment_file: str,
@@ -560,6 +567,7 @@ def decide_command(
     lang: str,
     as_json: bool,
     log: str,
+    actor: str | None,
 ) -> None:
     """Decide whether a product suits an assessed client: suitable, requires_confirmation or blocked.
 
@@ -573,7 +581,13 @@ def decide_command(
     product = _product(product_file, catalog_file, product_id)
     policy = _policy(ctx, policy_ref)
     decision = _engine(ctx, log).decide(
-        assessment, product, client, policy, "client" if initiated_by == "client" else "firm", _parse_as_of(as_of)
+        assessment,
+        product,
+        client,
+        policy,
+        "client" if initiated_by == "client" else "firm",
+        _parse_as_of(as_of),
+        actor=actor,
     )
     if as_json:
         _emit_json(decision)
@@ -664,6 +678,7 @@ def confirm_command(
 @_json_option
 @click.pass_context
 @_log_option
+@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
 def recommend_command(
     ctx: click.Context,
     assessment_file: str,
@@ -674,6 +689,7 @@ def recommend_command(
     lang: str,
     as_json: bool,
     log: str,
+    actor: str | None,
 ) -> None:
     """List only the catalog's products that are suitable for the client, each with why it fits.
 
@@ -687,7 +703,7 @@ def recommend_command(
     catalog = load_catalog(catalog_file)
     for product in catalog:
         check_against(product, policy)
-    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of))
+    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of), actor=actor)
     if as_json:
         _emit_json(found)
         return
@@ -948,6 +964,158 @@ def audit_export(
     key = _read_text(public_key).strip() if public_key else None
     manifest = export(store, Path(out_dir), note=note, public_key=key)
     click.echo(f"exported {manifest['records']} records to {out_dir}; check with: python {Path(out_dir) / 'verify.py'}")
+
+
+@audit_group.command("query")
+@click.argument("log", metavar="LOG")
+@click.option("--client", default=None, help="Client id (or pseudonym).")
+@click.option("--actor", default=None, help="Who handled it.")
+@click.option("--product", default=None, help="Product id.")
+@click.option(
+    "--risk-level", default=None, type=click.Choice(["R1", "R2", "R3", "R4", "R5"]), help="Product risk level."
+)
+@click.option("--profile", default=None, type=click.Choice(["C1", "C2", "C3", "C4", "C5"]), help="Client profile.")
+@click.option(
+    "--outcome", default=None, help="suitable, requires_confirmation, blocked, confirmed, assessed, inconsistent."
+)
+@click.option(
+    "--reason", default=None, help="A reason code, e.g. FIRM_INITIATED_MISMATCH (or a rule id for assessments)."
+)
+@click.option(
+    "--type",
+    "kind",
+    default=None,
+    type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
+    help="Record type.",
+)
+@click.option("--since", default=None, metavar="TIME", help="At or after this ISO date or time.")
+@click.option("--until", default=None, metavar="TIME", help="Before this ISO date or time.")
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "jsonl", "csv"]), show_default=True)
+@click.pass_context
+def audit_query(
+    ctx: click.Context,
+    log: str,
+    fmt: str,
+    kind: str | None,
+    client: str | None,
+    actor: str | None,
+    product: str | None,
+    risk_level: str | None,
+    profile: str | None,
+    outcome: str | None,
+    reason: str | None,
+    since: str | None,
+    until: str | None,
+) -> None:
+    """List the records of LOG that match every filter given, streaming (constant memory).
+
+    \b
+    Example:
+      suitability audit query suitability-log.sqlite3 --type decision --outcome blocked --reason LOWEST_CATEGORY
+    """
+    store = _existing_log(ctx, log)
+    flt = QueryFilter(client, actor, product, risk_level, profile, outcome, reason, kind, since, until)
+    found = query(store, flt, progress=_progress("query", store.size()))
+    if fmt == "jsonl":
+        for row in found:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(ROW_FIELDS))
+        writer.writeheader()
+        for row in found:
+            writer.writerow({**row, "reasons": " ".join(row["reasons"])})
+        return
+    shown = ("seq", "type", "at", "client", "actor", "product", "risk_level", "profile", "outcome", "reasons")
+    click.echo("  ".join(shown))
+    for row in found:
+        values = {**row, "reasons": ",".join(row["reasons"])}
+        click.echo("  ".join("-" if values[k] is None else str(values[k]) for k in shown))
+
+
+@audit_group.command("report")
+@click.argument("log", metavar="LOG")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Verify against this signed checkpoint first.",
+)
+@click.option(
+    "--public-key", "public_key", type=click.Path(dir_okay=False), help="The verifier key of the checkpoints."
+)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the figures as JSON here.")
+@_lang_option
+@click.pass_context
+def audit_report(
+    ctx: click.Context,
+    log: str,
+    out_file: str,
+    config_file: str | None,
+    checkpoint_files: tuple[str, ...],
+    public_key: str | None,
+    json_file: str | None,
+    lang: str,
+) -> None:
+    """Write a self-contained HTML review of LOG: integrity first, then the figures a supervisor needs.
+
+    Profiles and their drift, outcomes by risk level, mismatch reasons, client-insisted purchases by
+    actor, risk level and age (special care for 65+), blocked attempts, retakes that drifted upward
+    (刷分) and the decisions they flipped, and actors ranked against the thresholds.
+
+    \b
+    Example:
+      suitability audit report suitability-log.sqlite3 --out review.html --lang en
+    """
+    if checkpoint_files and not public_key:
+        raise click.UsageError("--checkpoint needs --public-key to check its signature")
+    store = _existing_log(ctx, log)
+    opened = []
+    if public_key:
+        verifier = _verifier(public_key)
+        opened = [(open_note(_read_text(f), verifier, f), f) for f in checkpoint_files]
+    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()))
+    Path(out_file).write_text(render_report(result, lang), encoding="utf-8")
+    if json_file:
+        Path(json_file).write_text(review_json(result), encoding="utf-8")
+    status = "verified" if result.verified else "FAILED VERIFICATION"
+    click.echo(f"report {out_file}: {result.size} records ({status}), {len(result.findings)} finding(s)")
+
+
+@cli.command("demo")
+@click.option("--log", "log", required=True, metavar="PATH", help="The log to create (must not exist).")
+@click.option("--clients", default=500, show_default=True, help="How many ordinary clients.")
+@click.option("--seed", default=1, show_default=True, help="Random seed (the same seed, the same log).")
+@click.option("--no-patterns", is_flag=True, help="Leave out the planted mis-selling patterns.")
+@click.pass_context
+def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patterns: bool) -> None:
+    """Generate a realistic synthetic decision log with planted mis-selling patterns, for demos.
+
+    \b
+    Example:
+      suitability demo --log demo.sqlite3 --clients 2000 && suitability audit report demo.sqlite3 --out demo.html
+    """
+    if Path(log).exists():
+        raise InputError(
+            f"{log} exists", [Problem("expected a new log file; a demo never writes into an existing log", source=log)]
+        )
+    registry = _registry(ctx)
+    store = ctx.with_resource(open_store(log))
+    summary = generate(
+        store,
+        registry.questionnaire("cn-securities-individual"),
+        registry.policy("cn-csrc"),
+        clients=clients,
+        seed=seed,
+        plant=not no_patterns,
+        progress=_progress("demo", clients * 5),
+    )
+    click.echo(
+        f"demo log {log}: {summary.records} records, {summary.clients} clients, actors {', '.join(summary.actors)}"
+    )
 
 
 def _progress(label: str, total: int) -> Callable[[int], None] | None:

@@ -93,14 +93,18 @@ class Engine:
         client: Client | None,
         as_of: date | datetime | None = None,
         *,
+        actor: str | None = None,
         source: str | None = None,
     ) -> Assessment:
-        """Score ``answers`` (see :func:`suitability.assess`), record the assessment, return it."""
+        """Score ``answers`` (see :func:`suitability.assess`), record the assessment, return it.
+
+        ``actor`` (who administered the questionnaire) is recorded for reviewers; it changes nothing.
+        """
         q = self._questionnaire(questionnaire)
         given = dict(answers.answers if isinstance(answers, Response) else answers)
         who = self._client(client) if client is not None else None
         result = assess(q, given, who, self._when(as_of), source=source)
-        self.store.append([assessment_draft(q, given, who, result)])
+        self.store.append([assessment_draft(q, given, who, result, actor)])
         return result
 
     def recorded_assessment(self, assessment: Assessment | str) -> tuple[int, Assessment]:
@@ -153,14 +157,19 @@ class Engine:
         policy: str | Policy = "cn-csrc",
         initiated_by: Initiator = "client",
         as_of: date | datetime | None = None,
+        *,
+        actor: str | None = None,
     ) -> Decision:
-        """Decide (see :func:`suitability.decide`) on a recorded assessment, record it, return it."""
+        """Decide (see :func:`suitability.decide`) on a recorded assessment, record it, return it.
+
+        ``actor`` (the salesperson, or the system, behind the sale) is recorded for reviewers.
+        """
         seq, recorded = self.recorded_assessment(assessment)
         p = self._policy(policy)
         who = self._client(client)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, self._when(as_of), questionnaire_status=status)
-        self.store.append([decision_draft(result, seq, p, status)])
+        self.store.append([decision_draft(result, seq, p, status, actor)])
         return result
 
     def confirm(
@@ -213,6 +222,8 @@ class Engine:
         client: Client,
         policy: str | Policy = "cn-csrc",
         as_of: date | datetime | None = None,
+        *,
+        actor: str | None = None,
     ) -> list[Recommendation]:
         """Screen ``catalog`` (firm-initiated), record every decision in one batch, return the suitable.
 
@@ -231,7 +242,7 @@ class Engine:
         decisions = [
             decide(recorded, product, who, p, "firm", when, questionnaire_status=status) for product in products
         ]
-        self.store.append([decision_draft(d, seq, p, status) for d in decisions])
+        self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return [
             Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))
             for d in decisions

@@ -5,9 +5,11 @@ fields of its type. Each result record carries everything replay needs, beside t
 
 - ``artifact``: ``kind``, ``id``, ``version``, ``hash`` and the whole ``document``, written the first
   time a questionnaire or policy version is used; later records refer to it by hash;
-- ``assessment``: ``questionnaire`` (id, version, hash), ``answers``, ``client``, ``as_of``, ``result``;
+- ``assessment``: ``questionnaire`` (id, version, hash), ``answers``, ``client``, ``as_of``,
+  ``actor`` (who administered it, or null), ``result``;
 - ``decision``: ``assessment_id``, ``assessment_seq``, ``client``, ``product``, ``policy`` (id,
-  version, hash), ``questionnaire_status``, ``initiated_by``, ``as_of``, ``result``;
+  version, hash), ``questionnaire_status``, ``initiated_by``, ``as_of``, ``actor`` (the salesperson
+  or system, or null), ``result``;
 - ``confirmation``: ``decision_id``, ``decision_seq``, ``acknowledgement``, ``actor``, ``channel``,
   ``language``, ``evidence``, ``confirmed_at``, ``result``.
 """
@@ -44,10 +46,15 @@ def artifact_draft(document: Questionnaire | Policy) -> Draft:
 
 
 def assessment_draft(
-    questionnaire: Questionnaire, answers: dict[str, Any], client: Client | None, result: Assessment
+    questionnaire: Questionnaire,
+    answers: dict[str, Any],
+    client: Client | None,
+    result: Assessment,
+    actor: str | None = None,
 ) -> Draft:
     """The record of an assessment, with the questionnaire artifact it needs."""
     body = {
+        "actor": actor,
         "questionnaire": result.questionnaire.model_dump(mode="json"),
         "answers": answers,
         "client": client.model_dump(mode="json") if client else None,
@@ -57,9 +64,12 @@ def assessment_draft(
     return Draft("assessment", body, key=result.id, artifacts=[artifact_draft(questionnaire)])
 
 
-def decision_draft(decision: Decision, assessment_seq: int, policy: Policy, questionnaire_status: str) -> Draft:
+def decision_draft(
+    decision: Decision, assessment_seq: int, policy: Policy, questionnaire_status: str, actor: str | None = None
+) -> Draft:
     """The record of a decision, with the policy artifact it needs."""
     body = {
+        "actor": actor,
         "assessment_id": decision.assessment_id,
         "assessment_seq": assessment_seq,
         "client": decision.client.model_dump(mode="json"),

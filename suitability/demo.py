@@ -1,0 +1,241 @@
+"""Realistic synthetic decision logs, with planted mis-selling patterns, for demos and tests.
+
+:func:`generate` writes, through the same record builders as the engine, a log of many clients,
+actors and products: each client is assessed once by an actor, then buys or is offered a few
+products over the following weeks, and sometimes insists on an unsuitable one. Two patterns are
+planted on top, and the generator keeps everything else clear of them, so a reviewer's report
+should flag exactly these:
+
+- a **drifting retaker** (刷分): client ``CN-DRIFT-0001`` takes the questionnaire four times in ten
+  days, climbing C2 → C3 → C4 → C5, then buys an R5 product the first result would have blocked;
+- an **actor pushing high-risk products on the elderly**: ``staff-99`` takes many confirmations of
+  R4/R5 purchases from clients aged 65 or more.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from .matching import confirm, decide
+from .models import Assessment, Client
+from .policy import Policy
+from .product import Product
+from .questionnaire import Questionnaire
+from .records import assessment_draft, confirmation_draft, decision_draft
+from .scoring import assess, next_question
+from .store import Draft, LogStore
+
+DRIFTER = "CN-DRIFT-0001"
+PUSHER = "staff-99"
+_VARIETIES = ["fixed_income", "equity", "derivatives_financing", "complex", "other"]
+
+
+@dataclass
+class DemoSummary:
+    """What was generated, for tests and the command line."""
+
+    records: int = 0
+    clients: int = 0
+    actors: list[str] = field(default_factory=list)
+    drifter_assessments: list[int] = field(default_factory=list)
+    drifter_decision: int | None = None
+    pusher_confirmations: list[int] = field(default_factory=list)
+
+
+def catalog(rnd: random.Random, size: int = 30) -> list[Product]:
+    """A synthetic product shelf across every level, term and variety."""
+    products = []
+    for i in range(size):
+        level = 1 + i % 5
+        variety = _VARIETIES[min(level - 1, 4) if rnd.random() < 0.6 else rnd.randrange(5)]
+        products.append(
+            Product(
+                id=f"P{i:03d}",
+                name={"zh-CN": f"示例产品{i:03d}", "en": f"Sample product {i:03d}"},
+                risk_level=f"R{level}",
+                term=rnd.choice(["short", "medium", "long", 6, 18, 36, 84]),
+                variety=variety,
+                professional_only=level == 5 and rnd.random() < 0.3,
+                complex=variety == "complex",
+            )
+        )
+    return products
+
+
+class _Writer:
+    """Batches drafts and predicts their seqs exactly as the store assigns them."""
+
+    def __init__(self, store: LogStore, progress: Callable[[int], None] | None) -> None:
+        self.store, self.progress = store, progress
+        self.pending: list[Draft] = []
+        self.next_seq = store.size()
+        self.artifacts: set[str | None] = set()
+        if self.next_seq:
+            for _, data, _ in store.scan():
+                if b'"type":"artifact"' in data:
+                    self.artifacts.add(orjson.loads(data)["hash"])
+
+    def add(self, draft: Draft) -> int:
+        for artifact in draft.artifacts:
+            if artifact.key not in self.artifacts:
+                self.artifacts.add(artifact.key)
+                self.next_seq += 1
+        self.pending.append(draft)
+        self.next_seq += 1
+        if len(self.pending) >= 5_000:
+            self.flush()
+        return self.next_seq - 1
+
+    def flush(self) -> None:
+        if self.pending:
+            stored = self.store.append(self.pending)
+            if stored[-1].seq != self.next_seq - 1:  # another writer interleaved: seqs in records would lie
+                raise RuntimeError("the demo log was written to by someone else while generating")
+            self.pending = []
+            if self.progress:
+                self.progress(self.next_seq)
+
+
+def _answers_for(
+    q: Questionnaire, rnd: random.Random, want: str | None, age_option: str
+) -> tuple[dict[str, Any], Assessment]:
+    """Random answers (optionally reaching profile ``want`` with no rule or contradiction)."""
+    probe = Client(client_id="probe")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(20_000):
+        given: dict[str, Any] = {}
+        while (question := next_question(q, given)) is not None:
+            ids = [o.id for o in question.options if not o.knockout]
+            if question.id == "age":
+                given[question.id] = age_option
+            elif question.type == "multi":
+                given[question.id] = rnd.sample(ids, rnd.randint(1, 2))
+            else:
+                given[question.id] = rnd.choice(ids)
+        result = assess(q, given, probe, when)
+        if result.consistency_violations:
+            continue  # clients here answer coherently; contradictions are a pattern of their own
+        if want is None or (result.profile == want and not result.rules_fired):
+            return given, result
+    raise RuntimeError(f"no answers reach {want}")  # pragma: no cover - the bundled questionnaire reaches every band
+
+
+def _age_option(age: int) -> str:
+    if age <= 30:
+        return "a18_30"
+    if age <= 45:
+        return "a31_45"
+    if age <= 60:
+        return "a46_60"
+    return "a61_70" if age <= 70 else "over_70"
+
+
+def generate(
+    store: LogStore,
+    questionnaire: Questionnaire,
+    policy: Policy,
+    *,
+    clients: int = 500,
+    actors: int = 12,
+    seed: int = 1,
+    start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
+    plant: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Append a synthetic workload (and the planted patterns) to ``store``."""
+    rnd = random.Random(seed)
+    shelf = catalog(rnd)
+    staff = [f"staff-{i:02d}" for i in range(1, actors + 1)]
+    writer = _Writer(store, progress)
+    summary = DemoSummary(actors=[*staff, PUSHER] if plant else staff)
+    span = timedelta(days=330)
+    for i in range(clients):
+        age = rnd.randint(25, 85)
+        when = start + span * (i / max(clients, 1)) + timedelta(minutes=rnd.randint(0, 600))
+        client = Client(
+            client_id=f"CN-{seed:02d}-{i:06d}",
+            investor_type="professional" if rnd.random() < 0.03 else "ordinary",
+            birth_date=date(when.year - age, rnd.randint(1, 12), rnd.randint(1, 28)),
+        )
+        actor = rnd.choice(staff)
+        answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
+        a = assess(questionnaire, answers, client, when)
+        a_seq = writer.add(assessment_draft(questionnaire, answers, client, a, actor))
+        for k in range(rnd.randint(1, 4)):
+            at = when + timedelta(days=1 + 7 * k, minutes=rnd.randint(0, 300))
+            product = rnd.choice(shelf)
+            initiator = "firm" if rnd.random() < 0.3 else "client"
+            elderly_high_risk = age >= 64 and product.risk_level in ("R4", "R5")
+            if elderly_high_risk and initiator == "client":
+                initiator = "firm"  # ordinary staff do not take such sales: only the planted actor does
+            d = decide(a, product, client, policy, initiator, at)  # type: ignore[arg-type]
+            d_seq = writer.add(decision_draft(d, a_seq, policy, "active", actor))
+            if d.outcome == "requires_confirmation" and not elderly_high_risk and rnd.random() < 0.25:
+                c = confirm(
+                    d,
+                    "我已知晓风险，坚持购买",
+                    actor,
+                    rnd.choice(["branch", "app"]),
+                    confirmed_at=at + timedelta(minutes=3),
+                )
+                writer.add(confirmation_draft(c, d_seq))
+    summary.clients = clients
+    if plant:
+        _plant(writer, questionnaire, policy, shelf, rnd, start, summary)
+    writer.flush()
+    summary.records = writer.next_seq
+    return summary
+
+
+def _plant(
+    writer: _Writer,
+    questionnaire: Questionnaire,
+    policy: Policy,
+    shelf: list[Product],
+    rnd: random.Random,
+    start: datetime,
+    summary: DemoSummary,
+) -> None:
+    # (1) the drifting retaker: four assessments in ten days, C2 up to C5, then an R5 purchase.
+    drifter = Client(client_id=DRIFTER, birth_date=date(1979, 4, 2))
+    when = start + timedelta(days=120)
+    last: tuple[Assessment, int] | None = None
+    for step, profile in enumerate(["C2", "C3", "C4", "C5"]):
+        answers, _ = _answers_for(questionnaire, rnd, profile, "a46_60")
+        a = assess(questionnaire, answers, drifter, when + timedelta(days=3 * step))
+        seq = writer.add(assessment_draft(questionnaire, answers, drifter, a, "staff-03"))
+        summary.drifter_assessments.append(seq)
+        last = (a, seq)
+    assert last is not None
+    a, a_seq = last
+    # A product the C2 result would have called unsuitable, and the C5 result suits.
+    target = Product(
+        id="P-DRIFT-R5",
+        name={"zh-CN": "高风险产品", "en": "High-risk product"},
+        risk_level="R5",
+        term="short",
+        variety=a.varieties[0] if a.varieties else "equity",
+    )
+    d = decide(a, target, drifter, policy, "client", when + timedelta(days=10))
+    summary.drifter_decision = writer.add(decision_draft(d, a_seq, policy, "active", "staff-03"))
+    # (2) the pushing actor: R4/R5 purchases insisted on by clients aged 65 and over.
+    high = [p for p in shelf if p.risk_level in ("R4", "R5") and not p.professional_only]
+    for i in range(20):
+        age = rnd.randint(66, 82)
+        at = start + timedelta(days=30 + 14 * i, hours=2)
+        client = Client(client_id=f"CN-ELDER-{i:04d}", birth_date=date(at.year - age, 3, 15))
+        answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
+        a = assess(questionnaire, answers, client, at)
+        a_seq = writer.add(assessment_draft(questionnaire, answers, client, a, PUSHER))
+        product = rnd.choice(high)
+        d = decide(a, product, client, policy, "client", at + timedelta(hours=1))
+        d_seq = writer.add(decision_draft(d, a_seq, policy, "active", PUSHER))
+        if d.outcome == "requires_confirmation":
+            c = confirm(d, "我已知晓风险，坚持购买", PUSHER, "branch", confirmed_at=at + timedelta(hours=1, minutes=5))
+            summary.pusher_confirmations.append(writer.add(confirmation_draft(c, d_seq)))

@@ -1,0 +1,151 @@
+"""The review as one self-contained HTML file: inline CSS, inline SVG charts, no external resource.
+
+It opens with the integrity result (the numbered checks, and the checkpoints they were checked
+against), then the findings, then every figure; each number lists the ``seq`` of the records behind
+it, and each figure names the ``audit query`` that lists them all.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+
+from .review import Figure, Review
+
+_PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#b83b3b", "#7a5bb5", "#6b7b8c", "#c2a32b", "#2fa3a3")
+
+_TEXT = {
+    "title": {"zh-CN": "适当性决策日志审阅报告", "en": "Suitability decision-log review"},
+    "integrity": {"zh-CN": "完整性", "en": "Integrity"},
+    "verified": {"zh-CN": "日志已通过验证", "en": "The log verified"},
+    "failed": {
+        "zh-CN": "日志未通过验证：以下数字不可依赖",
+        "en": "The log FAILED verification: do not rely on the figures below",
+    },
+    "no_checkpoint": {
+        "zh-CN": "未对照任何签名检查点（只验证了内部一致性）",
+        "en": "Checked against no signed checkpoint (internal consistency only)",
+    },
+    "checked_against": {"zh-CN": "已对照签名检查点", "en": "Checked against signed checkpoint"},
+    "findings": {"zh-CN": "需要关注", "en": "Flagged for review"},
+    "none": {"zh-CN": "无", "en": "None"},
+    "actors": {
+        "zh-CN": "经办人排名（按确认率与重复评估漂移）",
+        "en": "Actors ranked by confirmation rate and retake drift",
+    },
+    "records": {"zh-CN": "记录", "en": "records"},
+    "query": {"zh-CN": "列出全部记录", "en": "List them all"},
+    "thresholds": {"zh-CN": "阈值", "en": "Thresholds"},
+}
+_HEAD = ("actor", "decisions", "confirmations", "rate", "65+ high-risk", "retake drift", "flags", "seq")
+
+
+def _t(key: str, lang: str) -> str:
+    return _TEXT[key][lang]
+
+
+def _seqs(seqs: list[int], count: int) -> str:
+    shown = ", ".join(str(s) for s in seqs)
+    more = f" … (+{count - len(seqs)})" if count > len(seqs) else ""
+    return f"seq {shown}{more}"
+
+
+def _chart(figure: Figure) -> str:
+    if not figure.cells:
+        return "<p class='empty'>—</p>"
+    series = sorted({c.series for c in figure.cells})
+    colour = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
+    biggest = max(c.count for c in figure.cells)
+    bar_h, gap, label_w, width = 18, 6, 330, 900
+    height = len(figure.cells) * (bar_h + gap) + gap
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i, cell in enumerate(figure.cells):
+        y = gap + i * (bar_h + gap)
+        w = max(2, int((width - label_w - 80) * cell.count / biggest))
+        label = f"{cell.series} · {cell.label}" if cell.series else cell.label
+        tip = escape(f"{label}: {cell.count} — {_seqs(cell.seqs, cell.count)}")
+        parts.append(
+            f'<g><title>{tip}</title><text x="{label_w - 6}" y="{y + bar_h - 5}" text-anchor="end">{escape(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}" fill="{colour[cell.series]}" data-seqs="{" ".join(map(str, cell.seqs))}"/>'
+            f'<text x="{label_w + w + 6}" y="{y + bar_h - 5}">{cell.count}</text></g>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _figure(figure: Figure, lang: str) -> str:
+    rows = "".join(
+        f"<li><b>{escape(f'{c.series} · {c.label}' if c.series else c.label)}</b> {c.count}: {_seqs(c.seqs, c.count)}</li>"
+        for c in figure.cells
+    )
+    note = f"<p class='note'>{escape(figure.note[lang])}</p>" if figure.note else ""
+    query = (
+        f"<p class='query'>{_t('query', lang)}: <code>suitability audit query LOG {escape(figure.query)}</code></p>"
+        if figure.query
+        else ""
+    )
+    return (
+        f'<section class="figure" id="{figure.key}"><h2>{escape(figure.title[lang])}</h2>{note}{_chart(figure)}'
+        f"<details><summary>{_t('records', lang)}</summary><ul>{rows}</ul></details>{query}</section>"
+    )
+
+
+def render(result: Review, lang: str = "zh-CN") -> str:
+    """Return the report as one self-contained HTML document."""
+    status = _t("verified", lang) if result.verified else _t("failed", lang)
+    checks = "".join(
+        f"<tr class='{s.lower()}'><td>({n})</td><td>{escape(name)}</td><td>{s}</td><td>{escape(detail)}</td></tr>"
+        for n, name, s, detail in result.integrity
+    )
+    against = (
+        "".join(f"<li>{_t('checked_against', lang)}: {escape(src)} ({size})</li>" for src, size in result.checkpoints)
+        or f"<li>{_t('no_checkpoint', lang)}</li>"
+    )
+    findings = (
+        "".join(
+            f"<li class='finding {f.kind}'><b>{escape(f.kind)}</b> {escape(f.subject)}: {escape(f.detail[lang])} — {_seqs(f.seqs, len(f.seqs))}</li>"
+            for f in result.findings
+        )
+        or f"<li>{_t('none', lang)}</li>"
+    )
+    actor_rows = "".join(
+        f"<tr class='{'flagged' if a.flags else ''}'><td>{escape(a.actor)}</td><td>{a.decisions}</td><td>{a.confirmations}</td>"
+        f"<td>{a.rate:.0%}</td><td>{a.elderly_high_risk}</td><td>{a.retake_drift}</td><td>{escape('; '.join(a.flags))}</td>"
+        f"<td>{_seqs(a.seqs, a.confirmations)}</td></tr>"
+        for a in result.actors
+    )
+    c = result.config
+    thresholds = escape(
+        f"retake window {c.retake_window_days} d; confirmation rate > {c.actor_confirmation_rate:.0%} (≥ {c.actor_min_decisions} decisions); "
+        f"≥ {c.actor_elderly_high_risk} high-risk ({c.high_risk_from}+) confirmations by clients {c.elderly_age}+; ≥ {c.actor_retake_drift} drifting retakers"
+    )
+    figures = "".join(_figure(f, lang) for f in result.figures)
+    root = base64.b64encode(result.root).decode()
+    head = "".join(f"<th>{h}</th>" for h in _HEAD)
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{_t("title", lang)}</title>
+<style>
+body {{ font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2em auto; max-width: 1000px; color: #1d2733; }}
+h1 {{ font-size: 1.6em; }} h2 {{ font-size: 1.15em; margin-top: 1.8em; }}
+.status {{ padding: .6em 1em; border-radius: 4px; font-weight: bold; }}
+.status.ok {{ background: #e3f4e8; }} .status.fail {{ background: #fbe3e3; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #dde3ea; padding: .3em .5em; text-align: left; font-size: .9em; }}
+tr.fail td, tr.flagged td {{ background: #fbe3e3; }}
+.chart text {{ font-size: 12px; fill: #1d2733; }}
+.finding {{ margin: .3em 0; }} code {{ background: #f1f4f7; padding: 0 .3em; }}
+.note, .query {{ color: #55606d; font-size: .9em; }}
+</style></head>
+<body>
+<h1>{_t("title", lang)}</h1>
+<section id="integrity"><h2>{_t("integrity", lang)}</h2>
+<p class="status {"ok" if result.verified else "fail"}">{status}: {result.size} {_t("records", lang)}, root <code>{root}</code></p>
+<table>{checks}</table><ul>{against}</ul></section>
+<section id="findings"><h2>{_t("findings", lang)}</h2><ul>{findings}</ul></section>
+{figures}
+<section id="actors"><h2>{_t("actors", lang)}</h2><p class="note">{_t("thresholds", lang)}: {thresholds}</p>
+<table><tr>{head}</tr>{actor_rows}</table></section>
+<script>document.documentElement.dataset.rendered = String(document.querySelectorAll("svg.chart").length);</script>
+</body></html>
+"""

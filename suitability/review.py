@@ -1,0 +1,592 @@
+"""Regulator review of a decision log: query rows, and the figures of the report.
+
+:func:`rows` streams one flat row per record (who, what, when, the outcome and its reasons), with
+the facts a reviewer filters on joined in from the records it refers to (a decision's profile from
+its assessment, a confirmation's product from its decision) through a bounded cache, so a log of
+any length is read in constant memory. :func:`query` filters them.
+
+:func:`review` computes the report: it streams the rows once into a temporary SQLite file (on
+disk, so memory stays flat) and answers each figure with SQL. Every figure keeps the ``seq`` of
+the records behind each of its numbers (the first :data:`SEQS_SHOWN`, and how many in all), so a
+reviewer can go from a bar to the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .checkpoint import Checkpoint
+from .errors import InputError, Problem
+from .store import LogStore
+
+SEQS_SHOWN = 12
+ROW_FIELDS = (
+    "seq",
+    "type",
+    "at",
+    "client",
+    "actor",
+    "product",
+    "risk_level",
+    "profile",
+    "lowest_category",
+    "outcome",
+    "initiated_by",
+    "reasons",
+    "age",
+    "refers_to",
+)
+AGE_BANDS = ((0, 39, "<40"), (40, 59, "40-59"), (60, 64, "60-64"), (65, 69, "65-69"), (70, 200, "70+"))
+
+
+def _age(birth: str | None, at: str) -> int | None:
+    if not birth:
+        return None
+    born, when = date.fromisoformat(birth), datetime.fromisoformat(at).date()
+    return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+
+
+def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield one flat row per record, in order (see :data:`ROW_FIELDS`)."""
+    recent: OrderedDict[int, dict[str, Any]] = OrderedDict()
+
+    def lookup(seq: int) -> dict[str, Any]:
+        found = recent.get(seq)
+        if found is None:
+            stored = store.get(seq)
+            found = _row(seq, orjson.loads(stored.data), lookup) if stored else {}
+        return found
+
+    for seq, data, _ in store.scan():
+        row = _row(seq, orjson.loads(data), lookup)
+        recent[seq] = row
+        if len(recent) > 50_000:
+            recent.popitem(last=False)
+        if progress is not None and seq % 10_000 == 0:
+            progress(seq)
+        yield row
+
+
+def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    kind = record.get("type")
+    row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
+    row.update(seq=seq, type=kind, at=record.get("recorded_at"), reasons=[])
+    if kind == "artifact":
+        row["product"] = f"{record['kind']} {record['id']}@{record['version']}"
+    elif kind == "assessment":
+        result = record["result"]
+        client = record.get("client") or {}
+        row.update(
+            at=record["as_of"],
+            client=result["client_id"],
+            actor=record.get("actor"),
+            profile=result["profile"],
+            lowest_category=result["lowest_category"],
+            outcome="inconsistent" if result["consistency_violations"] else "assessed",
+            reasons=[r["id"] for r in result["rules_fired"]],
+            age=_age(client.get("birth_date"), record["as_of"]),
+        )
+    elif kind == "decision":
+        result = record["result"]
+        assessed = lookup(record["assessment_seq"])
+        row.update(
+            at=record["as_of"],
+            client=record["client"]["client_id"],
+            actor=record.get("actor"),
+            product=record["product"]["id"],
+            risk_level=record["product"]["risk_level"],
+            profile=assessed.get("profile"),
+            lowest_category=bool(assessed.get("lowest_category")) or not record["client"]["full_civil_capacity"],
+            outcome=result["outcome"],
+            initiated_by=record["initiated_by"],
+            reasons=[r["code"] for r in result["reasons"]],
+            age=_age(record["client"].get("birth_date"), record["as_of"]),
+            refers_to=record["assessment_seq"],
+        )
+    elif kind == "confirmation":
+        decided = lookup(record["decision_seq"])
+        row.update(
+            at=record["confirmed_at"],
+            client=decided.get("client"),
+            actor=record["actor"],
+            product=decided.get("product"),
+            risk_level=decided.get("risk_level"),
+            profile=decided.get("profile"),
+            lowest_category=decided.get("lowest_category"),
+            outcome="confirmed",
+            initiated_by=decided.get("initiated_by"),
+            reasons=record["result"]["warning_codes"],
+            age=decided.get("age"),
+            refers_to=record["decision_seq"],
+        )
+    return row
+
+
+@dataclass
+class QueryFilter:
+    """Which rows :func:`query` keeps; every field given must match (None matches anything)."""
+
+    client: str | None = None
+    actor: str | None = None
+    product: str | None = None
+    risk_level: str | None = None
+    profile: str | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    type: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def matches(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` passes every filter given."""
+        for name in ("client", "actor", "product", "risk_level", "profile", "outcome", "type"):
+            wanted = getattr(self, name)
+            if wanted is not None and row.get(name) != wanted:
+                return False
+        if self.reason is not None and self.reason not in row["reasons"]:
+            return False
+        at = row.get("at") or ""
+        if self.since is not None and at < self.since:
+            return False
+        return self.until is None or at < self.until
+
+
+def query(
+    store: LogStore, flt: QueryFilter, *, progress: Callable[[int], None] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield the rows of ``store`` that pass ``flt``, streaming."""
+    return (row for row in rows(store, progress=progress) if flt.matches(row))
+
+
+# --- the report -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ReviewConfig:
+    """Thresholds of the report (a JSON object with any of these keys; see the README).
+
+    Attributes:
+        retake_window_days: two assessments of one client this close are a retake.
+        actor_min_decisions: actors with fewer decisions are ranked but never flagged.
+        actor_confirmation_rate: flag an actor whose confirmations per decision exceed this.
+        actor_elderly_high_risk: flag an actor with more confirmed high-risk sales to the elderly.
+        actor_retake_drift: flag an actor who administered this many upward-drifting retakes.
+        elderly_age: the age from which special care applies.
+        high_risk_from: the lowest risk level counted as high risk.
+    """
+
+    retake_window_days: int = 30
+    actor_min_decisions: int = 10
+    actor_confirmation_rate: float = 0.2
+    actor_elderly_high_risk: int = 5
+    actor_retake_drift: int = 2
+    elderly_age: int = 65
+    high_risk_from: str = "R4"
+
+
+def load_config(path: str | Path | None) -> ReviewConfig:
+    """Read a :class:`ReviewConfig` from a JSON file (None: the defaults).
+
+    Raises:
+        InputError: unknown keys or values of the wrong type.
+    """
+    if path is None:
+        return ReviewConfig()
+    from .codec import read_json
+
+    data = read_json(path)
+    known = {f.name: f for f in fields(ReviewConfig)}
+    problems = []
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not a review config", [Problem("expected a JSON object", source=str(path))])
+    for key, value in data.items():
+        if key not in known:
+            problems.append(Problem(f"expected one of {sorted(known)}, found {key!r}", f"/{key}", source=str(path)))
+        elif type(value) is not type(getattr(ReviewConfig(), key)) and not (
+            isinstance(value, int) and known[key].type == "float"
+        ):
+            problems.append(Problem(f"expected a {known[key].type}, found {value!r}", f"/{key}", source=str(path)))
+    if problems:
+        raise InputError(f"{path} is not a valid review config", problems)
+    return ReviewConfig(**data)
+
+
+@dataclass
+class Cell:
+    """One number of a figure and the records behind it."""
+
+    label: str
+    count: int
+    seqs: list[int]
+    series: str = ""
+
+
+@dataclass
+class Figure:
+    """A chart or table of the report."""
+
+    key: str
+    title: dict[str, str]
+    cells: list[Cell]
+    note: dict[str, str] = field(default_factory=dict)
+    query: str = ""
+
+
+@dataclass
+class Finding:
+    """Something the report flags for a reviewer (a retaker, an actor, a flipped decision)."""
+
+    kind: str
+    subject: str
+    detail: dict[str, str]
+    seqs: list[int]
+
+
+@dataclass
+class ActorRank:
+    """One actor's line in the ranking."""
+
+    actor: str
+    decisions: int
+    confirmations: int
+    rate: float
+    elderly_high_risk: int
+    retake_drift: int
+    flags: list[str]
+    seqs: list[int]
+
+
+@dataclass
+class Review:
+    """Everything the report shows."""
+
+    size: int
+    root: bytes
+    verified: bool
+    integrity: list[tuple[int, str, str, str]]  # number, name, status, detail
+    checkpoints: list[tuple[str, int]]
+    figures: list[Figure]
+    findings: list[Finding]
+    actors: list[ActorRank]
+    config: ReviewConfig
+
+
+_SCHEMA = """
+CREATE TABLE r (seq INTEGER PRIMARY KEY, type TEXT, at TEXT, client TEXT, actor TEXT, product TEXT,
+                risk INTEGER, profile INTEGER, lowest INTEGER, outcome TEXT, initiated_by TEXT,
+                age INTEGER, refers_to INTEGER);
+CREATE TABLE reasons (seq INTEGER, code TEXT);
+"""
+_LEVEL = {f"R{i}": i for i in range(1, 6)}
+_PROFILE = {f"C{i}": i for i in range(1, 6)}
+DIMENSIONS = {
+    "RISK_ABOVE_PROFILE": "risk",
+    "LOWEST_CATEGORY": "risk",
+    "HORIZON_MISMATCH": "horizon",
+    "VARIETY_MISMATCH": "variety",
+    "PROFESSIONAL_ONLY": "investor_type",
+    "ASSESSMENT_EXPIRED": "assessment",
+    "ASSESSMENT_INCONSISTENT": "assessment",
+    "DOCUMENT_NOT_ACTIVE": "document",
+    "SPECIAL_CARE_REQUIRED": "age",
+    "FIRM_INITIATED_MISMATCH": "initiator",
+}
+
+
+def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], None] | None) -> None:
+    batch: list[tuple[Any, ...]] = []
+    reasons: list[tuple[int, str]] = []
+    for row in rows(store, progress=progress):
+        batch.append(
+            (
+                row["seq"],
+                row["type"],
+                row["at"],
+                row["client"],
+                row["actor"],
+                row["product"],
+                _LEVEL.get(row["risk_level"] or ""),
+                _PROFILE.get(row["profile"] or ""),
+                1 if row["lowest_category"] else 0,
+                row["outcome"],
+                row["initiated_by"],
+                row["age"],
+                row["refers_to"],
+            )
+        )
+        if row["type"] == "decision":
+            reasons += [(row["seq"], code) for code in row["reasons"]]
+        if len(batch) >= 10_000:
+            db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
+            batch, reasons = [], []
+    db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
+    db.execute("CREATE INDEX r_type ON r(type, client, at)")
+
+
+def _cells(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Cell]:
+    """Run ``sql`` returning (label, seq) pairs [, series]; group into cells with counts and first seqs."""
+    found: dict[tuple[str, str], Cell] = {}
+    for row in db.execute(sql, params):
+        label, seq = str(row[0]), int(row[1])
+        series = str(row[2]) if len(row) > 2 else ""
+        cell = found.get((series, label))
+        if cell is None:
+            cell = found[(series, label)] = Cell(label, 0, [], series)
+        cell.count += 1
+        if len(cell.seqs) < SEQS_SHOWN:
+            cell.seqs.append(seq)
+    return list(found.values())
+
+
+def _t(zh: str, en: str) -> dict[str, str]:
+    return {"zh-CN": zh, "en": en}
+
+
+def review(
+    store: LogStore,
+    config: ReviewConfig | None = None,
+    checkpoints: Sequence[tuple[Checkpoint, str]] = (),
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Review:
+    """Verify ``store``, then compute every figure, finding and ranking of the report."""
+    from .audit import verify
+
+    config = config or ReviewConfig()
+    report = verify(store, checkpoints)
+    integrity = [
+        (c.number, c.name, "ok" if c.ok else "FAIL", c.failure.message if c.failure else "") for c in report.checks
+    ]
+    with tempfile.TemporaryDirectory(prefix="suitability-review-") as folder:
+        db = sqlite3.connect(Path(folder) / "facts.sqlite3")
+        db.executescript(_SCHEMA)
+        _load(db, store, progress)
+        figures = _figures(db, config)
+        findings, drift_by_actor = _findings(db, config)
+        actors = _actors(db, config, drift_by_actor)
+        db.close()
+    flagged_actors = [a for a in actors if a.flags]
+    findings += [Finding("actor", a.actor, _t("；".join(a.flags), "; ".join(a.flags)), a.seqs) for a in flagged_actors]
+    return Review(
+        size=report.size,
+        root=report.root,
+        verified=report.ok,
+        integrity=integrity,
+        checkpoints=report.checkpoints,
+        figures=figures,
+        findings=findings,
+        actors=actors,
+        config=config,
+    )
+
+
+def _figures(db: sqlite3.Connection, config: ReviewConfig) -> list[Figure]:
+    high = _LEVEL[config.high_risk_from]
+    bands = " ".join(f"WHEN age BETWEEN {lo} AND {hi} THEN '{name}'" for lo, hi, name in AGE_BANDS)
+    band_sql = f"CASE {bands} ELSE 'unknown' END"
+    profile_label = "CASE WHEN lowest = 1 THEN 'C1 (lowest)' ELSE 'C' || profile END"
+    return [
+        Figure(
+            "profiles",
+            _t("风险承受能力分布（C1–C5 与最低类别）", "Profile distribution (C1–C5 and lowest category)"),
+            _cells(db, f"SELECT {profile_label}, seq FROM r WHERE type = 'assessment' ORDER BY 1, seq"),
+            query="--type assessment --profile C<n>",
+        ),
+        Figure(
+            "profiles_by_month",
+            _t("风险承受能力分布的月度变化", "Profiles by month"),
+            _cells(
+                db, f"SELECT substr(at, 1, 7), seq, {profile_label} FROM r WHERE type = 'assessment' ORDER BY 1, 3, seq"
+            ),
+            query="--type assessment --since YYYY-MM --until YYYY-MM",
+        ),
+        Figure(
+            "outcomes_by_risk",
+            _t("按产品风险等级的判定结果", "Outcomes by product risk level"),
+            _cells(db, "SELECT 'R' || risk, seq, outcome FROM r WHERE type = 'decision' ORDER BY 1, 3, seq"),
+            query="--type decision --risk-level R<n> --outcome <outcome>",
+        ),
+        Figure(
+            "mismatch_by_dimension",
+            _t("不匹配原因（按维度）", "Mismatch reasons by dimension"),
+            _cells(
+                db,
+                "SELECT code, seq, CASE code "
+                + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
+                + " END FROM reasons ORDER BY 3, 1, seq",
+            ),
+            query="--type decision --reason <CODE>",
+        ),
+        Figure(
+            "confirmations_by_actor",
+            _t("客户坚持购买的确认（按经办人）", "Confirmations (client-insisted purchases) by actor"),
+            _cells(db, "SELECT COALESCE(actor, '-'), seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
+            query="--type confirmation --actor <id>",
+        ),
+        Figure(
+            "confirmations_by_risk",
+            _t("客户坚持购买的确认（按产品风险等级）", "Confirmations by product risk level"),
+            _cells(db, "SELECT 'R' || risk, seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
+            query="--type confirmation --risk-level R<n>",
+        ),
+        Figure(
+            "confirmations_by_age",
+            _t("客户坚持购买的确认（按年龄段）", "Confirmations by age band"),
+            _cells(db, f"SELECT {band_sql}, seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
+            query="--type confirmation",
+        ),
+        Figure(
+            "special_care",
+            _t(
+                f"{config.elderly_age} 岁及以上客户坚持购买 {config.high_risk_from} 及以上产品",
+                f"Clients {config.elderly_age} or older insisting on {config.high_risk_from} or above",
+            ),
+            _cells(
+                db,
+                "SELECT COALESCE(actor, '-'), seq FROM r WHERE type = 'confirmation' AND age >= ? AND risk >= ? ORDER BY 1, seq",
+                (config.elderly_age, high),
+            ),
+            note=_t("特别注意义务（NFRA 2025）", "Special duty of care (NFRA 2025)"),
+            query="--type confirmation --reason SPECIAL_CARE_REQUIRED",
+        ),
+        Figure(
+            "blocked",
+            _t("被拦截的销售", "Blocked attempts"),
+            _cells(
+                db,
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM reasons x WHERE x.seq = r.seq AND x.code = 'LOWEST_CATEGORY') "
+                "THEN 'LOWEST_CATEGORY' WHEN EXISTS (SELECT 1 FROM reasons x WHERE x.seq = r.seq AND x.code = 'FIRM_INITIATED_MISMATCH') "
+                "THEN 'FIRM_INITIATED_MISMATCH' ELSE 'other' END, seq FROM r WHERE type = 'decision' AND outcome = 'blocked' ORDER BY 1, seq",
+            ),
+            note=_t(
+                "最低类别客户与机构主动推介的不匹配产品最受关注",
+                "Lowest-category clients and firm-initiated mismatches first",
+            ),
+            query="--type decision --outcome blocked --reason LOWEST_CATEGORY",
+        ),
+    ]
+
+
+def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Finding], dict[str, set[str]]]:
+    """Clients whose profile drifted upward across retakes, and decisions such a drift flipped."""
+    window = config.retake_window_days
+    steps = db.execute(
+        """
+        SELECT client, actor, seq, profile, prev_seq, prev_profile FROM (
+            SELECT client, actor, seq, profile, at,
+                   LAG(seq) OVER w AS prev_seq, LAG(profile) OVER w AS prev_profile, LAG(at) OVER w AS prev_at
+            FROM r WHERE type = 'assessment' AND lowest = 0 WINDOW w AS (PARTITION BY client ORDER BY at, seq))
+        WHERE prev_seq IS NOT NULL AND profile > prev_profile
+          AND julianday(at) - julianday(prev_at) <= ?
+        ORDER BY client, seq
+        """,
+        (window,),
+    ).fetchall()
+    findings: list[Finding] = []
+    drift_by_actor: dict[str, set[str]] = {}
+    by_client: dict[str, list[tuple[Any, ...]]] = {}
+    for step in steps:
+        by_client.setdefault(step[0], []).append(step)
+    for client, client_steps in by_client.items():
+        seqs = sorted({s[4] for s in client_steps} | {s[2] for s in client_steps})
+        first, last = client_steps[0][5], client_steps[-1][3]
+        findings.append(
+            Finding(
+                "retake_drift",
+                client,
+                _t(
+                    f"{window} 天内多次重新评估，风险等级由 C{first} 升至 C{last}（疑似刷分）",
+                    f"retook the questionnaire within {window} days, profile rising C{first} → C{last} (score gaming?)",
+                ),
+                seqs,
+            )
+        )
+        for s in client_steps:
+            if s[1]:
+                drift_by_actor.setdefault(s[1], set()).add(client)
+    flipped = db.execute(
+        """
+        SELECT d.seq, d.client, a.seq, a.profile, p.seq, p.profile, d.risk FROM r d
+        JOIN r a ON a.seq = d.refers_to
+        JOIN r p ON p.type = 'assessment' AND p.client = d.client AND p.seq < a.seq AND p.lowest = 0
+                 AND julianday(a.at) - julianday(p.at) <= ?
+        WHERE d.type = 'decision' AND d.outcome IN ('suitable', 'requires_confirmation')
+          AND p.profile < a.profile AND d.risk > p.profile AND d.risk <= a.profile
+        ORDER BY d.seq, p.seq
+        """,
+        (window,),
+    ).fetchall()
+    seen: set[int] = set()
+    for d_seq, client, a_seq, a_profile, p_seq, p_profile, risk in flipped:
+        if d_seq in seen:
+            continue
+        seen.add(d_seq)
+        findings.append(
+            Finding(
+                "flipped_decision",
+                f"{client} / seq {d_seq}",
+                _t(
+                    f"R{risk} 产品在 C{p_profile} 时不适当，重新评估为 C{a_profile} 后适当",
+                    f"an R{risk} product unsuitable at C{p_profile} became suitable after a retake to C{a_profile}",
+                ),
+                [p_seq, a_seq, d_seq],
+            )
+        )
+    return findings, drift_by_actor
+
+
+def _actors(db: sqlite3.Connection, config: ReviewConfig, drift_by_actor: dict[str, set[str]]) -> list[ActorRank]:
+    high = _LEVEL[config.high_risk_from]
+    stats = db.execute(
+        """
+        SELECT actor,
+               SUM(type = 'decision'),
+               SUM(type = 'confirmation'),
+               SUM(type = 'confirmation' AND age >= ? AND risk >= ?)
+        FROM r WHERE actor IS NOT NULL AND type IN ('decision', 'confirmation') GROUP BY actor
+        """,
+        (config.elderly_age, high),
+    ).fetchall()
+    ranks = []
+    for actor, decisions, confirmations, elderly in stats:
+        rate = confirmations / decisions if decisions else 0.0
+        drift = len(drift_by_actor.get(actor, ()))
+        flags = []
+        if decisions >= config.actor_min_decisions and rate > config.actor_confirmation_rate:
+            flags.append(f"confirmation rate {rate:.0%} > {config.actor_confirmation_rate:.0%}")
+        if elderly >= config.actor_elderly_high_risk:
+            flags.append(
+                f"{elderly} high-risk sales confirmed by clients {config.elderly_age}+ (≥ {config.actor_elderly_high_risk})"
+            )
+        if drift >= config.actor_retake_drift:
+            flags.append(f"{drift} clients with upward retake drift (≥ {config.actor_retake_drift})")
+        seqs = [
+            s
+            for (s,) in db.execute(
+                "SELECT seq FROM r WHERE actor = ? AND type = 'confirmation' ORDER BY seq LIMIT ?", (actor, SEQS_SHOWN)
+            )
+        ]
+        ranks.append(ActorRank(actor, decisions, confirmations, rate, elderly, drift, flags, seqs))
+    ranks.sort(key=lambda a: (-len(a.flags), -a.rate, -a.retake_drift, a.actor))
+    return ranks
+
+
+def review_json(result: Review) -> str:
+    """The review as JSON (for machines and tests)."""
+    from dataclasses import asdict
+
+    data = asdict(result)
+    data["root"] = result.root.hex()
+    return json.dumps(data, ensure_ascii=False, indent=2)
