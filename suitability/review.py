@@ -187,7 +187,7 @@ class ReviewConfig:
 
     retake_window_days: int = 30
     actor_min_decisions: int = 10
-    actor_confirmation_rate: float = 0.2
+    actor_confirmation_rate: float = 0.35
     actor_elderly_high_risk: int = 5
     actor_retake_drift: int = 2
     elderly_age: int = 65
