@@ -20,7 +20,9 @@ a regulator can check with nothing but Python's standard library.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -127,9 +129,7 @@ def verify(
     for cp, source in checkpoints:
         wanted.setdefault(cp.size, []).append((cp, source))
     builder = RootBuilder()
-    artifacts: dict[str, str] = {}  # hash -> kind
-    assessments: dict[str, int] = {}
-    decisions: dict[str, int] = {}
+    index = _Index()
     expected_seq = 0
 
     def check_roots(size: int) -> None:
@@ -183,9 +183,11 @@ def verify(
         if isinstance(record, dict):
             if record.get("seq") != seq:
                 sequence.fail(seq, f"expected the record to say seq {seq}, found {record.get('seq')!r}")
-            _check_references(record, seq, references, artifacts, assessments, decisions)
-        elif record is not None:
-            sequence.fail(seq, f"expected a JSON object, found {type(record).__name__}")
+            _check_references(record, seq, references, index)
+        else:
+            if record is not None:
+                sequence.fail(seq, f"expected a JSON object, found {type(record).__name__}")
+            index.add(None, None)
         if progress is not None and seq % 10_000 == 0:
             progress(seq)
     size = builder.size
@@ -220,15 +222,43 @@ def _own_seq(data: bytes) -> int | None:
     return int(data[end:stop]) if stop > end else None
 
 
-def _check_references(
-    record: dict[str, Any],
-    seq: int,
-    check: Check,
-    artifacts: dict[str, str],
-    assessments: dict[str, int],
-    decisions: dict[str, int],
-) -> None:
+_TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
+
+
+class _Index:
+    """What the references check remembers of every record: its type and a fingerprint of its id.
+
+    Nine bytes a record (a type code and eight bytes of the id's digest) in flat arrays, instead of
+    a dictionary of ids: verifying a long log stays within a few bytes of memory per record.
+    """
+
+    def __init__(self) -> None:
+        self.types = bytearray()
+        self.ids = array("Q")
+        self.artifacts: dict[str, str] = {}  # hash -> kind; a log holds few documents
+
+    @staticmethod
+    def fingerprint(ident: str) -> int:
+        return int.from_bytes(hashlib.sha256(ident.encode()).digest()[:8], "big")
+
+    def add(self, kind: str | None, ident: str | None) -> None:
+        self.types.append(_TYPE_CODES.get(kind or "", 0))
+        self.ids.append(self.fingerprint(ident) if ident else 0)
+
+    def holds(self, seq: Any, kind: str, ident: Any, before: int) -> bool:
+        """Whether record ``seq`` (earlier than ``before``) is a ``kind`` with id ``ident``."""
+        return (
+            isinstance(seq, int)
+            and 0 <= seq < min(before, len(self.types))
+            and self.types[seq] == _TYPE_CODES[kind]
+            and isinstance(ident, str)
+            and self.ids[seq] == self.fingerprint(ident)
+        )
+
+
+def _check_references(record: dict[str, Any], seq: int, check: Check, index: _Index) -> None:
     kind = record.get("type")
+    ident = None
     try:
         if kind == "artifact":
             document = record["document"]
@@ -238,27 +268,31 @@ def _check_references(
                     f"expected the artifact's hash {record['hash']} to be its document's, "
                     f"found {content_hash(document)}",
                 )
-            artifacts[record["hash"]] = record["kind"]
+            index.artifacts[record["hash"]] = record["kind"]
         elif kind == "assessment":
             ref = record["questionnaire"]["hash"]
-            if artifacts.get(ref) != "questionnaire":
+            if index.artifacts.get(ref) != "questionnaire":
                 check.fail(seq, f"expected an earlier questionnaire artifact {ref}, found none")
-            assessments.setdefault(record["result"]["id"], seq)
+            ident = record["result"]["id"]
         elif kind == "decision":
-            if artifacts.get(record["policy"]["hash"]) != "policy":
+            if index.artifacts.get(record["policy"]["hash"]) != "policy":
                 check.fail(seq, f"expected an earlier policy artifact {record['policy']['hash']}, found none")
-            at = assessments.get(record["assessment_id"])
-            if at is None or at > record["assessment_seq"]:
-                check.fail(seq, f"expected assessment {record['assessment_id']} recorded earlier, found none")
-            decisions.setdefault(record["result"]["id"], seq)
+            if not index.holds(record["assessment_seq"], "assessment", record["assessment_id"], seq):
+                check.fail(
+                    seq,
+                    f"expected assessment {record['assessment_id']} at seq {record['assessment_seq']}, found none there",
+                )
+            ident = record["result"]["id"]
         elif kind == "confirmation":
-            at = decisions.get(record["decision_id"])
-            if at is None or at > record["decision_seq"]:
-                check.fail(seq, f"expected decision {record['decision_id']} recorded earlier, found none")
+            if not index.holds(record["decision_seq"], "decision", record["decision_id"], seq):
+                check.fail(
+                    seq, f"expected decision {record['decision_id']} at seq {record['decision_seq']}, found none there"
+                )
         else:
             check.fail(seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
     except (KeyError, TypeError) as exc:
         check.fail(seq, f"expected a complete {kind} record, found it missing {exc}")
+    index.add(kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None)
 
 
 # --- replay -----------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> I
     for seq, data, _ in store.scan():
         row = _row(seq, orjson.loads(data), lookup)
         recent[seq] = row
-        if len(recent) > 50_000:
+        if len(recent) > 20_000:
             recent.popitem(last=False)
         if progress is not None and seq % 10_000 == 0:
             progress(seq)
