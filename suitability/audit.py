@@ -572,7 +572,14 @@ def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tup
 # --- export -----------------------------------------------------------------------------------
 
 
-def export(store: LogStore, out: Path, *, note: str | None = None, public_key: str | None = None) -> dict[str, Any]:
+def export(
+    store: LogStore,
+    out: Path,
+    *,
+    note: str | None = None,
+    public_key: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Write a self-contained bundle to ``out``: the records, a checkpoint, the key and ``verify.py``.
 
     ``records.jsonl`` holds the exact stored bytes, one record a line (canonical JSON has no raw
@@ -590,9 +597,13 @@ def export(store: LogStore, out: Path, *, note: str | None = None, public_key: s
     out.mkdir(parents=True, exist_ok=True)
     count = 0
     with (out / "records.jsonl").open("wb") as handle:
-        for _, data, _ in store.scan():
+        for seq, data, _ in store.scan():
             handle.write(data + b"\n")
             count += 1
+            if progress is not None and seq % 10_000 == 0:
+                progress(seq)
+    if progress is not None:
+        progress(count)
     (out / "checkpoint.txt").write_text(note, encoding="utf-8")
     key = public_key or store.public_key()
     if key:

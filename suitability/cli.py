@@ -962,7 +962,7 @@ def audit_export(
     store = _existing_log(ctx, log)
     note = _read_text(checkpoint_file) if checkpoint_file else None
     key = _read_text(public_key).strip() if public_key else None
-    manifest = export(store, Path(out_dir), note=note, public_key=key)
+    manifest = export(store, Path(out_dir), note=note, public_key=key, progress=_progress("export", store.size()))
     click.echo(f"exported {manifest['records']} records to {out_dir}; check with: python {Path(out_dir) / 'verify.py'}")
 
 
