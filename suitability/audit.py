@@ -620,6 +620,36 @@ def export(
     return manifest
 
 
+def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = None) -> int:
+    """Copy every record of ``source`` (exact bytes and leaf hashes) and its checkpoints to an empty ``target``.
+
+    Returns the number of records copied; the target then has the source's root.
+
+    Raises:
+        LogError: the target is not empty.
+    """
+    from .records import key_of
+
+    if target.size():
+        raise LogError(f"{target.location} is not empty", [Problem("expected an empty log to copy into")])
+    batch: list[tuple[int, str, str | None, bytes, bytes]] = []
+    count = 0
+    for seq, data, leaf in source.scan():
+        record = orjson.loads(data)
+        batch.append((seq, str(record.get("type")), key_of(record), data, leaf))
+        count += 1
+        if len(batch) >= 5_000:
+            target.append_raw(batch)
+            batch = []
+            if progress is not None:
+                progress(count)
+    target.append_raw(batch)
+    note, key = source.latest_checkpoint(), source.public_key()
+    if note and key:
+        target.add_checkpoint(_unverified(note, source.location).size, note, key)
+    return count
+
+
 def iter_records(store: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(seq, record)`` parsed, streaming."""
     for seq, data, _ in store.scan():
@@ -632,6 +662,7 @@ __all__ = [
     "Difference",
     "ReplayReport",
     "VerifyReport",
+    "copy_log",
     "export",
     "iter_records",
     "prove",

@@ -22,7 +22,7 @@ import click
 from pydantic import BaseModel
 
 from . import __version__
-from .audit import export, prove, replay, verify, verify_proof
+from .audit import copy_log, export, prove, replay, verify, verify_proof
 from .checkpoint import Checkpoint, Signer, Verifier, open_note
 from .codec import content_hash, read_bytes, read_json
 from .demo import generate
@@ -37,7 +37,8 @@ from .registry import Registry
 from .report_html import render as render_report
 from .review import ROW_FIELDS, QueryFilter, load_config, query, review, review_json
 from .scoring import check_answer, next_question
-from .store import DEFAULT_LOG, LogStore, open_store
+from .store import DEFAULT_LOG, LogStore, is_url, open_store
+from .store_pg import upgrade as pg_upgrade
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERNAL = 70
@@ -1116,6 +1117,43 @@ def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patte
     click.echo(
         f"demo log {log}: {summary.records} records, {summary.clients} clients, actors {', '.join(summary.actors)}"
     )
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Create, upgrade and fill PostgreSQL decision logs."""
+
+
+@db_group.command("upgrade")
+@click.argument("url", metavar="URL")
+def db_upgrade(url: str) -> None:
+    """Create or upgrade the decision-log schema at URL by its versioned migrations (idempotent).
+
+    \b
+    Example:
+      suitability db upgrade postgresql://app@db.internal:5432/suitability
+    """
+    if not is_url(url):
+        raise click.UsageError("expected a postgresql:// URL (a SQLite log needs no migration)")
+    applied = pg_upgrade(url)
+    click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
+
+
+@db_group.command("copy")
+@click.argument("source", metavar="SOURCE")
+@click.argument("target", metavar="TARGET")
+@click.pass_context
+def db_copy(ctx: click.Context, source: str, target: str) -> None:
+    """Copy every record of the log SOURCE, byte for byte, into the empty log TARGET (same root).
+
+    \b
+    Example:
+      suitability db copy suitability-log.sqlite3 postgresql://app@db.internal:5432/suitability
+    """
+    src = _existing_log(ctx, source)
+    dst = ctx.with_resource(open_store(target))
+    count = copy_log(src, dst, progress=_progress("copy", src.size()))
+    click.echo(f"copied {count} records from {source} to {dst.location}")
 
 
 def _progress(label: str, total: int) -> Callable[[int], None] | None:

@@ -74,6 +74,16 @@ class LogStore(ABC):
         """
 
     @abstractmethod
+    def append_raw(self, rows: Sequence[tuple[int, str, str | None, bytes, bytes]]) -> None:
+        """Append records exactly as given (seq, type, key, bytes, leaf hash), continuing the log.
+
+        For copying a log between stores; the rows must continue its sequence.
+
+        Raises:
+            LogError: nothing was appended.
+        """
+
+    @abstractmethod
     def size(self) -> int:
         """Return the number of records."""
 
@@ -224,6 +234,26 @@ class SQLiteStore(LogStore):
                 raise
             return stored
 
+    def append_raw(self, rows: Sequence[tuple[int, str, str | None, bytes, bytes]]) -> None:
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT MAX(seq) FROM records").fetchone()
+                expected = 0 if row[0] is None else row[0] + 1
+                if rows and rows[0][0] != expected:
+                    raise LogError(
+                        "records must continue the log", [Problem(f"expected seq {expected} first, found {rows[0][0]}")]
+                    )
+                db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise LogError(f"cannot append to {self.location}", [Problem(f"SQLite said: {exc}")]) from None
+                raise
+
     def size(self) -> int:
         with self._lock:
             row = self._db.execute("SELECT MAX(seq) FROM records").fetchone()
@@ -278,10 +308,21 @@ class SQLiteStore(LogStore):
             self._db.close()
 
 
+def is_url(location: str | Path) -> bool:
+    """Whether ``location`` names a PostgreSQL log rather than a SQLite file."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
 def open_store(location: str | Path, *, create: bool = True) -> LogStore:
-    """Open the decision log at ``location``: a SQLite file path.
+    """Open the decision log at ``location``: a SQLite file path, or a ``postgresql://`` URL.
+
+    A PostgreSQL log must have been created with ``suitability db upgrade URL`` first.
 
     Raises:
         LogError: the log cannot be opened (or does not exist and ``create`` is false).
     """
+    if is_url(location):
+        from .store_pg import PostgresStore
+
+        return PostgresStore(str(location))
     return SQLiteStore(location, create=create)
