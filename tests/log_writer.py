@@ -15,13 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suitability import Client, assess
 from suitability.records import assessment_draft
-from suitability.store import SQLiteStore
+from suitability.store import open_store
 from tests.workload import REGISTRY, random_answers
 
 
 def main() -> None:
     log, writer, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    store = SQLiteStore(log)
+    store = open_store(log)
     q = REGISTRY.questionnaire("cn-securities-individual")
     rnd = random.Random(writer)
     start = datetime(2026, 3, 1, tzinfo=UTC)

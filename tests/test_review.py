@@ -32,7 +32,9 @@ REGISTRY = Registry.default(environ={})
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
     store = SQLiteStore(path)
-    summary = generate(store, REGISTRY.questionnaire("cn-securities-individual"), REGISTRY.policy("cn-csrc"), clients=400, seed=3)
+    summary = generate(
+        store, REGISTRY.questionnaire("cn-securities-individual"), REGISTRY.policy("cn-csrc"), clients=400, seed=3
+    )
     store.close()
     return path, summary
 
@@ -84,7 +86,9 @@ KEYS = ("seq", "type", "at", "client", "actor", "product", "risk_level", "profil
 
 
 @pytest.mark.parametrize("case", range(40))
-def test_query_filters_agree_with_a_brute_force_scan(demo: tuple[Path, Any], records: list[dict[str, Any]], case: int) -> None:
+def test_query_filters_agree_with_a_brute_force_scan(
+    demo: tuple[Path, Any], records: list[dict[str, Any]], case: int
+) -> None:
     """Every filter combination returns exactly the rows a full scan with plain joins finds."""
     truth = brute_rows(records)
     rnd = random.Random(case)
@@ -106,7 +110,10 @@ def test_query_filters_agree_with_a_brute_force_scan(demo: tuple[Path, Any], rec
     expected = [
         {k: r[k] for k in KEYS}
         for r in truth
-        if all(getattr(flt, f) is None or r[f] == getattr(flt, f) for f in ("client", "actor", "risk_level", "profile", "outcome", "type"))
+        if all(
+            getattr(flt, f) is None or r[f] == getattr(flt, f)
+            for f in ("client", "actor", "risk_level", "profile", "outcome", "type")
+        )
         and (flt.reason is None or flt.reason in r["reasons"])
         and (flt.since is None or r["at"] >= flt.since)
         and (flt.until is None or r["at"] < flt.until)
@@ -181,7 +188,14 @@ def test_the_planted_patterns_are_flagged_and_nothing_else(reviewed: Review, dem
 
 def test_without_planted_patterns_nothing_is_flagged(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "clean.sqlite3")
-    generate(store, REGISTRY.questionnaire("cn-securities-individual"), REGISTRY.policy("cn-csrc"), clients=300, seed=4, plant=False)
+    generate(
+        store,
+        REGISTRY.questionnaire("cn-securities-individual"),
+        REGISTRY.policy("cn-csrc"),
+        clients=300,
+        seed=4,
+        plant=False,
+    )
     assert review(store).findings == []
 
 
@@ -218,7 +232,9 @@ def test_the_report_renders_in_headless_chromium(reviewed: Review, tmp_path: Pat
     page.write_text(render(reviewed, "en"), encoding="utf-8")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]  # fmt: skip
-    done = subprocess.run([browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [browser, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     charts = sum(1 for f in reviewed.figures if f.cells)
     assert f'data-rendered="{charts}"' in done.stdout  # the inline script ran and counted every chart
@@ -232,11 +248,15 @@ def test_the_report_renders_in_headless_chromium(reviewed: Review, tmp_path: Pat
 def test_review_cli(demo: tuple[Path, Any], tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "r.html"
-    done = runner.invoke(cli, ["audit", "report", str(demo[0]), "--out", str(out), "--lang", "en", "--json", str(tmp_path / "r.json")])
+    done = runner.invoke(
+        cli, ["audit", "report", str(demo[0]), "--out", str(out), "--lang", "en", "--json", str(tmp_path / "r.json")]
+    )
     assert done.exit_code == 0, done.output
     assert "3 finding(s)" in done.output and "verified" in done.output
     assert json.loads((tmp_path / "r.json").read_text())["verified"] is True
-    jsonl = runner.invoke(cli, ["audit", "query", str(demo[0]), "--actor", PUSHER, "--type", "confirmation", "--format", "jsonl"])
+    jsonl = runner.invoke(
+        cli, ["audit", "query", str(demo[0]), "--actor", PUSHER, "--type", "confirmation", "--format", "jsonl"]
+    )
     rows = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert rows and all(r["actor"] == PUSHER and r["type"] == "confirmation" for r in rows)
     as_csv = runner.invoke(cli, ["audit", "query", str(demo[0]), "--client", DRIFTER, "--format", "csv"])

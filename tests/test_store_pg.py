@@ -1,0 +1,213 @@
+"""The PostgreSQL store, against a real server.
+
+The server is named by SUITABILITY_TEST_POSTGRES_URL (default: postgresql://127.0.0.1:5432/test,
+the one this project's machines run). Each test gets a schema of its own. Without a reachable
+server these tests are skipped with a message naming that variable.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+import pytest
+
+from suitability import audit
+from suitability.errors import LogError
+from suitability.store import SQLiteStore, open_store
+from suitability.store_pg import LATEST, PostgresStore, upgrade
+
+from .conftest import ROOT
+from .workload import mixed_workload
+
+ENV = "SUITABILITY_TEST_POSTGRES_URL"
+BASE = os.environ.get(ENV, "postgresql://127.0.0.1:5432/test")
+WRITER = str(ROOT / "tests" / "log_writer.py")
+
+psycopg = pytest.importorskip(
+    "psycopg", reason=f"psycopg is not installed (pip install '.[test]'); {ENV} names the server"
+)
+
+
+def _reachable() -> str | None:
+    try:
+        psycopg.connect(BASE, connect_timeout=3).close()
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+_PROBLEM = _reachable()
+pytestmark = pytest.mark.skipif(
+    _PROBLEM is not None, reason=f"no PostgreSQL server at {ENV}={BASE} ({_PROBLEM}); set {ENV} to run these tests"
+)
+
+
+_OPEN: list[object] = []
+
+
+def request_close(store: object) -> None:
+    """Close this store when the test ends (before its schema is dropped)."""
+    _OPEN.append(store)
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = psycopg.connect(BASE, autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in BASE else "?"
+    yield f"{BASE}{joiner}options={quote(f'-csearch_path={schema}')}"
+    while _OPEN:
+        _OPEN.pop().close()  # type: ignore[attr-defined]
+    admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    admin.close()
+
+
+def test_migrations_are_versioned_and_idempotent(url: str) -> None:
+    with pytest.raises(LogError, match="db upgrade"):
+        PostgresStore(url)
+    assert upgrade(url) == ["001 records, checkpoints and append-only triggers"]
+    assert upgrade(url) == []
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT MAX(version) FROM suitability_migrations").fetchone()[0] == LATEST
+    with open_store(url) as store:
+        assert isinstance(store, PostgresStore)
+
+
+def test_a_workload_verifies_and_replays(url: str) -> None:
+    upgrade(url)
+    store = open_store(url)
+    request_close(store)
+    counts = mixed_workload(store, clients=4, seed=11)
+    assert store.size() == sum(counts.values()) + 3  # one questionnaire and two policy artifacts
+    assert audit.verify(store).ok
+    replayed = audit.replay(store)
+    assert replayed.ok, replayed.differences[:2] or replayed.errors[:2]
+    first = store.get(1)
+    assert first is not None and orjson.loads(first.data)["type"] == "assessment"
+    found = store.find(orjson.loads(first.data)["result"]["id"])
+    assert found == first
+
+
+def test_updates_and_deletes_are_refused_by_the_database(url: str) -> None:
+    upgrade(url)
+    with open_store(url) as store:
+        mixed_workload(store, clients=1)
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in (
+            "UPDATE records SET data = 'x'::bytea WHERE seq = 1",
+            "DELETE FROM records WHERE seq = 1",
+            "TRUNCATE records",
+        ):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(sql)
+
+
+def test_eight_processes_append_at_once(url: str) -> None:
+    upgrade(url)
+    writers = [
+        subprocess.Popen([sys.executable, WRITER, url, str(w), "500", "1"], stdout=subprocess.PIPE, text=True)
+        for w in range(8)
+    ]
+    acked: dict[int, str] = {}
+    for proc in writers:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0
+        for line in out.splitlines():
+            parts = line.split()[1:]
+            acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    assert len(acked) == 8 * 500
+    store = open_store(url)
+    request_close(store)
+    assert store.size() == 8 * 500 + 1
+    for seq, data, _ in store.scan():
+        if seq in acked:
+            assert orjson.loads(data)["result"]["id"] == acked[seq]
+    assert audit.verify(store).ok
+
+
+def test_a_killed_writer_loses_no_acknowledged_record(url: str) -> None:
+    upgrade(url)
+    proc = subprocess.Popen([sys.executable, WRITER, url, "k", "1000", "40"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    acked: dict[int, str] = {}
+    deadline = time.monotonic() + 120
+    while len(acked) < 200 and time.monotonic() < deadline:
+        parts = proc.stdout.readline().split()[1:]
+        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rest = proc.stdout.read()
+    proc.stdout.close()
+    for line in rest.splitlines():
+        parts = line.split()[1:]
+        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    store = open_store(url)
+    request_close(store)
+    for seq, ident in acked.items():
+        stored = store.get(seq)
+        assert stored is not None and orjson.loads(stored.data)["result"]["id"] == ident
+    assert audit.verify(store).ok
+
+
+def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Path) -> None:
+    from suitability.checkpoint import Checkpoint, Signer
+
+    lite = SQLiteStore(tmp_path / "log.sqlite3")
+    mixed_workload(lite, clients=3, seed=12)
+    signer = Signer.generate("auditor")
+    before = audit.verify(lite)
+    lite.add_checkpoint(
+        before.size, Checkpoint("test/log", before.size, before.root).sign(signer), signer.verifier().text()
+    )
+    upgrade(url)
+    pg = open_store(url)
+    request_close(pg)
+    assert audit.copy_log(lite, pg) == before.size
+    after = audit.verify(pg)
+    assert after.ok and after.root == before.root and after.size == before.size
+    with pytest.raises(LogError, match="not empty"):
+        audit.copy_log(lite, pg)
+    # an export from PostgreSQL has the form of one from SQLite, and passes the same verify.py
+    audit.export(lite, tmp_path / "from-sqlite")
+    audit.export(pg, tmp_path / "from-postgres")
+    for name in ("records.jsonl", "checkpoint.txt", "public-key.txt", "verify.py", "manifest.json"):
+        assert (tmp_path / "from-sqlite" / name).read_bytes() == (tmp_path / "from-postgres" / name).read_bytes()
+    run = subprocess.run(
+        [sys.executable, str(tmp_path / "from-postgres" / "verify.py")], capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0 and run.stdout.strip().endswith("VERIFIED")
+
+
+def test_cli_on_postgres(url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["audit", "verify", url]).exit_code == 9  # no schema yet
+    assert "applied 001" in runner.invoke(cli, ["db", "upgrade", url]).output
+    assert "already current" in runner.invoke(cli, ["db", "upgrade", url]).output
+    examples = ROOT / "examples"
+    assessed = runner.invoke(cli, ["assess", "--log", url, "--questionnaire", "cn-securities-individual", "--answers",
+                                   str(examples / "answers.json"), "--client", str(examples / "client.json"), "--json"])  # fmt: skip
+    assert assessed.exit_code == 0, assessed.output
+    for command in (
+        ["audit", "verify", url],
+        ["audit", "replay", url],
+        ["audit", "query", url, "--type", "assessment"],
+    ):
+        done = runner.invoke(cli, command)
+        assert done.exit_code == 0, done.output
+    report = runner.invoke(cli, ["audit", "report", url, "--out", str(tmp_path / "r.html")])
+    assert report.exit_code == 0 and (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    assert runner.invoke(cli, ["db", "upgrade", str(tmp_path / "x.sqlite3")]).exit_code == 2
