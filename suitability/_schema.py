@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
+from pydantic import BaseModel
 
-from .errors import Problem, pointer
+from .errors import DocumentError, Problem, pointer
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 @cache
@@ -51,3 +55,23 @@ def schema_problems(document: Any, name: str, source: str | None = None) -> list
 
 def _pointer_key(where: str) -> list[tuple[int, int | str]]:
     return [(0, int(part)) if part.isdigit() else (1, part) for part in where.split("/")]
+
+
+def validated(
+    document: Any, kind: str, model: type[_M], semantic: Callable[[_M], list[Problem]], source: str | None
+) -> _M:
+    """Check ``document`` against the ``kind`` schema, then its semantic rules; return the typed model.
+
+    Raises:
+        DocumentError: with every schema problem, or else (the model needs a valid shape) every
+            semantic problem, each with its JSON Pointer.
+    """
+    label = source or kind
+    problems = schema_problems(document, kind, source)
+    if problems:
+        raise DocumentError(f"{label}: {len(problems)} problem(s) against the {kind} schema", problems)
+    typed = model.model_validate(document)
+    problems = [Problem(p.message, p.pointer, source=source, code=p.code) for p in semantic(typed)]
+    if problems:
+        raise DocumentError(f"{label}: {len(problems)} problem(s) in the {kind}", problems)
+    return typed

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._schema import schema_problems
+from ._schema import validated
 from .codec import content_hash
-from .errors import DocumentError, Problem, pointer
+from .errors import Problem, pointer
 from .models import PROFILES, Assessment, DocumentRef, LocalizedText, Profile, RiskLevel
 
 #: Every stable reason code (design §7), with the dimension it concerns.
@@ -290,12 +290,5 @@ def load_policy(document: Any, source: str | None = None) -> Policy:
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    label = source or "policy"
-    problems = schema_problems(document, "policy", source)
-    if problems:
-        raise DocumentError(f"{label}: {len(problems)} problem(s) against the policy schema", problems)
-    model = PolicyDoc.model_validate(document)
-    problems = [Problem(p.message, p.pointer, source=source, code=p.code) for p in _semantic_problems(model)]
-    if problems:
-        raise DocumentError(f"{label}: {len(problems)} problem(s) in the policy", problems)
+    model = validated(document, "policy", PolicyDoc, _semantic_problems, source)
     return Policy(document, model, content_hash(document), source)

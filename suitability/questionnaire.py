@@ -20,9 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from . import conditions
-from ._schema import schema_problems
+from ._schema import validated
 from .codec import content_hash
-from .errors import DocumentError, Problem, pointer
+from .errors import Problem, pointer
 from .models import PROFILES, ConsistencyViolation, DocumentRef, LocalizedText, Profile, RuleFired
 
 Status = Literal["draft", "active", "retired"]
@@ -413,12 +413,5 @@ def load_questionnaire(document: Any, source: str | None = None) -> Questionnair
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    label = source or "questionnaire"
-    problems = schema_problems(document, "questionnaire", source)
-    if problems:
-        raise DocumentError(f"{label}: {len(problems)} problem(s) against the questionnaire schema", problems)
-    model = QuestionnaireDoc.model_validate(document)
-    problems = [Problem(p.message, p.pointer, source=source, code=p.code) for p in _semantic_problems(model)]
-    if problems:
-        raise DocumentError(f"{label}: {len(problems)} problem(s) in the questionnaire", problems)
+    model = validated(document, "questionnaire", QuestionnaireDoc, _semantic_problems, source)
     return Questionnaire(document, model, content_hash(document), source)

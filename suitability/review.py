@@ -27,6 +27,7 @@ import orjson
 
 from .checkpoint import Checkpoint
 from .errors import InputError, Problem
+from .policy import REASON_DIMENSIONS
 from .store import LogStore
 
 SEQS_SHOWN = 12
@@ -289,18 +290,7 @@ CREATE TABLE reasons (seq INTEGER, code TEXT);
 """
 _LEVEL = {f"R{i}": i for i in range(1, 6)}
 _PROFILE = {f"C{i}": i for i in range(1, 6)}
-DIMENSIONS = {
-    "RISK_ABOVE_PROFILE": "risk",
-    "LOWEST_CATEGORY": "risk",
-    "HORIZON_MISMATCH": "horizon",
-    "VARIETY_MISMATCH": "variety",
-    "PROFESSIONAL_ONLY": "investor_type",
-    "ASSESSMENT_EXPIRED": "assessment",
-    "ASSESSMENT_INCONSISTENT": "assessment",
-    "DOCUMENT_NOT_ACTIVE": "document",
-    "SPECIAL_CARE_REQUIRED": "age",
-    "FIRM_INITIATED_MISMATCH": "initiator",
-}
+DIMENSIONS = REASON_DIMENSIONS
 
 
 def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], None] | None) -> None:

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +75,7 @@ class LogStore(ABC):
         """
 
     @abstractmethod
-    def append_raw(self, rows: Sequence[tuple[int, str, str | None, bytes, bytes]]) -> None:
+    def append_raw(self, rows: Sequence[Row]) -> None:
         """Append records exactly as given (seq, type, key, bytes, leaf hash), continuing the log.
 
         For copying a log between stores; the rows must continue its sequence.
@@ -122,6 +123,53 @@ class LogStore(ABC):
         self.close()
 
 
+Row = tuple[int, str, str | None, bytes, bytes]  # seq, type, key, bytes, leaf hash
+
+
+def layout(
+    drafts: Sequence[Draft], first: int, recorded_at: str, known: set[str], exists: Callable[[str], bool]
+) -> tuple[list[Row], list[Stored], set[str]]:
+    """Give each draft, and each artifact it needs that the log lacks, its seq, bytes and leaf hash.
+
+    Args:
+        drafts: what to append, in order.
+        first: the seq of the first new record.
+        recorded_at: the time every new record carries.
+        known: artifact keys already known to be in the log (never removed, so safe to cache).
+        exists: asks the log whether an artifact key is in it.
+
+    Returns:
+        The rows to insert, the stored form of each draft, and the artifact keys written.
+    """
+    seq = first
+    rows: list[Row] = []
+    stored: list[Stored] = []
+    written: set[str] = set()
+    for draft in drafts:
+        for artifact in draft.artifacts:
+            key = artifact.key or ""
+            if key in written or key in known:
+                continue
+            if exists(key):
+                known.add(key)
+                continue
+            data = render(artifact, seq, recorded_at)
+            rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
+            written.add(key)
+            seq += 1
+        data = render(draft, seq, recorded_at)
+        rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
+        stored.append(Stored(seq, data))
+        seq += 1
+    return rows, stored, written
+
+
+def check_continues(expected: int, rows: Sequence[Row]) -> None:
+    """Refuse copied rows that do not continue the log at ``expected``."""
+    if rows and rows[0][0] != expected:
+        raise LogError("records must continue the log", [Problem(f"expected seq {expected} first, found {rows[0][0]}")])
+
+
 def render(draft: Draft, seq: int, recorded_at: str) -> bytes:
     """Return the canonical bytes of ``draft`` written at ``seq``."""
     record = {
@@ -141,6 +189,7 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+_INSERT = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
@@ -193,36 +242,15 @@ class SQLiteStore(LogStore):
                 [Problem(f"expected a SQLite decision log: {exc}", source=str(path))],
             ) from None
 
-    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One writer at a time, across processes: BEGIN IMMEDIATE ... COMMIT, or nothing at all."""
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
-                row = db.execute("SELECT MAX(seq) FROM records").fetchone()
-                seq = 0 if row[0] is None else row[0] + 1
-                recorded_at = self._clock()
-                written: set[str] = set()
-                rows = []
-                stored = []
-                for draft in drafts:
-                    for artifact in draft.artifacts:
-                        key = artifact.key or ""
-                        if key in written or key in self._artifacts:
-                            continue
-                        if db.execute("SELECT 1 FROM records WHERE key = ?", (key,)).fetchone():
-                            self._artifacts.add(key)
-                            continue
-                        data = render(artifact, seq, recorded_at)
-                        rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
-                        written.add(key)
-                        seq += 1
-                    data = render(draft, seq, recorded_at)
-                    rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
-                    stored.append(Stored(seq, data))
-                    seq += 1
-                db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
+                yield db
                 db.execute("COMMIT")
-                self._artifacts |= written
             except BaseException as exc:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
@@ -232,27 +260,26 @@ class SQLiteStore(LogStore):
                         [Problem(f"SQLite said: {exc}", source=self.location)],
                     ) from None
                 raise
-            return stored
 
-    def append_raw(self, rows: Sequence[tuple[int, str, str | None, bytes, bytes]]) -> None:
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                row = db.execute("SELECT MAX(seq) FROM records").fetchone()
-                expected = 0 if row[0] is None else row[0] + 1
-                if rows and rows[0][0] != expected:
-                    raise LogError(
-                        "records must continue the log", [Problem(f"expected seq {expected} first, found {rows[0][0]}")]
-                    )
-                db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", rows)
-                db.execute("COMMIT")
-            except BaseException as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise LogError(f"cannot append to {self.location}", [Problem(f"SQLite said: {exc}")]) from None
-                raise
+    def _next_seq(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT MAX(seq) FROM records").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        with self._transaction() as db:
+
+            def exists(key: str) -> bool:
+                return db.execute("SELECT 1 FROM records WHERE key = ?", (key,)).fetchone() is not None
+
+            rows, stored, written = layout(drafts, self._next_seq(db), self._clock(), self._artifacts, exists)
+            db.executemany(_INSERT, rows)
+        self._artifacts |= written
+        return stored
+
+    def append_raw(self, rows: Sequence[Row]) -> None:
+        with self._transaction() as db:
+            check_continues(self._next_seq(db), rows)
+            db.executemany(_INSERT, rows)
 
     def size(self) -> int:
         with self._lock:

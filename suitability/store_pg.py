@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import LogError, Problem
-from .merkle import leaf_hash
-from .store import Draft, LogStore, Stored, now_text, render
+from .store import Draft, LogStore, Row, Stored, check_continues, layout, now_text
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -145,41 +145,33 @@ class PostgresStore(LogStore):
             [Problem(f"PostgreSQL said: {str(exc).strip()}")],
         )
 
-    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """One writer at a time, across connections: the exclusive table lock, held to commit."""
         with self._lock:
-            conn = self._conn
             try:
-                with conn.transaction():
-                    conn.execute("LOCK TABLE records IN EXCLUSIVE MODE")
-                    row = conn.execute("SELECT MAX(seq) FROM records").fetchone()
-                    seq = 0 if row[0] is None else int(row[0]) + 1
-                    recorded_at = self._clock()
-                    written: set[str] = set()
-                    rows: list[tuple[int, str, str | None, bytes, bytes]] = []
-                    stored: list[Stored] = []
-                    for draft in drafts:
-                        for artifact in draft.artifacts:
-                            key = artifact.key or ""
-                            if key in written or key in self._artifacts:
-                                continue
-                            if conn.execute("SELECT 1 FROM records WHERE key = %s", (key,)).fetchone():
-                                self._artifacts.add(key)
-                                continue
-                            data = render(artifact, seq, recorded_at)
-                            rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
-                            written.add(key)
-                            seq += 1
-                        data = render(draft, seq, recorded_at)
-                        rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
-                        stored.append(Stored(seq, data))
-                        seq += 1
-                    self._insert(rows)
-                self._artifacts |= written
+                with self._conn.transaction():
+                    self._conn.execute("LOCK TABLE records IN EXCLUSIVE MODE")
+                    yield self._conn
             except self._psycopg.Error as exc:
                 raise self._fail(exc) from None
-            return stored
 
-    def _insert(self, rows: list[tuple[int, str, str | None, bytes, bytes]]) -> None:
+    def _next_seq(self) -> int:
+        row = self._conn.execute("SELECT MAX(seq) FROM records").fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def append(self, drafts: Sequence[Draft]) -> list[Stored]:
+        with self._transaction() as conn:
+
+            def exists(key: str) -> bool:
+                return conn.execute("SELECT 1 FROM records WHERE key = %s", (key,)).fetchone() is not None
+
+            rows, stored, written = layout(drafts, self._next_seq(), self._clock(), self._artifacts, exists)
+            self._insert(rows)
+        self._artifacts |= written
+        return stored
+
+    def _insert(self, rows: list[Row]) -> None:
         with self._conn.cursor() as cur:
             if len(rows) > 50:
                 with cur.copy("COPY records (seq, type, key, data, leaf) FROM STDIN") as copy:
@@ -188,21 +180,10 @@ class PostgresStore(LogStore):
             else:
                 cur.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (%s, %s, %s, %s, %s)", rows)
 
-    def append_raw(self, rows: Sequence[tuple[int, str, str | None, bytes, bytes]]) -> None:
-        with self._lock:
-            try:
-                with self._conn.transaction():
-                    self._conn.execute("LOCK TABLE records IN EXCLUSIVE MODE")
-                    row = self._conn.execute("SELECT MAX(seq) FROM records").fetchone()
-                    expected = 0 if row[0] is None else int(row[0]) + 1
-                    if rows and rows[0][0] != expected:
-                        raise LogError(
-                            "records must continue the log",
-                            [Problem(f"expected seq {expected} first, found {rows[0][0]}")],
-                        )
-                    self._insert(list(rows))
-            except self._psycopg.Error as exc:
-                raise self._fail(exc) from None
+    def append_raw(self, rows: Sequence[Row]) -> None:
+        with self._transaction():
+            check_continues(self._next_seq(), rows)
+            self._insert(list(rows))
 
     def size(self) -> int:
         with self._lock:

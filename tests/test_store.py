@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import orjson
@@ -17,10 +13,7 @@ from suitability.errors import InputError, LogError
 from suitability.merkle import leaf_hash
 from suitability.store import Draft, SQLiteStore, open_store
 
-from .conftest import ROOT
-from .workload import mixed_workload
-
-WRITER = str(ROOT / "tests" / "log_writer.py")
+from .workload import kill_a_writer, mixed_workload, run_writers
 
 
 def artifact(name: str) -> Draft:
@@ -98,52 +91,25 @@ def test_open_errors(tmp_path: Path) -> None:
 def test_four_processes_append_at_once(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     SQLiteStore(log).close()
-    writers = [
-        subprocess.Popen([sys.executable, WRITER, str(log), str(w), "500", "1"], stdout=subprocess.PIPE, text=True)
-        for w in range(4)
-    ]
-    acked: dict[int, str] = {}
-    for proc in writers:
-        out, _ = proc.communicate(timeout=300)
-        assert proc.returncode == 0
-        for line in out.splitlines():
-            parts = line.split()[1:]
-            acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
-    assert len(acked) == 4 * 50 * 10
+    acked = run_writers(str(log), writers=4, appends=500, batch=1)
+    assert len(acked) == 4 * 500
     store = SQLiteStore(log)
     assert store.size() == 2000 + 1  # and one questionnaire artifact, written once
     for seq, data, _ in store.scan():
-        record = orjson.loads(data)
         if seq in acked:
-            assert record["result"]["id"] == acked[seq]
+            assert orjson.loads(data)["result"]["id"] == acked[seq]
     report = audit.verify(store)
     assert report.ok, [c.failure for c in report.checks]
 
 
 def test_a_writer_killed_mid_batch_loses_no_acknowledged_record(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
-    proc = subprocess.Popen([sys.executable, WRITER, str(log), "k", "1000", "40"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    acked: dict[int, str] = {}
-    deadline = time.monotonic() + 120
-    while len(acked) < 200 and time.monotonic() < deadline:
-        parts = proc.stdout.readline().split()[1:]
-        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
-    time.sleep(0.013)  # somewhere inside a later batch
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    rest = proc.stdout.read()
-    proc.stdout.close()
-    for line in rest.splitlines():  # acknowledgements already written before the kill
-        parts = line.split()[1:]
-        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    acked = kill_a_writer(str(log))
     store = SQLiteStore(log)
     assert store.size() >= len(acked) + 1
     for seq, ident in acked.items():
         stored = store.get(seq)
-        assert stored is not None
-        assert orjson.loads(stored.data)["result"]["id"] == ident
+        assert stored is not None and orjson.loads(stored.data)["result"]["id"] == ident
     assert audit.verify(store).ok
     more = mixed_workload(store, clients=1)  # the log goes on after the crash
-    assert more["assessment"] == 1
-    assert audit.verify(store).ok
+    assert more["assessment"] == 1 and audit.verify(store).ok

@@ -8,10 +8,8 @@ server these tests are skipped with a message naming that variable.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,11 +24,10 @@ from suitability.store import SQLiteStore, open_store
 from suitability.store_pg import LATEST, PostgresStore, upgrade
 
 from .conftest import ROOT
-from .workload import mixed_workload
+from .workload import kill_a_writer, mixed_workload, run_writers
 
 ENV = "SUITABILITY_TEST_POSTGRES_URL"
 BASE = os.environ.get(ENV, "postgresql://127.0.0.1:5432/test")
-WRITER = str(ROOT / "tests" / "log_writer.py")
 
 psycopg = pytest.importorskip(
     "psycopg", reason=f"psycopg is not installed (pip install '.[test]'); {ENV} names the server"
@@ -114,17 +111,7 @@ def test_updates_and_deletes_are_refused_by_the_database(url: str) -> None:
 
 def test_eight_processes_append_at_once(url: str) -> None:
     upgrade(url)
-    writers = [
-        subprocess.Popen([sys.executable, WRITER, url, str(w), "500", "1"], stdout=subprocess.PIPE, text=True)
-        for w in range(8)
-    ]
-    acked: dict[int, str] = {}
-    for proc in writers:
-        out, _ = proc.communicate(timeout=600)
-        assert proc.returncode == 0
-        for line in out.splitlines():
-            parts = line.split()[1:]
-            acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    acked = run_writers(url, writers=8, appends=500, batch=1)
     assert len(acked) == 8 * 500
     store = open_store(url)
     request_close(store)
@@ -137,20 +124,7 @@ def test_eight_processes_append_at_once(url: str) -> None:
 
 def test_a_killed_writer_loses_no_acknowledged_record(url: str) -> None:
     upgrade(url)
-    proc = subprocess.Popen([sys.executable, WRITER, url, "k", "1000", "40"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    acked: dict[int, str] = {}
-    deadline = time.monotonic() + 120
-    while len(acked) < 200 and time.monotonic() < deadline:
-        parts = proc.stdout.readline().split()[1:]
-        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    rest = proc.stdout.read()
-    proc.stdout.close()
-    for line in rest.splitlines():
-        parts = line.split()[1:]
-        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    acked = kill_a_writer(url)
     store = open_store(url)
     request_close(store)
     for seq, ident in acked.items():

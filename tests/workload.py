@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from suitability import Client, Registry, load_catalog
@@ -62,3 +67,46 @@ def mixed_workload(store: LogStore, clients: int = 6, seed: int = 1, engine: Eng
         counts["decision"] += len(CATALOG)
         when += timedelta(hours=1)
     return counts
+
+
+WRITER = str(Path(__file__).resolve().parent / "log_writer.py")
+
+
+def _acks(lines: str) -> dict[int, str]:
+    acked: dict[int, str] = {}
+    for line in lines.splitlines():
+        parts = line.split()[1:]
+        acked.update({int(parts[i]): parts[i + 1] for i in range(0, len(parts), 2)})
+    return acked
+
+
+def run_writers(location: str, writers: int, appends: int, batch: int) -> dict[int, str]:
+    """Run ``writers`` writer processes at once; return every acknowledged seq and record id."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, WRITER, location, str(w), str(appends), str(batch)], stdout=subprocess.PIPE, text=True
+        )
+        for w in range(writers)
+    ]
+    acked: dict[int, str] = {}
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0
+        acked.update(_acks(out))
+    return acked
+
+
+def kill_a_writer(location: str, after: int = 200) -> dict[int, str]:
+    """Start a writer of 40-record batches, SIGKILL it once ``after`` records are acknowledged."""
+    proc = subprocess.Popen([sys.executable, WRITER, location, "k", "1000", "40"], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    acked: dict[int, str] = {}
+    deadline = time.monotonic() + 120
+    while len(acked) < after and time.monotonic() < deadline:
+        acked.update(_acks(proc.stdout.readline()))
+    time.sleep(0.013)  # somewhere inside a later batch
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    acked.update(_acks(proc.stdout.read()))  # acknowledgements written before the kill
+    proc.stdout.close()
+    return acked
