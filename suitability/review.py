@@ -323,6 +323,8 @@ def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], Non
     db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
     db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
     db.execute("CREATE INDEX r_type ON r(type, client, at)")
+    db.execute("CREATE INDEX reasons_seq ON reasons(seq, code)")
+    db.execute("CREATE INDEX r_actor ON r(actor, type)")
 
 
 def _cells(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Cell]:
