@@ -195,6 +195,9 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
     """Turn a condition that passed :func:`check` into a predicate over :class:`Facts`."""
     if "all" in cond:
         parts = tuple(compile_condition(c) for c in cond["all"])
+        if len(parts) == 2:  # the common pair, without a loop
+            first, second = parts
+            return lambda f: first(f) and second(f)
 
         def all_of(f: Facts) -> bool:
             for part in parts:  # noqa: SIM110 - a plain loop: no generator per call on the scoring path
@@ -205,6 +208,9 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
         return all_of
     if "any" in cond:
         parts = tuple(compile_condition(c) for c in cond["any"])
+        if len(parts) == 2:
+            first, second = parts
+            return lambda f: first(f) or second(f)
 
         def any_of(f: Facts) -> bool:
             for part in parts:  # noqa: SIM110 - as above

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -345,6 +345,7 @@ class Questionnaire:
             for q in model.questions
         )
         self.question_ids = frozenset(q.id for q in model.questions)
+        self.validity = timedelta(days=model.validity_days) if model.validity_days else None
         self.rules = tuple(
             CompiledRule(
                 r.id,

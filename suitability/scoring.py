@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, cast
 
@@ -128,7 +128,7 @@ def assess(
             disabled questions, missing required answers), each with its JSON Pointer.
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
-    when = as_instant(as_of)
+    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
     problems: list[Problem] = []
     if not questionnaire.question_ids.issuperset(given):
         problems += [
@@ -217,7 +217,7 @@ def assess(
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
 
-    validity = questionnaire.model.validity_days
+    validity = questionnaire.validity
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
@@ -230,7 +230,7 @@ def assess(
         horizon=horizon,
         varieties=varieties,
         assessed_at=when,
-        valid_until=when + timedelta(days=validity) if validity else None,
+        valid_until=when + validity if validity is not None else None,
         questionnaire=questionnaire.ref,
     )
 
