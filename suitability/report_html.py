@@ -37,6 +37,13 @@ _TEXT = {
     "query": {"zh-CN": "列出全部记录", "en": "List them all"},
     "thresholds": {"zh-CN": "阈值", "en": "Thresholds"},
 }
+_CHECK_NAMES = {
+    "sequence": {"zh-CN": "序号连续", "en": "sequence"},
+    "canonical bytes": {"zh-CN": "规范字节", "en": "canonical bytes"},
+    "leaf hashes": {"zh-CN": "叶哈希", "en": "leaf hashes"},
+    "root": {"zh-CN": "根哈希与检查点", "en": "root"},
+    "references": {"zh-CN": "引用", "en": "references"},
+}
 _HEAD = ("actor", "decisions", "confirmations", "rate", "65+ high-risk", "retake drift", "flags", "seq")
 
 
@@ -96,7 +103,7 @@ def render(result: Review, lang: str = "zh-CN") -> str:
     """Return the report as one self-contained HTML document."""
     status = _t("verified", lang) if result.verified else _t("failed", lang)
     checks = "".join(
-        f"<tr class='{s.lower()}'><td>({n})</td><td>{escape(name)}</td><td>{s}</td><td>{escape(detail)}</td></tr>"
+        f"<tr class='{s.lower()}'><td>({n})</td><td>{escape(_CHECK_NAMES.get(name, {}).get(lang, name))}</td><td>{s}</td><td>{escape(detail)}</td></tr>"
         for n, name, s, detail in result.integrity
     )
     against = (
@@ -112,7 +119,7 @@ def render(result: Review, lang: str = "zh-CN") -> str:
     )
     actor_rows = "".join(
         f"<tr class='{'flagged' if a.flags else ''}'><td>{escape(a.actor)}</td><td>{a.decisions}</td><td>{a.confirmations}</td>"
-        f"<td>{a.rate:.0%}</td><td>{a.elderly_high_risk}</td><td>{a.retake_drift}</td><td>{escape('; '.join(a.flags))}</td>"
+        f"<td>{a.rate:.0%}</td><td>{a.elderly_high_risk}</td><td>{a.retake_drift}</td><td>{escape('; '.join(f[lang] for f in a.flags))}</td>"
         f"<td>{_seqs(a.seqs, a.confirmations)}</td></tr>"
         for a in result.actors
     )

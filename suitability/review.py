@@ -263,7 +263,7 @@ class ActorRank:
     rate: float
     elderly_high_risk: int
     retake_drift: int
-    flags: list[str]
+    flags: list[dict[str, str]]  # each in zh-CN and en
     seqs: list[int]
 
 
@@ -370,7 +370,12 @@ def review(
         actors = _actors(db, config, drift_by_actor)
         db.close()
     flagged_actors = [a for a in actors if a.flags]
-    findings += [Finding("actor", a.actor, _t("；".join(a.flags), "; ".join(a.flags)), a.seqs) for a in flagged_actors]
+    findings += [
+        Finding(
+            "actor", a.actor, _t("；".join(f["zh-CN"] for f in a.flags), "; ".join(f["en"] for f in a.flags)), a.seqs
+        )
+        for a in flagged_actors
+    ]
     return Review(
         size=report.size,
         root=report.root,
@@ -557,13 +562,22 @@ def _actors(db: sqlite3.Connection, config: ReviewConfig, drift_by_actor: dict[s
         drift = len(drift_by_actor.get(actor, ()))
         flags = []
         if decisions >= config.actor_min_decisions and rate > config.actor_confirmation_rate:
-            flags.append(f"confirmation rate {rate:.0%} > {config.actor_confirmation_rate:.0%}")
+            limit = f"{config.actor_confirmation_rate:.0%}"
+            flags.append(_t(f"客户坚持购买确认率 {rate:.0%} > {limit}", f"confirmation rate {rate:.0%} > {limit}"))
         if elderly >= config.actor_elderly_high_risk:
             flags.append(
-                f"{elderly} high-risk sales confirmed by clients {config.elderly_age}+ (≥ {config.actor_elderly_high_risk})"
+                _t(
+                    f"{elderly} 笔 {config.elderly_age} 岁及以上客户坚持购买高风险产品（≥ {config.actor_elderly_high_risk}）",
+                    f"{elderly} high-risk sales confirmed by clients {config.elderly_age}+ (≥ {config.actor_elderly_high_risk})",
+                )
             )
         if drift >= config.actor_retake_drift:
-            flags.append(f"{drift} clients with upward retake drift (≥ {config.actor_retake_drift})")
+            flags.append(
+                _t(
+                    f"{drift} 名客户重新评估后风险等级上升（≥ {config.actor_retake_drift}）",
+                    f"{drift} clients with upward retake drift (≥ {config.actor_retake_drift})",
+                )
+            )
         seqs = [
             s
             for (s,) in db.execute(

@@ -220,7 +220,10 @@ def test_the_html_is_self_contained(reviewed: Review) -> None:
         assert "<link" not in html and "@import" not in html and "url(" not in html
         assert html.count("<svg") == len(reviewed.figures) - sum(1 for f in reviewed.figures if not f.cells)
         assert html.index('id="integrity"') < html.index('id="findings"') < html.index('id="profiles"')
-    assert "适当性决策日志审阅报告" in render(reviewed, "zh-CN")
+    chinese = render(reviewed, "zh-CN")
+    assert "适当性决策日志审阅报告" in chinese and "序号连续" in chinese
+    assert "岁及以上客户坚持购买高风险产品" in chinese  # flags are localized too
+    assert "high-risk sales confirmed" not in chinese
     assert "Suitability decision-log review" in render(reviewed, "en")
 
 
