@@ -85,7 +85,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     big = folder / f"demo-{args.records}.sqlite3"
     if not big.exists():
-        clients = args.records // 4  # about four records a client
+        clients = args.records * 27 // 100  # about 3.8 records a client: a little over --records
         subprocess.run(
             [sys.executable, "-m", "suitability", "demo", "--log", str(big), "--clients", str(clients)], check=True
         )
