@@ -24,7 +24,7 @@ import hashlib
 import json
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -650,12 +650,6 @@ def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = 
     return count
 
 
-def iter_records(store: LogStore) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(seq, record)`` parsed, streaming."""
-    for seq, data, _ in store.scan():
-        yield seq, orjson.loads(data)
-
-
 __all__ = [
     "CHECKS",
     "Check",
@@ -664,7 +658,6 @@ __all__ = [
     "VerifyReport",
     "copy_log",
     "export",
-    "iter_records",
     "prove",
     "replay",
     "verify",

@@ -16,7 +16,6 @@ to share between threads.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -68,7 +67,6 @@ class Engine:
         self.store = store
         self._key = pseudonym_key
         self._clock = clock
-        self._lock = threading.Lock()
 
     def _client(self, client: Client) -> Client:
         if self._key is None or client.client_id.startswith("hmac-sha256:"):
