@@ -33,6 +33,7 @@ from .matching import (
     Recommendation,
     confirm,
     decide,
+    decide_many,
     recommend,
     warnings_hash,
 )
@@ -96,6 +97,7 @@ __all__ = [
     "confirm",
     "content_hash",
     "decide",
+    "decide_many",
     "export",
     "load_catalog",
     "load_policy",

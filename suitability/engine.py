@@ -33,6 +33,7 @@ from .matching import (
     Recommendation,
     confirm,
     decide,
+    decide_many,
     explain_fit,
 )
 from .models import Assessment, Client, Response, as_instant
@@ -235,11 +236,8 @@ class Engine:
         when = self._when(as_of)
         products = list(catalog)
         for product in products:
-            check_against(product, p)
-
-        decisions = [
-            decide(recorded, product, who, p, "firm", when, questionnaire_status=status) for product in products
-        ]
+            check_against(product, p)  # refuse the whole screen before recording any of it
+        decisions = decide_many(recorded, products, who, p, "firm", when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return [
             Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))

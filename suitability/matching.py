@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -145,6 +145,42 @@ def decide(
         ProductError: the product names a level, term or variety the policy does not know.
     """
     when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    person, known, prefix = _context(assessment, client, policy, initiated_by, when, questionnaire_status)
+    return _decide_product(assessment, product, client, policy, initiated_by, when, person, known, prefix)
+
+
+def decide_many(
+    assessment: Assessment,
+    products: Iterable[Product],
+    client: Client,
+    policy: Policy,
+    initiated_by: Initiator,
+    as_of: date | datetime,
+    *,
+    questionnaire_status: str = "active",
+) -> list[Decision]:
+    """:func:`decide` for each of ``products``, for one assessed client (a catalog screen).
+
+    The same decisions as calling :func:`decide` for each product; what depends only on the client
+    and the moment is worked out once.
+    """
+    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    person, known, prefix = _context(assessment, client, policy, initiated_by, when, questionnaire_status)
+    return [
+        _decide_product(assessment, product, client, policy, initiated_by, when, person, known, prefix)
+        for product in products
+    ]
+
+
+def _context(
+    assessment: Assessment,
+    client: Client,
+    policy: Policy,
+    initiated_by: Initiator,
+    when: datetime,
+    questionnaire_status: str,
+) -> tuple[tuple[Any, ...], dict[Any, Any], Any]:
+    """Check the assessment against the client and the moment; return its facts and a hash of its id part."""
     if assessment.client_id is not None and assessment.client_id != client.client_id:
         raise DecisionError(
             "the assessment belongs to another client",
@@ -155,55 +191,64 @@ def decide(
             "the assessment is later than the decision",
             [Problem(f"expected assessed_at <= {when.isoformat()}, found {assessment.assessed_at.isoformat()}")],
         )
+    expiry = policy.expiry(assessment)
+    age = client.age_at(when.date()) if policy.care_age is not None else None
+    person = (
+        assessment.profile,
+        assessment.lowest_category or not client.full_civil_capacity,
+        assessment.horizon,
+        tuple(assessment.varieties),
+        bool(assessment.consistency_violations),
+        f"{assessment.questionnaire.id}@{assessment.questionnaire.version}",
+        questionnaire_status,
+        client.investor_type == "professional",
+        initiated_by,
+        expiry.date().isoformat() if expiry is not None and when > expiry else None,
+        age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
+    )
+    prefix = "\x1f".join(
+        (assessment.id, _client_key(client), policy.hash, initiated_by, when.isoformat(), questionnaire_status)
+    )
+    # Results are memoized by their facts: the client's (one table per client situation, found
+    # here once per screen) and the product's (a small key); facts take few distinct values.
+    known = policy.memo.get(person)
+    if known is None:
+        if len(policy.memo) > 20_000:
+            policy.memo.clear()
+        known = policy.memo[person] = {}
+    return person, known, hashlib.sha256(prefix.encode())
+
+
+def _decide_product(
+    assessment: Assessment,
+    product: Product,
+    client: Client,
+    policy: Policy,
+    initiated_by: Initiator,
+    when: datetime,
+    person: tuple[Any, ...],
+    known: dict[Any, Any],
+    prefix: Any,
+) -> Decision:
     if (
         product.risk_level not in policy.risk_index
         or product.variety not in policy.variety_index
         or (type(product.term) is str and product.term not in policy.horizon_index)
     ):
         check_against(product, policy)  # raises, naming every unknown field
-    expiry = policy.expiry(assessment)
-    age = client.age_at(when.date())
-    facts = _Facts(
-        profile=assessment.profile,
-        lowest=assessment.lowest_category or not client.full_civil_capacity,
-        horizon=assessment.horizon,
-        varieties=tuple(assessment.varieties),
-        inconsistent=bool(assessment.consistency_violations),
-        questionnaire=f"{assessment.questionnaire.id}@{assessment.questionnaire.version}",
-        questionnaire_status=questionnaire_status,
-        risk_level=product.risk_level,
-        product_horizon=product_horizon(product, policy),
-        variety=product.variety,
-        professional_only=product.professional_only,
-        professional=client.investor_type == "professional",
-        initiated_by=initiated_by,
-        expired_on=expiry.date().isoformat() if expiry is not None and when > expiry else None,
-        age=age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
-    )
-    result = policy.memo.get(facts)
+    term = product.term
+    horizon = term if isinstance(term, str) else policy.horizon_of_months(term)
+    key = (product.risk_level, horizon, product.variety, product.professional_only)
+    result = known.get(key)
     if result is None:
-        result = _evaluate(policy, facts)
-        if len(policy.memo) > 100_000:  # bounded: facts take few distinct values in practice
-            policy.memo.clear()
-        policy.memo[facts] = result
+        result = known[key] = _evaluate(policy, _Facts._make((*person, *key)))
     outcome, reasons, warnings = result
-    material = "\x1f".join(
-        (
-            assessment.id,
-            _client_key(client),
-            product.id,
-            product.risk_level,
-            str(product.term),
-            product.variety,
-            policy.hash,
-            initiated_by,
-            when.isoformat(),
-            questionnaire_status,
-            "1" if product.professional_only else "0",
-        )
+    digest = prefix.copy()  # the client's part is hashed once per screen; the product's is added
+    digest.update(
+        f"\x1f{product.id}\x1f{product.risk_level}\x1f{term}\x1f{product.variety}\x1f{product.professional_only:d}".encode()
     )
     return Decision(
-        id="dec_" + hashlib.sha256(material.encode()).hexdigest()[:32],
+        id="dec_" + digest.hexdigest()[:32],
         outcome=outcome,
         reasons=reasons,
         warnings=warnings,
@@ -225,6 +270,7 @@ def _client_key(client: Client) -> str:
 class _Facts(NamedTuple):
     """Everything a decision's outcome and reasons depend on; equal facts, equal result."""
 
+    # the client and the moment (see _context)
     profile: str
     lowest: bool
     horizon: str | None
@@ -232,14 +278,15 @@ class _Facts(NamedTuple):
     inconsistent: bool
     questionnaire: str
     questionnaire_status: str
-    risk_level: str
-    product_horizon: str
-    variety: str
-    professional_only: bool
     professional: bool
     initiated_by: str
     expired_on: str | None
     age: int | None  # set only when at or above the policy's special-care age
+    # the product
+    risk_level: str
+    product_horizon: str
+    variety: str
+    professional_only: bool
 
 
 def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Reason]]:
@@ -406,26 +453,14 @@ def recommend(
     A recommendation is firm-initiated (CSRC 办法 Art. 22(3)-(4)): anything that does not fit on
     every dimension is left out, as is anything needing a confirmation.
     """
-    found = []
-    for product in catalog:
-        decision = decide(
-            assessment,
-            product,
-            client,
-            policy,
-            "firm",
-            as_of,
-            questionnaire_status=questionnaire_status,
-        )
-        if decision.outcome == "suitable":
-            found.append(
-                Recommendation(
-                    product=product,
-                    decision=decision,
-                    fits=explain_fit(assessment, product, client, policy),
-                )
-            )
-    return found
+    decisions = decide_many(
+        assessment, catalog, client, policy, "firm", as_of, questionnaire_status=questionnaire_status
+    )
+    return [
+        Recommendation(product=d.product, decision=d, fits=explain_fit(assessment, d.product, client, policy))
+        for d in decisions
+        if d.outcome == "suitable"
+    ]
 
 
 def explain_fit(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:

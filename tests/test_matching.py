@@ -22,6 +22,7 @@ from suitability import (
     ProductError,
     confirm,
     decide,
+    decide_many,
     load_policy,
     recommend,
     warnings_hash,
@@ -358,3 +359,16 @@ def test_recommend_leaves_out_what_needs_special_care(csrc: Policy) -> None:
         assessment("C5", horizon="long"), [product("R5"), product("R2")], client(70, on=when.date()), csrc, when
     )
     assert [p.product.risk_level for p in found] == ["R2"]
+
+
+def test_decide_many_equals_decide_for_each(csrc: Policy) -> None:
+    when = ASSESSED + timedelta(days=400)
+    catalog = [product(r, t, v) for r in ("R1", "R3", "R5") for t in ("short", 30, 90) for v in ("equity", "complex")]
+    for profile, lowest, age in (("C2", False, 40), ("C5", False, 70), ("C1", True, 66)):
+        a = assessment(profile, lowest=lowest)
+        c = client(age, on=when.date())
+        for initiator in ("client", "firm"):
+            many = decide_many(a, catalog, c, csrc, initiator, when)  # type: ignore[arg-type]
+            assert many == [decide(a, p, c, csrc, initiator, when) for p in catalog]  # type: ignore[arg-type]
+    with pytest.raises(DecisionError, match="another client"):
+        decide_many(assessment(client_id="C-9"), catalog, client(on=when.date()), csrc, "client", when)
