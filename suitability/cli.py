@@ -736,6 +736,37 @@ def _existing_log(ctx: click.Context, log: str) -> LogStore:
     return ctx.with_resource(open_store(log, create=False))
 
 
+def _checkpoint_options(func: F) -> F:
+    func = click.option(
+        "--public-key",
+        "public_key",
+        type=click.Path(dir_okay=False),
+        help="The verifier key of the checkpoints (alone: check the latest checkpoint kept with the log).",
+    )(func)
+    return click.option(
+        "--checkpoint",
+        "checkpoint_files",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="A signed checkpoint to check the log against (repeatable; needs --public-key).",
+    )(func)
+
+
+def _checkpoints(
+    store: LogStore, log: str, files: tuple[str, ...], public_key: str | None
+) -> list[tuple[Checkpoint, str]]:
+    """Open the signed checkpoints given (or, with a key alone, the latest one kept with the log)."""
+    if files and not public_key:
+        raise click.UsageError("--checkpoint needs --public-key to check its signature")
+    if not public_key:
+        return []
+    verifier = _verifier(public_key)
+    notes = [(_read_text(f), f) for f in files]
+    if not notes and (kept := store.latest_checkpoint()):
+        notes = [(kept, f"{log} (latest checkpoint kept with the log)")]
+    return [(open_note(note, verifier, source), source) for note, source in notes]
+
+
 @audit_group.command("keygen")
 @click.option(
     "--private",
@@ -804,16 +835,7 @@ def audit_checkpoint(ctx: click.Context, log: str, key_file: str, origin: str, o
 
 @audit_group.command("verify")
 @click.argument("log", metavar="LOG")
-@click.option(
-    "--checkpoint",
-    "checkpoint_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="A signed checkpoint to check against (repeatable).",
-)
-@click.option(
-    "--public-key", "public_key", type=click.Path(dir_okay=False), help="The verifier key of the checkpoints."
-)
+@_checkpoint_options
 @click.option(
     "--quick",
     is_flag=True,
@@ -832,16 +854,8 @@ def audit_verify(
     Example:
       suitability audit verify suitability-log.sqlite3 --checkpoint cp-1.txt --public-key log.pub
     """
-    if checkpoint_files and not public_key:
-        raise click.UsageError("--checkpoint needs --public-key to check its signature")
     store = _existing_log(ctx, log)
-    opened = []
-    if public_key:
-        verifier = _verifier(public_key)
-        notes = [(_read_text(f), f) for f in checkpoint_files]
-        if not notes and (kept := store.latest_checkpoint()):
-            notes = [(kept, f"{log} (latest checkpoint kept with the log)")]
-        opened = [(open_note(note, verifier, source), source) for note, source in notes]
+    opened = _checkpoints(store, log, checkpoint_files, public_key)
     report = verify(store, opened, deep=not quick, progress=_progress("verify", store.size()))
     for check in report.checks:
         status = "skip" if check.skipped else "ok  " if check.ok else "FAIL"
@@ -1038,16 +1052,7 @@ def audit_query(
 @click.argument("log", metavar="LOG")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
-@click.option(
-    "--checkpoint",
-    "checkpoint_files",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Verify against this signed checkpoint first.",
-)
-@click.option(
-    "--public-key", "public_key", type=click.Path(dir_okay=False), help="The verifier key of the checkpoints."
-)
+@_checkpoint_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the figures as JSON here.")
 @_lang_option
 @click.pass_context
@@ -1071,13 +1076,8 @@ def audit_report(
     Example:
       suitability audit report suitability-log.sqlite3 --out review.html --lang en
     """
-    if checkpoint_files and not public_key:
-        raise click.UsageError("--checkpoint needs --public-key to check its signature")
     store = _existing_log(ctx, log)
-    opened = []
-    if public_key:
-        verifier = _verifier(public_key)
-        opened = [(open_note(_read_text(f), verifier, f), f) for f in checkpoint_files]
+    opened = _checkpoints(store, log, checkpoint_files, public_key)
     result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()))
     Path(out_file).write_text(render_report(result, lang), encoding="utf-8")
     if json_file:
