@@ -210,6 +210,22 @@ def test_audit_cli_end_to_end(log: Path, tmp_path: Path) -> None:
     assert "latest checkpoint kept with the log" in kept.stdout
     replayed = cli_run("audit", "replay", str(log))
     assert replayed.exit_code == 0 and "REPLAYED" in replayed.stdout
+    html = tmp_path / "review.html"
+    reported = cli_run(
+        "audit",
+        "report",
+        str(log),
+        "--out",
+        str(html),
+        "--checkpoint",
+        str(cp1),
+        "--public-key",
+        str(pub),
+        "--lang",
+        "en",
+    )
+    assert reported.exit_code == 0
+    assert f"Checked against signed checkpoint: {cp1}" in html.read_text()
     proof = tmp_path / "p.json"
     assert (
         cli_run(
