@@ -30,7 +30,7 @@ from _common import table
 
 from suitability import Client, Registry, assess, audit, confirm, decide, load_catalog
 from suitability.records import assessment_draft, confirmation_draft, decision_draft
-from suitability.store import Draft, SQLiteStore, render
+from suitability.store import BatchWriter, Draft, SQLiteStore, render
 from tests.workload import random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,24 +91,15 @@ def build_log(path: Path, records: int) -> None:
     """Assessments, each followed by decisions on three products, a confirmation when one is needed."""
     rnd = random.Random(5)
     store = SQLiteStore(path)
-    pending: list[Draft] = []
-    artifacts: set[str | None] = set()
-    next_seq = 0
-
-    def add(draft: Draft) -> int:
-        # The same arithmetic as the store: a new artifact first, then the record.
-        nonlocal next_seq
-        for artifact in draft.artifacts:
-            if artifact.key not in artifacts:
-                artifacts.add(artifact.key)
-                next_seq += 1
-        pending.append(draft)
-        next_seq += 1
-        return next_seq - 1
-
-    i = 0
     started = time.perf_counter()
-    while next_seq < records:
+
+    def progress(done: int) -> None:
+        print(f"\rbuilding: {done:,} records ({time.perf_counter() - started:.0f}s)", end="", file=sys.stderr)
+
+    writer = BatchWriter(store, progress=progress)
+    add = writer.add
+    i = 0
+    while writer.next_seq < records:
         client = Client(client_id=f"C-{i}", birth_date=f"{rnd.randint(1945, 2000)}-06-01")
         when = START + timedelta(minutes=i)
         answers = random_answers(rnd)
@@ -121,13 +112,7 @@ def build_log(path: Path, records: int) -> None:
                 c = confirm(d, "我已知晓风险，坚持购买", "staff-1", "app", confirmed_at=when + timedelta(seconds=60))
                 add(confirmation_draft(c, d_seq))
         i += 1
-        if len(pending) >= 5_000:
-            stored = store.append(pending)
-            assert stored[-1].seq == next_seq - 1
-            pending = []
-            print(f"\rbuilding: {next_seq:,} records ({time.perf_counter() - started:.0f}s)", end="", file=sys.stderr)
-    if pending:
-        store.append(pending)
+    writer.flush()
     print(file=sys.stderr)
     store.close()
 

@@ -31,7 +31,7 @@ from .errors import InputError, Problem, ProductError, ResponseError, Suitabilit
 from .matching import Decision, Evidence, Language
 from .models import LANGUAGES, Assessment, Client, Response, parse_model
 from .policy import Policy, load_policy
-from .product import Product, check_against, load_catalog, parse_product
+from .product import Product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
 from .report_html import render as render_report
@@ -702,8 +702,6 @@ def recommend_command(
     client = _read_model(Client, client_file, ResponseError)
     policy = _policy(ctx, policy_ref)
     catalog = load_catalog(catalog_file)
-    for product in catalog:
-        check_against(product, policy)
     found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of), actor=actor)
     if as_json:
         _emit_json(found)

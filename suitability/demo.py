@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
-
 from .matching import confirm, decide
 from .models import Assessment, Client
 from .policy import Policy
@@ -29,7 +27,7 @@ from .product import Product
 from .questionnaire import Questionnaire
 from .records import assessment_draft, confirmation_draft, decision_draft
 from .scoring import assess, next_question
-from .store import Draft, LogStore
+from .store import BatchWriter, LogStore
 
 DRIFTER = "CN-DRIFT-0001"
 PUSHER = "staff-99"
@@ -66,40 +64,6 @@ def catalog(rnd: random.Random, size: int = 30) -> list[Product]:
             )
         )
     return products
-
-
-class _Writer:
-    """Batches drafts and predicts their seqs exactly as the store assigns them."""
-
-    def __init__(self, store: LogStore, progress: Callable[[int], None] | None) -> None:
-        self.store, self.progress = store, progress
-        self.pending: list[Draft] = []
-        self.next_seq = store.size()
-        self.artifacts: set[str | None] = set()
-        if self.next_seq:
-            for _, data, _ in store.scan():
-                if b'"type":"artifact"' in data:
-                    self.artifacts.add(orjson.loads(data)["hash"])
-
-    def add(self, draft: Draft) -> int:
-        for artifact in draft.artifacts:
-            if artifact.key not in self.artifacts:
-                self.artifacts.add(artifact.key)
-                self.next_seq += 1
-        self.pending.append(draft)
-        self.next_seq += 1
-        if len(self.pending) >= 5_000:
-            self.flush()
-        return self.next_seq - 1
-
-    def flush(self) -> None:
-        if self.pending:
-            stored = self.store.append(self.pending)
-            if stored[-1].seq != self.next_seq - 1:  # another writer interleaved: seqs in records would lie
-                raise RuntimeError("the demo log was written to by someone else while generating")
-            self.pending = []
-            if self.progress:
-                self.progress(self.next_seq)
 
 
 def _answers_for(
@@ -152,7 +116,7 @@ def generate(
     rnd = random.Random(seed)
     shelf = catalog(rnd)
     staff = [f"staff-{i:02d}" for i in range(1, actors + 1)]
-    writer = _Writer(store, progress)
+    writer = BatchWriter(store, progress=progress)
     summary = DemoSummary(actors=[*staff, PUSHER] if plant else staff)
     span = timedelta(days=330)
     for i in range(clients):
@@ -194,7 +158,7 @@ def generate(
 
 
 def _plant(
-    writer: _Writer,
+    writer: BatchWriter,
     questionnaire: Questionnaire,
     policy: Policy,
     shelf: list[Product],

@@ -38,7 +38,7 @@ from .matching import (
 )
 from .models import Assessment, Client, Response, as_instant
 from .policy import Policy
-from .product import Product, check_against
+from .product import Product
 from .questionnaire import Questionnaire
 from .records import assessment_draft, confirmation_draft, decision_draft, pseudonym
 from .registry import Registry
@@ -106,37 +106,39 @@ class Engine:
         self.store.append([assessment_draft(q, given, who, result, actor)])
         return result
 
+    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any]:
+        """The seq and recorded form of an assessment or decision (``given`` as an object or id).
+
+        Raises:
+            DecisionError: it is not in this log, or ``given`` differs from its record.
+        """
+        ident = given if isinstance(given, str) else given.id
+        found = self.store.find(ident)
+        if found is None:
+            raise DecisionError(
+                f"{kind} {ident} is not in the decision log {self.store.location}",
+                [Problem(f"expected a {kind} recorded in this log (made through the engine), found none", "/id")],
+            )
+        recorded = model.model_validate(orjson.loads(found.data)["result"])
+        if not isinstance(given, str) and given != recorded:
+            raise DecisionError(
+                f"{kind} {ident} differs from its record (seq {found.seq})",
+                [
+                    Problem(
+                        f"expected the {kind} exactly as recorded, found a changed copy", code=f"{kind.upper()}_ALTERED"
+                    )
+                ],
+            )
+        return found.seq, recorded
+
     def recorded_assessment(self, assessment: Assessment | str) -> tuple[int, Assessment]:
         """Return the sequence number and recorded form of an assessment in this log.
 
         Raises:
             DecisionError: it is not in the log, or differs from its record.
         """
-        ident = assessment if isinstance(assessment, str) else assessment.id
-        found = self.store.find(ident)
-        if found is None:
-            raise DecisionError(
-                f"assessment {ident} is not in the decision log {self.store.location}",
-                [
-                    Problem(
-                        "expected an assessment recorded in this log (assess through the engine first), found none",
-                        "/id",
-                    )
-                ],
-            )
-        recorded = Assessment.model_validate(orjson.loads(found.data)["result"])
-        if not isinstance(assessment, str) and assessment != recorded:
-            raise DecisionError(
-                f"assessment {ident} differs from its record (seq {found.seq})",
-                [
-                    Problem(
-                        "expected the assessment exactly as recorded, found a changed copy",
-                        "",
-                        code="ASSESSMENT_ALTERED",
-                    )
-                ],
-            )
-        return found.seq, recorded
+        seq, recorded = self._recorded(assessment, Assessment, "assessment")
+        return seq, recorded
 
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
@@ -184,23 +186,7 @@ class Engine:
         confirmed_at: datetime | None = None,
     ) -> Confirmation:
         """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it."""
-        ident = decision if isinstance(decision, str) else decision.id
-        found = self.store.find(ident)
-        if found is None:
-            raise DecisionError(
-                f"decision {ident} is not in the decision log {self.store.location}",
-                [Problem("expected a decision recorded in this log, found none", "/id")],
-            )
-        recorded = Decision.model_validate(orjson.loads(found.data)["result"])
-        if not isinstance(decision, str) and decision != recorded:
-            raise DecisionError(
-                f"decision {ident} differs from its record (seq {found.seq})",
-                [
-                    Problem(
-                        "expected the decision exactly as recorded, found a changed copy", "", code="DECISION_ALTERED"
-                    )
-                ],
-            )
+        seq, recorded = self._recorded(decision, Decision, "decision")
         result = confirm(
             recorded,
             acknowledgement,
@@ -211,7 +197,7 @@ class Engine:
             shown_warnings=shown_warnings,
             confirmed_at=self._when(confirmed_at),
         )
-        self.store.append([confirmation_draft(result, found.seq)])
+        self.store.append([confirmation_draft(result, seq)])
         return result
 
     def recommend(
@@ -234,10 +220,8 @@ class Engine:
         who = self._client(client)
         status = self._questionnaire_status(recorded)
         when = self._when(as_of)
-        products = list(catalog)
-        for product in products:
-            check_against(product, p)  # refuse the whole screen before recording any of it
-        decisions = decide_many(recorded, products, who, p, "firm", when, questionnaire_status=status)
+        # decide_many refuses an unknown level, term or variety before anything is recorded
+        decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return [
             Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))

@@ -114,9 +114,9 @@ def _levels(policy: Policy, profile: str) -> str:
     return "/".join(row) if row else "-"
 
 
-def _decision_id(parts: list[object]) -> str:
+def _digest_id(prefix: str, parts: list[object]) -> str:
     material = orjson.dumps(parts, default=str, option=orjson.OPT_SORT_KEYS)
-    return "dec_" + hashlib.sha256(material).hexdigest()[:32]
+    return prefix + hashlib.sha256(material).hexdigest()[:32]
 
 
 def decide(
@@ -424,9 +424,8 @@ def confirm(
     if problems:
         raise DecisionError(f"cannot confirm decision {decision.id}", problems)
     at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
-    ident = _decision_id([decision.id, expected, acknowledgement, actor, channel, at.isoformat()])
     return Confirmation(
-        id="cnf_" + ident[4:],
+        id=_digest_id("cnf_", [decision.id, expected, acknowledgement, actor, channel, at.isoformat()]),
         decision_id=decision.id,
         warnings_hash=expected,
         warning_codes=[w.code for w in decision.warnings],

@@ -340,6 +340,54 @@ def is_url(location: str | Path) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
+class BatchWriter:
+    """Appends drafts in large batches while telling each its seq at once, for bulk loads.
+
+    Records often name earlier ones by seq (a decision its assessment); a bulk load cannot wait
+    for a commit per record, so this predicts each seq exactly as :func:`layout` will assign it and
+    checks the prediction at every flush. Nobody else may write to the log meanwhile.
+    """
+
+    def __init__(self, store: LogStore, *, batch: int = 5_000, progress: Callable[[int], None] | None = None) -> None:
+        self.store, self.batch, self.progress = store, batch, progress
+        self.pending: list[Draft] = []
+        self.next_seq = store.size()
+        self._artifacts: set[str] = set()
+
+    def add(self, draft: Draft) -> int:
+        """Queue ``draft`` (and the artifacts it needs that the log lacks); return its seq."""
+        for artifact in draft.artifacts:
+            key = artifact.key or ""
+            if key not in self._artifacts:
+                self._artifacts.add(key)
+                if self.store.find(key) is None:
+                    self.next_seq += 1
+        self.pending.append(draft)
+        self.next_seq += 1
+        if len(self.pending) >= self.batch:
+            self.flush()
+        return self.next_seq - 1
+
+    def flush(self) -> None:
+        """Append what is queued, in one transaction.
+
+        Raises:
+            LogError: another writer appended meanwhile, so the seqs in the records would lie
+                (the batch was written, and verification will name the first wrong reference).
+        """
+        if not self.pending:
+            return
+        stored = self.store.append(self.pending)
+        self.pending = []
+        if stored[-1].seq != self.next_seq - 1:
+            raise LogError(
+                f"{self.store.location} was written to by someone else during a bulk load",
+                [Problem(f"expected the batch to end at seq {self.next_seq - 1}, found {stored[-1].seq}")],
+            )
+        if self.progress:
+            self.progress(self.next_seq)
+
+
 def open_store(location: str | Path, *, create: bool = True) -> LogStore:
     """Open the decision log at ``location``: a SQLite file path, or a ``postgresql://`` URL.
 

@@ -129,3 +129,17 @@ def test_mixed_workload_verifies_and_replays(store: SQLiteStore) -> None:
     assert replayed.counts["assessment"] == counts["assessment"]
     assert replayed.counts["decision"] == counts["decision"]
     assert replayed.counts["confirmation"] == counts["confirmation"]
+
+
+def test_a_screen_with_an_unknown_product_records_nothing(
+    store: SQLiteStore, answers: dict[str, Any], client: Client
+) -> None:
+    from suitability import Product, ProductError
+
+    engine = Engine(REGISTRY, store)
+    a = engine.assess("cn-securities-individual", answers, client, AS_OF)
+    size = store.size()
+    odd = Product(id="X", name={"zh-CN": "彩票", "en": "Lottery"}, risk_level="R3", term="short", variety="lottery")
+    with pytest.raises(ProductError, match="does not fit policy"):
+        engine.recommend(a, [*CATALOG, odd], client, "cn-csrc", AS_OF)
+    assert store.size() == size

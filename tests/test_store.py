@@ -113,3 +113,21 @@ def test_a_writer_killed_mid_batch_loses_no_acknowledged_record(tmp_path: Path) 
     assert audit.verify(store).ok
     more = mixed_workload(store, clients=1)  # the log goes on after the crash
     assert more["assessment"] == 1 and audit.verify(store).ok
+
+
+def test_batch_writer_predicts_every_seq(tmp_path: Path) -> None:
+    from suitability.store import BatchWriter
+
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    store.append([Draft("note", {"n": 0}, artifacts=[artifact("q")])])  # an artifact already in the log
+    writer = BatchWriter(store, batch=3)
+    seqs = [writer.add(Draft("note", {"n": i}, artifacts=[artifact("q"), artifact("p")])) for i in range(7)]
+    writer.flush()
+    assert seqs == [3, 4, 5, 6, 7, 8, 9]  # "p" is written once, before the first of them
+    for seq in seqs:
+        got = store.get(seq)
+        assert got is not None and orjson.loads(got.data)["seq"] == seq
+    writer.add(Draft("note", {"n": 99}))
+    store.append([Draft("note", {"n": "someone else"})])
+    with pytest.raises(LogError, match="someone else"):
+        writer.flush()
