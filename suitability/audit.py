@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from ._passes import long_pass
 from .checkpoint import Checkpoint, Verifier, open_note
 from .codec import content_hash, is_canonical
 from .errors import InputError, IntegrityError, LogError, Problem, SuitabilityError
@@ -105,6 +106,7 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@long_pass()
 def verify(
     store: LogStore,
     checkpoints: Sequence[tuple[Checkpoint, str]] = (),
@@ -390,6 +392,7 @@ def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str
             out.append(Difference(seq, kind, where, was, now))
 
 
+@long_pass()
 def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:
     """Recompute every result in ``store`` from the log alone and compare it with its record."""
     counts = dict.fromkeys(RECORD_TYPES, 0)

@@ -158,6 +158,11 @@ def read_json(path: str | Path) -> Any:
 
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+# In orjson's compact output a number starts right after `":` (a member's value), `,` or `[` (an
+# element), or at the very start, and a float always shows a fraction or an exponent. The same bytes may occur inside a
+# string; that false alarm only sends the value to the reference serializer. Three patterns with a
+# literal first byte search several times faster than one alternation.
+_FLOAT_TOKENS = tuple(re.compile(lead + rb"-?[0-9]+[.eE]") for lead in (rb"\A", rb'":', rb",", rb"\["))
 
 
 def _fast_form_is_canonical(data: bytes, floats_possible: bool = True) -> bool:
@@ -167,16 +172,9 @@ def _fast_form_is_canonical(data: bytes, floats_possible: bool = True) -> bool:
     way), or a character lies beyond U+FFFF (RFC 8785 sorts keys by UTF-16 code units). Both are
     looked for with C-speed byte searches; either sends the value to the reference serializer.
     """
-    if any(lead in data for lead in _ASTRAL_LEADS):
+    if not data.isascii() and any(lead in data for lead in _ASTRAL_LEADS):
         return False
-    if not floats_possible:
-        return True
-    if b'\\"' in data:  # an escaped quote would confuse the split below: take the sure path
-        return False
-    outside = b"".join(data.split(b'"')[::2])  # everything outside strings: numbers, punctuation, literals
-    if b"." in outside or b"E" in outside:
-        return False
-    return b"e" not in outside.replace(b"true", b"").replace(b"false", b"")
+    return not floats_possible or not any(token.search(data) for token in _FLOAT_TOKENS)
 
 
 def canonical_bytes(value: Any, *, floats_possible: bool = True) -> bytes:

@@ -1,6 +1,6 @@
 """A separate process that appends real assessments to a log and acknowledges each commit.
 
-Usage: python tests/log_writer.py LOG WRITER_ID BATCHES BATCH_SIZE
+Usage: python tests/log_writer.py LOG WRITER_ID BATCHES BATCH_SIZE [FOLD]
 Prints one line per committed batch: ``ack <seq> <id> <seq> <id> ...``, flushed.
 """
 
@@ -15,13 +15,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suitability import Client, assess
 from suitability.records import assessment_draft
-from suitability.store import open_store
+from suitability.store import SQLiteStore, open_store
 from tests.workload import REGISTRY, random_answers
 
 
 def main() -> None:
     log, writer, batches, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    store = open_store(log)
+    store = SQLiteStore(log, fold=int(sys.argv[5])) if len(sys.argv) > 5 else open_store(log)
     q = REGISTRY.questionnaire("cn-securities-individual")
     rnd = random.Random(writer)
     start = datetime(2026, 3, 1, tzinfo=UTC)

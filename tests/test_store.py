@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suitability import audit
 from suitability.errors import InputError, LogError
@@ -86,18 +89,85 @@ def test_open_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(LogError, match="cannot open"):
         open_store(tmp_path / "junk.sqlite3")
+    SQLiteStore(tmp_path / "future.sqlite3").close()
+    db = sqlite3.connect(tmp_path / "future.sqlite3", isolation_level=None)
+    db.execute("UPDATE meta SET value = 'suitability-log/9' WHERE name = 'format'")
+    db.close()
+    with pytest.raises(LogError, match="unknown log format 'suitability-log/9'"):
+        open_store(tmp_path / "future.sqlite3")
+
+
+def note(key: str, n: int) -> Draft:
+    return Draft("note", {"n": n}, key=key)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(st.lists(st.sampled_from(["asm_0a", "asm_0b", "dec_1c", "odd key", "x"]), max_size=6), max_size=8),
+    fold=st.integers(1, 7),
+)
+def test_find_returns_the_first_record_with_a_key_before_and_after_folds(batches: list[list[str]], fold: int) -> None:
+    """Whether its key was folded into the index or is still recent, a record is found, and the first one."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = SQLiteStore(Path(folder) / "log.sqlite3", fold=fold)
+        first: dict[str, int] = {}
+        n = 0
+        for keys in batches:
+            for stored, key in zip(store.append([note(k, n + i) for i, k in enumerate(keys)]), keys, strict=True):
+                first.setdefault(key, stored.seq)
+            n += len(keys)
+            for key, seq in first.items():
+                found = store.find(key)
+                assert found is not None and found.seq == seq
+                assert orjson.loads(found.data)["n"] == seq
+            assert store.find("asm_never") is None
+        store.close()
+        reopened = SQLiteStore(Path(folder) / "log.sqlite3", fold=3)  # another writer, another fold
+        reopened.append([note("late", n)])
+        assert all(reopened.find(k).seq == s for k, s in first.items())  # type: ignore[union-attr]
+        reopened.close()
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE records (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, key TEXT, data BLOB NOT NULL, leaf BLOB NOT NULL);
+CREATE INDEX records_key ON records(key);
+CREATE TABLE checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('format', 'suitability-log/1');
+"""
+
+
+def test_a_log_of_the_first_format_is_read_and_written_as_it_is(tmp_path: Path) -> None:
+    """Logs written before the folded key index keep their plain index, and work as before."""
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(LEGACY_SCHEMA)
+    db.close()
+    store = SQLiteStore(path, fold=1)
+    mixed_workload(store, clients=2)
+    seqs = {orjson.loads(d)["result"]["id"]: s for s, d, _ in store.scan() if b'"result"' in d}
+    assert seqs and all(store.find(ident).seq == seq for ident, seq in seqs.items())  # type: ignore[union-attr]
+    assert audit.verify(store).ok and audit.replay(store).ok
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/1",)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name IN ('keys', 'recent_keys')").fetchall() == []
+    db.close()
 
 
 def test_four_processes_append_at_once(tmp_path: Path) -> None:
     log = tmp_path / "log.sqlite3"
     SQLiteStore(log).close()
-    acked = run_writers(str(log), writers=4, appends=500, batch=1)
+    acked = run_writers(str(log), writers=4, appends=500, batch=1, fold=64)  # each folds keys as it goes
     assert len(acked) == 4 * 500
     store = SQLiteStore(log)
     assert store.size() == 2000 + 1  # and one questionnaire artifact, written once
     for seq, data, _ in store.scan():
         if seq in acked:
             assert orjson.loads(data)["result"]["id"] == acked[seq]
+    for seq, ident in acked.items():  # every record is found by its id, folded or recent
+        found = store.find(ident)
+        assert found is not None and found.seq == seq
     report = audit.verify(store)
     assert report.ok, [c.failure for c in report.checks]
 

@@ -80,11 +80,14 @@ def _acks(lines: str) -> dict[int, str]:
     return acked
 
 
-def run_writers(location: str, writers: int, appends: int, batch: int) -> dict[int, str]:
+def run_writers(location: str, writers: int, appends: int, batch: int, fold: int | None = None) -> dict[int, str]:
     """Run ``writers`` writer processes at once; return every acknowledged seq and record id."""
+    extra = [] if fold is None else [str(fold)]
     procs = [
         subprocess.Popen(
-            [sys.executable, WRITER, location, str(w), str(appends), str(batch)], stdout=subprocess.PIPE, text=True
+            [sys.executable, WRITER, location, str(w), str(appends), str(batch), *extra],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for w in range(writers)
     ]

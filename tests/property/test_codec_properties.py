@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suitability.codec import canonical_bytes, is_canonical
@@ -21,6 +21,7 @@ json_values = st.recursive(
 )
 
 
+@settings(max_examples=1_000)  # the fast path's float and astral detection must never miss
 @given(value=json_values)
 def test_canonical_bytes_equal_the_reference(value: Any) -> None:
     """canonical_bytes is byte-for-byte rfc8785.dumps for every JSON value (floats, astral keys included)."""
