@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import __about__
 from .codec import canonical_bytes
@@ -52,8 +52,7 @@ class Draft:
     artifacts: list[Draft] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Stored:
+class Stored(NamedTuple):
     """A record as stored: sequence number and exact bytes."""
 
     seq: int
@@ -190,40 +189,47 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-_INSERT = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
+_INSERT_LEGACY = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO records (seq, type, key, fingerprint, data, leaf) VALUES (?, ?, ?, ?, ?, ?)"
 FORMAT = "suitability-log/2"
 _LEGACY_FORMAT = "suitability-log/1"  # its key index lies on the records table; still read and written
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS records (
-    seq INTEGER PRIMARY KEY,
-    type TEXT NOT NULL,
-    key TEXT,
-    data BLOB NOT NULL,
-    leaf BLOB NOT NULL
-);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
-    BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
-    BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END;
 """
-_KEYS_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS keys"
-    " (fingerprint INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (fingerprint, seq)) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS recent_keys (seq INTEGER PRIMARY KEY, fingerprint INTEGER NOT NULL)",
+_NEW_LOG = (
+    """CREATE TABLE records (
+        seq INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        key TEXT,
+        fingerprint INTEGER,
+        data BLOB NOT NULL,
+        leaf BLOB NOT NULL
+    )""",
+    "CREATE TABLE keys (fingerprint INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (fingerprint, seq)) WITHOUT ROWID",
+    "INSERT INTO meta VALUES ('keyed_upto', '0')",
+    "INSERT INTO meta VALUES ('format', 'suitability-log/2')",
 )
-# The first record with a key, through the folded index or the recent keys. One statement, so one
-# snapshot, whatever another writer folds meanwhile.
+_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
+        BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
+        BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END""",
+)
+# The first record with a key: through the index of folded fingerprints, or among the records not
+# folded yet (at most ``fold``, recent, scanned in order). One statement, so one snapshot,
+# whatever another writer folds meanwhile.
 _FIND = """
-SELECT seq, data FROM records WHERE seq IN (
-    SELECT seq FROM keys WHERE fingerprint = ?1 UNION ALL SELECT seq FROM recent_keys WHERE fingerprint = ?1
-) AND key = ?2 ORDER BY seq LIMIT 1
+SELECT seq, data FROM records WHERE seq IN (SELECT seq FROM keys WHERE fingerprint = ?1) AND key = ?2
+UNION ALL
+SELECT seq, data FROM records
+    WHERE seq >= (SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'keyed_upto') AND key = ?2
+ORDER BY seq LIMIT 1
 """
 _FIND_LEGACY = "SELECT seq, data FROM records WHERE key = ?2 ORDER BY seq LIMIT 1"
 _FOLD = (
-    "INSERT INTO keys SELECT fingerprint, seq FROM recent_keys ORDER BY fingerprint, seq",
-    "DELETE FROM recent_keys",
+    "INSERT INTO keys SELECT fingerprint, seq FROM records WHERE seq >= ?1 AND fingerprint IS NOT NULL"
+    " ORDER BY fingerprint, seq"
 )
 
 
@@ -248,12 +254,12 @@ class SQLiteStore(LogStore):
     """The embedded store: one SQLite file, safe for many threads and processes.
 
     Records are found by key through an index that is brought up to date once every ``fold``
-    records, in the transaction of the append that crosses the mark, with the keys sorted. Keys
-    are digests, so indexing each record as it is written scattered every commit over the whole
-    index and wrote each page it touched to the WAL again: that cost batched appends more than a
-    third of their speed. Until its fold a key is found in ``recent_keys``, a small table in
-    sequence order that is scanned whole. A log of the older format, with a plain index on the
-    key column, is read and written as it is.
+    records, in the transaction of the append that crosses the mark, with the keys' fingerprints
+    sorted. Keys are digests, so indexing each record as it is written scattered every commit over
+    the whole index and wrote each page it touched to the WAL again: that cost batched appends
+    more than a third of their speed. Until its fold a key is found by scanning the records not
+    yet folded (at most ``fold``, recent: about 70 µs). A log of the older format, with a plain
+    index on the key column, is read and written as it is.
     """
 
     def __init__(
@@ -289,22 +295,23 @@ class SQLiteStore(LogStore):
         self._legacy = version == _LEGACY_FORMAT
 
     def _format(self) -> str:
-        """The log's format; a new log is given the current one, under the write lock."""
+        """The log's format; a new log is created in the current one, under the write lock."""
         query = "SELECT value FROM meta WHERE name = 'format'"
         row = self._db.execute(query).fetchone()
         if row is None:
             with self._transaction() as db:
                 row = db.execute(query).fetchone()
                 if row is None:
-                    for statement in _KEYS_SCHEMA:
+                    for statement in _NEW_LOG:
                         db.execute(statement)
-                    db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
-                    return FORMAT
+                    row = (FORMAT,)
         if row[0] not in (FORMAT, _LEGACY_FORMAT):
             raise LogError(
                 f"{self.location}: unknown log format {row[0]!r}",
                 [Problem(f"expected {FORMAT} or {_LEGACY_FORMAT}", source=self.location)],
             )
+        for statement in _TRIGGERS:
+            self._db.execute(statement)
         return str(row[0])
 
     @contextmanager
@@ -335,17 +342,16 @@ class SQLiteStore(LogStore):
         return None if row is None else Stored(row[0], bytes(row[1]))
 
     def _insert(self, db: sqlite3.Connection, rows: Sequence[Row]) -> None:
-        """Insert ``rows``, and fold the recent keys into the key index once they span ``fold`` records."""
-        db.executemany(_INSERT, rows)
-        if self._legacy or not rows:
+        """Insert ``rows``; once ``fold`` records are unindexed, index their keys' fingerprints, sorted."""
+        if self._legacy:
+            db.executemany(_INSERT_LEGACY, rows)
             return
-        db.executemany(
-            "INSERT INTO recent_keys VALUES (?, ?)", [(row[0], fingerprint(row[2])) for row in rows if row[2]]
-        )
-        oldest = db.execute("SELECT MIN(seq) FROM recent_keys").fetchone()[0]
-        if oldest is not None and rows[-1][0] + 1 - oldest >= self._fold:
-            for statement in _FOLD:
-                db.execute(statement)
+        db.executemany(_INSERT, [(s, t, k, fingerprint(k) if k else None, d, h) for s, t, k, d, h in rows])
+        upto = int(db.execute("SELECT value FROM meta WHERE name = 'keyed_upto'").fetchone()[0])
+        end = rows[-1][0] + 1 if rows else upto
+        if end - upto >= self._fold:
+            db.execute(_FOLD, (upto,))
+            db.execute("UPDATE meta SET value = ? WHERE name = 'keyed_upto'", (str(end),))
 
     def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         with self._transaction() as db:

@@ -65,7 +65,7 @@ def rows(db: sqlite3.Connection) -> list[tuple[int, str, str | None, bytes, byte
 
 def rewrite(db: sqlite3.Connection, new_rows: list[tuple[int, str, str | None, bytes, bytes]]) -> None:
     db.execute("DELETE FROM records")
-    db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?)", new_rows)
+    db.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)", new_rows)
 
 
 @SETTINGS
