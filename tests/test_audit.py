@@ -282,3 +282,41 @@ def test_audit_cli_failures(log: Path, tmp_path: Path, built: tuple[Path, Signer
     assert not_key.exit_code == 3 and "not a public key" in not_key.stderr
     assert cli_run("audit", "export", str(log), "--out", str(tmp_path / "b")).exit_code == 9  # no checkpoint kept
     assert open_note(cp.read_text(), signer.verifier()).size == store.size()
+
+
+def test_a_long_pass_raises_the_collector_thresholds_and_restores_them(log: Path) -> None:
+    """verify and replay run with the collector set to run rarely; nested and concurrent passes share one setting."""
+    import gc
+    import threading
+
+    from suitability._passes import PASS_THRESHOLD, long_pass
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    with long_pass():
+        seen.append(gc.get_threshold()[0])
+        with long_pass():
+            seen.append(gc.get_threshold()[0])
+        seen.append(gc.get_threshold()[0])  # the inner pass ended; the outer one still runs
+    assert seen == [PASS_THRESHOLD] * 3
+    assert gc.get_threshold() == before
+
+    started, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with long_pass():
+            started.set()
+            release.wait(10)
+
+    other = threading.Thread(target=hold)
+    other.start()
+    started.wait(10)
+    assert audit.verify(SQLiteStore(log)).ok  # a pass of its own, ending while the other runs
+    assert gc.get_threshold()[0] == PASS_THRESHOLD
+    release.set()
+    other.join()
+    assert gc.get_threshold() == before
+
+    with pytest.raises(RuntimeError), long_pass():
+        raise RuntimeError("a failing pass")
+    assert gc.get_threshold() == before
