@@ -193,11 +193,9 @@ _INSERT_LEGACY = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?,
 _INSERT = "INSERT INTO records (seq, type, key, fingerprint, data, leaf) VALUES (?, ?, ?, ?, ?, ?)"
 FORMAT = "suitability-log/2"
 _LEGACY_FORMAT = "suitability-log/1"  # its key index lies on the records table; still read and written
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 _NEW_LOG = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL)",
     """CREATE TABLE records (
         seq INTEGER PRIMARY KEY,
         type TEXT NOT NULL,
@@ -283,9 +281,9 @@ class SQLiteStore(LogStore):
             )
         try:
             self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
+            self._refuse_foreign()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
             version = self._format()
         except sqlite3.DatabaseError as exc:
             raise LogError(
@@ -294,13 +292,32 @@ class SQLiteStore(LogStore):
             ) from None
         self._legacy = version == _LEGACY_FORMAT
 
+    def _tables(self, db: sqlite3.Connection) -> set[str]:
+        return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    def _refuse_foreign(self) -> None:
+        """Refuse someone else's SQLite database before changing anything in it."""
+        tables = self._tables(self._db)
+        if tables and "meta" not in tables:
+            raise LogError(
+                f"{self.location} is not a decision log",
+                [
+                    Problem(
+                        "expected a suitability decision log or an empty file, found a SQLite database with the "
+                        f"tables {', '.join(sorted(tables))}",
+                        source=self.location,
+                    )
+                ],
+            )
+
     def _format(self) -> str:
         """The log's format; a new log is created in the current one, under the write lock."""
         query = "SELECT value FROM meta WHERE name = 'format'"
-        row = self._db.execute(query).fetchone()
+        row = self._db.execute(query).fetchone() if "meta" in self._tables(self._db) else None
         if row is None:
-            with self._transaction() as db:
-                row = db.execute(query).fetchone()
+            with self._transaction() as db:  # another process may be creating it too
+                if "meta" in self._tables(db):
+                    row = db.execute(query).fetchone()
                 if row is None:
                     for statement in _NEW_LOG:
                         db.execute(statement)

@@ -95,6 +95,16 @@ def test_open_errors(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(LogError, match="unknown log format 'suitability-log/9'"):
         open_store(tmp_path / "future.sqlite3")
+    other = tmp_path / "customers.db"  # someone else's database is refused and left as it was
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE customers (id TEXT)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    with pytest.raises(LogError, match="is not a decision log") as caught:
+        open_store(other)
+    assert "customers" in caught.value.render()
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.glob("customers.db*")) == ["customers.db"]
 
 
 def note(key: str, n: int) -> Draft:
