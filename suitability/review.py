@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from ._passes import long_pass
 from .checkpoint import Checkpoint
 from .errors import InputError, Problem
 from .policy import REASON_DIMENSIONS
@@ -68,14 +69,15 @@ def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> I
             found = _row(seq, orjson.loads(stored.data), lookup) if stored else {}
         return found
 
-    for seq, data, _ in store.scan():
-        row = _row(seq, orjson.loads(data), lookup)
-        recent[seq] = row
-        if len(recent) > 20_000:
-            recent.popitem(last=False)
-        if progress is not None and seq % 10_000 == 0:
-            progress(seq)
-        yield row
+    with long_pass():  # until the last row is taken, or the rows are dropped
+        for seq, data, _ in store.scan():
+            row = _row(seq, orjson.loads(data), lookup)
+            recent[seq] = row
+            if len(recent) > 20_000:
+                recent.popitem(last=False)
+            if progress is not None and seq % 10_000 == 0:
+                progress(seq)
+            yield row
 
 
 def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:

@@ -285,3 +285,17 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys
     err = capsys.readouterr().err
     assert "verify [###############...............] 500,000/1,000,000" in err
     assert err.endswith("1,000,000/1,000,000\n")
+
+
+def test_rows_dropped_halfway_give_back_the_collector_setting(demo: tuple[Path, Any]) -> None:
+    """Rows stream under a long pass; a reader that stops early leaves the collector as it was."""
+    import gc
+
+    from suitability._passes import PASS_THRESHOLD
+
+    before = gc.get_threshold()
+    rows = query(SQLiteStore(demo[0]), QueryFilter())
+    next(rows)
+    assert gc.get_threshold()[0] == PASS_THRESHOLD
+    del rows
+    assert gc.get_threshold() == before
