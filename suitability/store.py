@@ -13,7 +13,6 @@ stay gap-free with any number of writers. Triggers refuse UPDATE and DELETE on t
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -189,8 +188,7 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-_INSERT_LEGACY = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
-_INSERT = "INSERT INTO records (seq, type, key, fingerprint, data, leaf) VALUES (?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
 FORMAT = "suitability-log/2"
 _LEGACY_FORMAT = "suitability-log/1"  # its key index lies on the records table; still read and written
 _NEW_LOG = (
@@ -200,11 +198,12 @@ _NEW_LOG = (
         seq INTEGER PRIMARY KEY,
         type TEXT NOT NULL,
         key TEXT,
-        fingerprint INTEGER,
         data BLOB NOT NULL,
         leaf BLOB NOT NULL
     )""",
-    "CREATE TABLE keys (fingerprint INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (fingerprint, seq)) WITHOUT ROWID",
+    # A key is filed under its last 15 characters: the end of a hex digest for every id and hash
+    # the engine writes, half the size of the whole key in the index. A lookup compares whole keys.
+    "CREATE TABLE keys (suffix TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (suffix, seq)) WITHOUT ROWID",
     "INSERT INTO meta VALUES ('keyed_upto', '0')",
     "INSERT INTO meta VALUES ('format', 'suitability-log/2')",
 )
@@ -214,50 +213,30 @@ _TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
         BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END""",
 )
-# The first record with a key: through the index of folded fingerprints, or among the records not
-# folded yet (at most ``fold``, recent, scanned in order). One statement, so one snapshot,
-# whatever another writer folds meanwhile.
+# The first record with a key: through the folded index, or among the records not folded yet (at
+# most ``fold``, recent, scanned in order). One statement, so one snapshot, whatever another
+# writer folds meanwhile.
 _FIND = """
-SELECT seq, data FROM records WHERE seq IN (SELECT seq FROM keys WHERE fingerprint = ?1) AND key = ?2
+SELECT seq, data FROM records WHERE seq IN (SELECT seq FROM keys WHERE suffix = substr(?1, -15)) AND key = ?1
 UNION ALL
 SELECT seq, data FROM records
-    WHERE seq >= (SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'keyed_upto') AND key = ?2
+    WHERE seq >= (SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'keyed_upto') AND key = ?1
 ORDER BY seq LIMIT 1
 """
-_FIND_LEGACY = "SELECT seq, data FROM records WHERE key = ?2 ORDER BY seq LIMIT 1"
-_FOLD = (
-    "INSERT INTO keys SELECT fingerprint, seq FROM records WHERE seq >= ?1 AND fingerprint IS NOT NULL"
-    " ORDER BY fingerprint, seq"
-)
-
-
-def fingerprint(key: str) -> int:
-    """The 60-bit number the key index files ``key`` under.
-
-    Keys end in a hex digest (``asm_…``, ``dec_…``, ``cnf_…``, ``sha256:…``), whose last 15 digits
-    serve as they are; any other key is hashed. Lookups compare the whole key, so two keys with one
-    fingerprint cost a second read, never a wrong answer.
-    """
-    try:
-        return int(key[-15:], 16) if len(key) >= 15 else _hashed(key)
-    except ValueError:
-        return _hashed(key)
-
-
-def _hashed(key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big") >> 4
+_FIND_LEGACY = "SELECT seq, data FROM records WHERE key = ?1 ORDER BY seq LIMIT 1"
+_FOLD = "INSERT INTO keys SELECT substr(key, -15), seq FROM records WHERE seq >= ?1 AND key IS NOT NULL ORDER BY 1, 2"
 
 
 class SQLiteStore(LogStore):
     """The embedded store: one SQLite file, safe for many threads and processes.
 
     Records are found by key through an index that is brought up to date once every ``fold``
-    records, in the transaction of the append that crosses the mark, with the keys' fingerprints
-    sorted. Keys are digests, so indexing each record as it is written scattered every commit over
-    the whole index and wrote each page it touched to the WAL again: that cost batched appends
-    more than a third of their speed. Until its fold a key is found by scanning the records not
-    yet folded (at most ``fold``, recent: about 70 µs). A log of the older format, with a plain
-    index on the key column, is read and written as it is.
+    records, in the transaction of the append that crosses the mark, in one sorted pass. Keys are
+    digests, so indexing each record as it is written scattered every commit over the whole index
+    and wrote each page it touched to the WAL again: that cost batched appends more than a third
+    of their speed. Until its fold a key is found by scanning the records not yet folded (at most
+    ``fold``, recent: about 70 µs). A log of the older format, with a plain index on the key
+    column, is read and written as it is.
     """
 
     def __init__(
@@ -355,17 +334,16 @@ class SQLiteStore(LogStore):
         return 0 if row[0] is None else int(row[0]) + 1
 
     def _find(self, db: sqlite3.Connection, key: str) -> Stored | None:
-        row = db.execute(_FIND_LEGACY if self._legacy else _FIND, (fingerprint(key), key)).fetchone()
+        row = db.execute(_FIND_LEGACY if self._legacy else _FIND, (key,)).fetchone()
         return None if row is None else Stored(row[0], bytes(row[1]))
 
     def _insert(self, db: sqlite3.Connection, rows: Sequence[Row]) -> None:
-        """Insert ``rows``; once ``fold`` records are unindexed, index their keys' fingerprints, sorted."""
-        if self._legacy:
-            db.executemany(_INSERT_LEGACY, rows)
+        """Insert ``rows``; once ``fold`` records are unindexed, index their keys in one sorted pass."""
+        db.executemany(_INSERT, rows)
+        if self._legacy or not rows:
             return
-        db.executemany(_INSERT, [(s, t, k, fingerprint(k) if k else None, d, h) for s, t, k, d, h in rows])
         upto = int(db.execute("SELECT value FROM meta WHERE name = 'keyed_upto'").fetchone()[0])
-        end = rows[-1][0] + 1 if rows else upto
+        end = rows[-1][0] + 1
         if end - upto >= self._fold:
             db.execute(_FOLD, (upto,))
             db.execute("UPDATE meta SET value = ? WHERE name = 'keyed_upto'", (str(end),))
