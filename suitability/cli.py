@@ -37,7 +37,7 @@ from .registry import Registry
 from .report_html import render as render_report
 from .review import ROW_FIELDS, QueryFilter, load_config, query, review, review_json
 from .scoring import check_answer, next_question
-from .store import DEFAULT_LOG, LogStore, is_url, open_store
+from .store import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
 from .store_pg import upgrade as pg_upgrade
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1123,17 +1123,25 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("url", metavar="URL")
-def db_upgrade(url: str) -> None:
-    """Create or upgrade the decision-log schema at URL by its versioned migrations (idempotent).
+@click.argument("url", metavar="LOG")
+@click.pass_context
+def db_upgrade(ctx: click.Context, url: str) -> None:
+    """Create or upgrade the decision log at LOG to the current schema (idempotent).
+
+    A PostgreSQL URL gets its versioned migrations; a SQLite log of the older format gets the
+    folded key index. No record is changed.
 
     \b
     Example:
       suitability db upgrade postgresql://app@db.internal:5432/suitability
+      suitability db upgrade suitability-log.sqlite3
     """
-    if not is_url(url):
-        raise click.UsageError("expected a postgresql:// URL (a SQLite log needs no migration)")
-    applied = pg_upgrade(url)
+    if is_url(url):
+        applied = pg_upgrade(url)
+    else:
+        store = _existing_log(ctx, url)
+        assert isinstance(store, SQLiteStore)
+        applied = store.upgrade()
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
 
 

@@ -191,6 +191,9 @@ def now_text() -> str:
 _INSERT = "INSERT INTO records (seq, type, key, data, leaf) VALUES (?, ?, ?, ?, ?)"
 FORMAT = "suitability-log/2"
 _LEGACY_FORMAT = "suitability-log/1"  # its key index lies on the records table; still read and written
+# A key is filed under its last 15 characters: the end of a hex digest for every id and hash the
+# engine writes, half the size of the whole key in the index. A lookup compares whole keys.
+_KEYS_TABLE = "CREATE TABLE keys (suffix TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (suffix, seq)) WITHOUT ROWID"
 _NEW_LOG = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER NOT NULL, note TEXT NOT NULL, public_key TEXT NOT NULL)",
@@ -201,9 +204,7 @@ _NEW_LOG = (
         data BLOB NOT NULL,
         leaf BLOB NOT NULL
     )""",
-    # A key is filed under its last 15 characters: the end of a hex digest for every id and hash
-    # the engine writes, half the size of the whole key in the index. A lookup compares whole keys.
-    "CREATE TABLE keys (suffix TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (suffix, seq)) WITHOUT ROWID",
+    _KEYS_TABLE,
     "INSERT INTO meta VALUES ('keyed_upto', '0')",
     "INSERT INTO meta VALUES ('format', 'suitability-log/2')",
 )
@@ -347,6 +348,27 @@ class SQLiteStore(LogStore):
         if end - upto >= self._fold:
             db.execute(_FOLD, (upto,))
             db.execute("UPDATE meta SET value = ? WHERE name = 'keyed_upto'", (str(end),))
+
+    def upgrade(self) -> list[str]:
+        """Bring a log of the older format to the current one; return what was done (idempotent).
+
+        Builds the folded key index from every record, drops the plain index and records the new
+        format, in one transaction. No record is touched. A process that still has the log open
+        in the older format goes on writing correctly (its lookups scan, its records are folded
+        by the next writer of the current format).
+        """
+        if not self._legacy:
+            return []
+        with self._transaction() as db:
+            (version,) = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
+            if version == _LEGACY_FORMAT:
+                db.execute(_KEYS_TABLE)
+                db.execute(_FOLD, (0,))
+                db.execute("INSERT INTO meta VALUES ('keyed_upto', ?)", (str(self._next_seq(db)),))
+                db.execute("DROP INDEX IF EXISTS records_key")
+                db.execute("UPDATE meta SET value = ? WHERE name = 'format'", (FORMAT,))
+        self._legacy = False
+        return [] if version != _LEGACY_FORMAT else [f"{_LEGACY_FORMAT} -> {FORMAT} (folded key index)"]
 
     def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         with self._transaction() as db:

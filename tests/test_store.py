@@ -165,8 +165,49 @@ def test_a_log_of_the_first_format_is_read_and_written_as_it_is(tmp_path: Path) 
     store.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/1",)
-    assert db.execute("SELECT name FROM sqlite_master WHERE name IN ('keys', 'recent_keys')").fetchall() == []
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'keys'").fetchall() == []
     db.close()
+
+
+def test_db_upgrade_gives_an_old_log_the_folded_index_and_changes_no_record(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(LEGACY_SCHEMA)
+    db.close()
+    store = SQLiteStore(path)
+    mixed_workload(store, clients=2)
+    before = [(s, d) for s, d, _ in store.scan()]
+    stale = SQLiteStore(path)  # another process, still of the old format
+    store.close()
+
+    result = CliRunner().invoke(cli, ["db", "upgrade", str(path)])
+    assert result.exit_code == 0 and "applied suitability-log/1 -> suitability-log/2" in result.output
+    again = CliRunner().invoke(cli, ["db", "upgrade", str(path)])
+    assert again.exit_code == 0 and again.output.strip() == "schema already current"
+
+    mixed_workload(stale, clients=1, seed=11)  # still correct, without the plain index
+    upgraded = SQLiteStore(path, fold=4)
+    mixed_workload(upgraded, clients=1, seed=12)  # folds the stale writer's records too
+    after = [(s, d) for s, d, _ in upgraded.scan()]
+    assert after[: len(before)] == before
+    ids: dict[str, int] = {}
+    for seq, data in after:
+        if b'"result"' in data:
+            ids.setdefault(orjson.loads(data)["result"]["id"], seq)  # a result recorded twice is found first
+    assert len(ids) > len(before) // 2
+    assert all(upgraded.find(k).seq == s for k, s in ids.items())  # type: ignore[union-attr]
+    assert all(stale.find(k).seq == s for k, s in ids.items())  # type: ignore[union-attr]
+    assert audit.verify(upgraded).ok and audit.replay(upgraded).ok
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/2",)
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'records_key'").fetchall() == []
+    db.close()
+    missing = CliRunner().invoke(cli, ["db", "upgrade", str(tmp_path / "nothing.sqlite3")])
+    assert missing.exit_code == 9 and "no decision log" in missing.output
 
 
 def test_four_processes_append_at_once(tmp_path: Path) -> None:

@@ -184,4 +184,5 @@ def test_cli_on_postgres(url: str, tmp_path: Path) -> None:
         assert done.exit_code == 0, done.output
     report = runner.invoke(cli, ["audit", "report", url, "--out", str(tmp_path / "r.html")])
     assert report.exit_code == 0 and (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
-    assert runner.invoke(cli, ["db", "upgrade", str(tmp_path / "x.sqlite3")]).exit_code == 2
+    missing = runner.invoke(cli, ["db", "upgrade", str(tmp_path / "x.sqlite3")])  # a SQLite log must exist
+    assert missing.exit_code == 9 and "no decision log" in missing.output
