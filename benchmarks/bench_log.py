@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import os
 import random
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -61,7 +62,20 @@ def insert_raw(db: sqlite3.Connection, first: int, records: list[Stored]) -> flo
     return time.perf_counter() - start
 
 
-def bench_appends(folder: Path) -> list[list[str]]:
+def raw_table(path: Path, copy_of: Path | None = None) -> sqlite3.Connection:
+    """A plain two-column table with the log's durability, holding a copy of ``copy_of``'s records if given."""
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=FULL")
+    raw.execute("CREATE TABLE IF NOT EXISTS t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    if copy_of is not None:
+        raw.execute("ATTACH DATABASE ? AS src", (str(copy_of),))
+        raw.execute("INSERT INTO t SELECT seq, data FROM src.records")
+        raw.execute("DETACH DATABASE src")
+    return raw
+
+
+def append_turns(store: SQLiteStore, raw: sqlite3.Connection, batch: int, count: int, rnd: random.Random) -> list[str]:
     """Our appends and raw inserts of the very bytes they stored, batch by batch, in turns.
 
     Each batch's drafts are built just before it is appended, untimed, as the Engine builds a
@@ -70,42 +84,55 @@ def bench_appends(folder: Path) -> list[list[str]]:
     going first, since whichever commits first after the untimed work pays more for it (about
     2 µs a record here).
     """
+    ours = theirs = 0.0
+    stored: list[Stored] = []
+    raw_seq = int(raw.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM t").fetchone()[0])
+    raw_count = 0
+    for turn, lo in enumerate(range(0, count, batch)):
+        drafts = assessment_drafts(batch, rnd, lo)
+        if turn % 2:  # raw first, with the bytes of the batch before
+            theirs += insert_raw(raw, raw_seq + raw_count, stored)
+            raw_count += len(stored)
+        start = time.perf_counter()
+        stored = store.append(drafts)
+        ours += time.perf_counter() - start
+        if not turn % 2:
+            theirs += insert_raw(raw, raw_seq + raw_count, stored)
+            raw_count += len(stored)
+    ours_rate, raw_rate = count / ours, raw_count / theirs  # raw_count == count: one raw batch a turn
+    return [f"{ours_rate:,.0f}/s", f"{raw_rate:,.0f}/s", f"{ours_rate / raw_rate:.0%}"]
+
+
+def bench_appends(folder: Path) -> list[list[str]]:
+    """Appends to a new log, one record per commit, and batches of 100 and 1,000 (see append_turns)."""
     rnd = random.Random(3)
     rows = []
     for batch, count in ((1, 2_000), (100, 20_000), (1_000, 20_000)):
         store = SQLiteStore(folder / f"log-{batch}.sqlite3")
         store.append(assessment_drafts(1, rnd))  # the questionnaire artifact, once
-        raw = sqlite3.connect(folder / f"raw-{batch}.sqlite3", isolation_level=None)
-        raw.execute("PRAGMA journal_mode=WAL")
-        raw.execute("PRAGMA synchronous=FULL")
-        raw.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
-        ours = theirs = 0.0
-        stored: list[Stored] = []
-        raw_seq = 0
-        for turn, lo in enumerate(range(0, count, batch)):
-            drafts = assessment_drafts(batch, rnd, lo)
-            if turn % 2:  # raw first, with the bytes of the batch before
-                theirs += insert_raw(raw, raw_seq, stored)
-                raw_seq += len(stored)
-            start = time.perf_counter()
-            stored = store.append(drafts)
-            ours += time.perf_counter() - start
-            if not turn % 2:
-                theirs += insert_raw(raw, raw_seq, stored)
-                raw_seq += len(stored)
+        raw = raw_table(folder / f"raw-{batch}.sqlite3")
+        measured = append_turns(store, raw, batch, count, rnd)
         store.close()
         raw.close()
-        ours_rate, raw_rate = count / ours, raw_seq / theirs  # raw_seq == count: one raw batch a turn
-        target = "≥ 50%" if batch > 1 else "-"
-        rows.append(
-            [
-                f"appends, {batch} per commit",
-                f"{ours_rate:,.0f}/s",
-                f"{raw_rate:,.0f}/s",
-                f"{ours_rate / raw_rate:.0%}",
-                target,
-            ]
-        )
+        rows.append([f"appends, {batch} per commit", *measured, "≥ 50%" if batch > 1 else "-"])
+    return rows
+
+
+def bench_appends_at_scale(log: Path) -> list[list[str]]:
+    """Batches appended to a copy of the big log, beside raw inserts into a table holding its records."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    copy = folder / "log.sqlite3"
+    shutil.copy(log, copy)
+    raw = raw_table(folder / "raw.sqlite3", copy_of=copy)
+    store = SQLiteStore(copy)
+    rnd = random.Random(13)
+    rows = []
+    for batch in (100, 1_000):
+        measured = append_turns(store, raw, batch, 20_000, rnd)
+        rows.append([f"appends, {batch} per commit, to the {store.size():,}-record log", *measured, "-"])
+    store.close()
+    raw.close()
+    shutil.rmtree(folder)
     return rows
 
 
@@ -208,6 +235,8 @@ def main() -> None:
     rows.append(
         [f"replay, {n:,} records", f"{replay_rate:,.0f}/s", "-", f"{replay_rate / 20_000:.2f}× target", "≥ 20,000/s"]
     )
+    store.close()
+    rows += bench_appends_at_scale(log)
     print(table(rows))
 
 

@@ -70,7 +70,7 @@ def cut(source: Path, target: Path, records: int) -> None:
     db.execute("INSERT INTO meta SELECT * FROM src.meta")
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'keys'").fetchone():  # the folded key index
         db.execute("INSERT INTO keys SELECT * FROM src.keys WHERE seq < ?", (records,))
-        db.execute("UPDATE meta SET value = MIN(CAST(value AS INTEGER), ?) WHERE name = 'keyed_upto'", (records,))
+        db.execute("INSERT INTO recent_keys SELECT * FROM src.recent_keys WHERE seq < ?", (records,))
     db.commit()
     db.close()
 

@@ -256,3 +256,21 @@ def test_batch_writer_predicts_every_seq(tmp_path: Path) -> None:
     store.append([Draft("note", {"n": "someone else"})])
     with pytest.raises(LogError, match="someone else"):
         writer.flush()
+
+
+def test_find_across_epochs_of_the_key_index(tmp_path: Path) -> None:
+    """Keys folded into different epochs (2**14 records each) are all found, the first one first."""
+    from suitability.store import EPOCH_BITS
+
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    total = 3 * (1 << EPOCH_BITS) + 500
+    for lo in range(0, total, 1_000):
+        store.append([note(f"asm_{i:032x}", i) for i in range(lo, min(lo + 1_000, total))])
+    store.append([note(f"asm_{7:032x}", total)])  # the same key again, three epochs later
+    for i in (0, 7, (1 << EPOCH_BITS) - 1, 1 << EPOCH_BITS, 2 * (1 << EPOCH_BITS) + 3, total - 1):
+        found = store.find(f"asm_{i:032x}")
+        assert found is not None and found.seq == i
+    assert store.find(f"asm_{total:032x}") is None
+    epochs, folded = store._db.execute("SELECT COUNT(DISTINCT epoch), COUNT(*) FROM keys").fetchone()
+    (waiting,) = store._db.execute("SELECT COUNT(*) FROM recent_keys").fetchone()
+    assert epochs >= 3 and 0 < waiting < 2_048 and folded + waiting == total + 1
