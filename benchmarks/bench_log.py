@@ -128,8 +128,9 @@ def bench_appends_at_scale(log: Path) -> list[list[str]]:
     rnd = random.Random(13)
     rows = []
     for batch in (100, 1_000):
+        size = store.size()
         measured = append_turns(store, raw, batch, 20_000, rnd)
-        rows.append([f"appends, {batch} per commit, to the {store.size():,}-record log", *measured, "-"])
+        rows.append([f"appends, {batch} per commit, to a {size:,}-record log", *measured, "-"])
     store.close()
     raw.close()
     shutil.rmtree(folder)
