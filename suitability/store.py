@@ -214,7 +214,7 @@ _NEW_LOG = (
     )""",
     _KEYS_TABLE,
     _RECENT_KEYS_TABLE,
-    "INSERT INTO meta VALUES ('format', 'suitability-log/2')",
+    f"INSERT INTO meta VALUES ('format', '{FORMAT}')",
 )
 _TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
