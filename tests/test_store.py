@@ -189,9 +189,9 @@ def test_db_upgrade_gives_an_old_log_the_folded_index_and_changes_no_record(tmp_
     again = CliRunner().invoke(cli, ["db", "upgrade", str(path)])
     assert again.exit_code == 0 and again.output.strip() == "schema already current"
 
-    mixed_workload(stale, clients=1, seed=11)  # still correct, without the plain index
+    mixed_workload(stale, clients=1, seed=11)  # notices the upgrade at its first append and follows it
     upgraded = SQLiteStore(path, fold=4)
-    mixed_workload(upgraded, clients=1, seed=12)  # folds the stale writer's records too
+    mixed_workload(upgraded, clients=1, seed=12)  # folds every key waiting, the stale writer's too
     after = [(s, d) for s, d, _ in upgraded.scan()]
     assert after[: len(before)] == before
     ids: dict[str, int] = {}
