@@ -1123,9 +1123,9 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("url", metavar="LOG")
+@click.argument("log", metavar="LOG")
 @click.pass_context
-def db_upgrade(ctx: click.Context, url: str) -> None:
+def db_upgrade(ctx: click.Context, log: str) -> None:
     """Create or upgrade the decision log at LOG to the current schema (idempotent).
 
     A PostgreSQL URL gets its versioned migrations; a SQLite log of the older format gets the
@@ -1136,12 +1136,7 @@ def db_upgrade(ctx: click.Context, url: str) -> None:
       suitability db upgrade postgresql://app@db.internal:5432/suitability
       suitability db upgrade suitability-log.sqlite3
     """
-    if is_url(url):
-        applied = pg_upgrade(url)
-    else:
-        store = _existing_log(ctx, url)
-        assert isinstance(store, SQLiteStore)
-        applied = store.upgrade()
+    applied = pg_upgrade(log) if is_url(log) else ctx.with_resource(SQLiteStore(log, create=False)).upgrade()
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
 
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 from . import __about__
 from .codec import canonical_bytes
@@ -115,7 +115,7 @@ class LogStore(ABC):
     def close(self) -> None:
         """Release the store."""
 
-    def __enter__(self) -> LogStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -274,10 +274,11 @@ class SQLiteStore(LogStore):
             )
         try:
             self._db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
-            self._refuse_foreign()
+            tables = self._tables(self._db)
+            self._refuse_foreign(tables)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            version = self._format()
+            version = self._format(tables)
         except sqlite3.DatabaseError as exc:
             raise LogError(
                 f"cannot open the decision log {path}",
@@ -288,9 +289,8 @@ class SQLiteStore(LogStore):
     def _tables(self, db: sqlite3.Connection) -> set[str]:
         return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
-    def _refuse_foreign(self) -> None:
+    def _refuse_foreign(self, tables: set[str]) -> None:
         """Refuse someone else's SQLite database before changing anything in it."""
-        tables = self._tables(self._db)
         if tables and "meta" not in tables:
             raise LogError(
                 f"{self.location} is not a decision log",
@@ -303,10 +303,10 @@ class SQLiteStore(LogStore):
                 ],
             )
 
-    def _format(self) -> str:
-        """The log's format; a new log is created in the current one, under the write lock."""
+    def _format(self, tables: set[str]) -> str:
+        """The log's format (``tables``: those it had when opened); a new log is created in the current one."""
         query = "SELECT value FROM meta WHERE name = 'format'"
-        row = self._db.execute(query).fetchone() if "meta" in self._tables(self._db) else None
+        row = self._db.execute(query).fetchone() if "meta" in tables else None
         if row is None:
             with self._transaction() as db:  # another process may be creating it too
                 if "meta" in self._tables(db):
