@@ -14,7 +14,7 @@ from suitability import merkle
 
 from .conftest import ROOT
 
-VECTORS = ROOT.parent / "shared" / "conformance" / "merkle"
+VECTORS = ROOT / "tests" / "data" / "merkle"  # copied from transparency-dev/merkle, see its README and LICENSE
 INCLUSION = sorted((VECTORS / "inclusion").rglob("*.json"))
 CONSISTENCY = sorted((VECTORS / "consistency").rglob("*.json"))
 
@@ -30,6 +30,13 @@ def case_id(path: Path) -> str:
 def test_the_vectors_are_there() -> None:
     assert len(INCLUSION) > 80
     assert len(CONSISTENCY) > 90
+
+
+def test_the_vectors_ship_with_the_tests_and_their_licence() -> None:
+    # A fresh clone with nothing beside it must pass: the vectors live in the repository.
+    assert VECTORS.is_relative_to(ROOT / "tests")
+    assert "Apache License" in (VECTORS / "LICENSE").read_text()
+    assert "transparency-dev/merkle" in (VECTORS / "README.md").read_text()
 
 
 @pytest.mark.parametrize("path", INCLUSION, ids=case_id)

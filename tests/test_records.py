@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 
 from pydantic import BaseModel
 
@@ -28,3 +29,10 @@ def float_fields(model: type[BaseModel], seen: set[type] | None = None) -> list[
 def test_no_record_model_has_a_float_field() -> None:
     for model in (Assessment, Client, Confirmation, Decision, Product):
         assert float_fields(model) == []
+
+
+def test_the_package_ships_its_type_information() -> None:
+    # PEP 561: apps type-check against the API only when the package says it is typed.
+    import suitability
+
+    assert (Path(suitability.__file__).parent / "py.typed").is_file()
