@@ -37,7 +37,7 @@ from ._passes import long_pass
 from .checkpoint import Checkpoint, Verifier, open_note
 from .codec import content_hash, is_canonical
 from .errors import InputError, IntegrityError, LogError, Problem, SuitabilityError
-from .matching import Decision, Evidence, confirm, decide
+from .matching import Decision, Evidence, check_client_facts, confirm, decide
 from .merkle import RootBuilder, inclusion_proof, leaf_hash, verify_inclusion
 from .models import Assessment, Client
 from .policy import Policy, load_policy
@@ -351,8 +351,8 @@ def _short(value: Any, limit: int = 160) -> str:
 class _Cache:
     """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
 
-    def __init__(self, store: LogStore, model: Any, limit: int = 50_000) -> None:
-        self.store, self.model, self.limit = store, model, limit
+    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 50_000) -> None:
+        self.store, self.load, self.limit = store, load, limit
         self.items: OrderedDict[str, Any] = OrderedDict()
 
     def put(self, key: str, value: Any) -> None:
@@ -366,7 +366,7 @@ class _Cache:
             stored = self.store.get(seq)
             if stored is None:
                 raise KeyError(key)
-            value = self.model.model_validate(orjson.loads(stored.data)["result"])
+            value = self.load(orjson.loads(stored.data))
         return value
 
 
@@ -399,8 +399,15 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
     differences: list[Difference] = []
     errors: list[Problem] = []
     documents: dict[str, Questionnaire | Policy] = {}
-    assessments = _Cache(store, Assessment)
-    decisions = _Cache(store, Decision)
+    # an assessment is kept with the client facts recorded beside it, which its decisions must use
+    assessments = _Cache(
+        store,
+        lambda r: (
+            Assessment.model_validate(r["result"]),
+            None if r["client"] is None else Client.model_validate(r["client"]),
+        ),
+    )
+    decisions = _Cache(store, lambda r: Decision.model_validate(r["result"]))
     products: dict[bytes, Product] = {}  # products and clients repeat: validate each once
     clients: dict[bytes, Client] = {}
 
@@ -427,18 +434,21 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
                 client = parsed(clients, Client, record["client"]) if record["client"] is not None else None
                 result = assess(q, record["answers"], client, _instant(record["as_of"]))
                 _compare(seq, kind, record["result"], result.model_dump(mode="json"), differences)
-                assessments.put(result.id, result)
+                assessments.put(result.id, (result, client))
             elif kind == "decision":
                 p = documents[record["policy"]["hash"]]
                 assert isinstance(p, Policy)
-                a = assessments.get(record["assessment_id"], record["assessment_seq"])
+                a, facts = assessments.get(record["assessment_id"], record["assessment_seq"])
+                who, when = parsed(clients, Client, record["client"]), _instant(record["as_of"])
+                # a decision on facts other than its assessment's lifted a limit the assessment set
+                check_client_facts(facts, a.assessed_at, who, when)
                 d = decide(
                     a,
                     parsed(products, Product, record["product"]),
-                    parsed(clients, Client, record["client"]),
+                    who,
                     p,
                     record["initiated_by"],
-                    _instant(record["as_of"]),
+                    when,
                     questionnaire_status=record["questionnaire_status"],
                 )
                 _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)

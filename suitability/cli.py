@@ -100,9 +100,9 @@ def _log_option(func: F) -> F:
 
 
 def _engine(ctx: click.Context, log: str) -> Engine:
-    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")  # set but empty is refused by the Engine, never "off"
     store = ctx.with_resource(open_store(log))
-    return Engine(_registry(ctx), store, pseudonym_key=key.encode() if key else None)
+    return Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode())
 
 
 def _parse_as_of(value: str | None) -> datetime:

@@ -9,20 +9,25 @@ If the append fails, the call raises :class:`~suitability.errors.LogError` and n
 Decisions rest only on assessments recorded in the same log, and confirmations only on recorded
 decisions: the engine reloads them by id, and refuses an object that differs from its record.
 
-With a ``pseudonym_key``, client ids are replaced by ``hmac-sha256:<hex>`` before anything is
-computed, so no raw id reaches the log and every result names the pseudonym. The engine is safe
-to share between threads.
+A decision uses the client facts recorded with its assessment: facts given at decide time that
+differ are refused (a change of facts needs a new assessment), and an assessment without a client
+backs no decision.
+
+With a ``pseudonym_key``, client ids are replaced by ``hmac-sha256:<hex>`` and birth dates by the
+age at the call's ``as_of`` before anything is computed, so the log holds what the rules need and
+no more, and every result names the pseudonym. The engine is safe to share between threads.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
-from .errors import DecisionError, Problem
+from .errors import DecisionError, InputError, Problem, ResponseError
 from .matching import (
     Confirmation,
     Decision,
@@ -31,6 +36,7 @@ from .matching import (
     Language,
     Reason,
     Recommendation,
+    check_client_facts,
     confirm,
     decide,
     decide_many,
@@ -45,6 +51,8 @@ from .registry import Registry
 from .scoring import assess
 from .store import LogStore
 
+_PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
+
 
 class Engine:
     """Suitability with a tamper-evident record of everything it decides.
@@ -52,8 +60,12 @@ class Engine:
     Args:
         registry: where questionnaires and policies are found by ``id@version``.
         store: the decision log.
-        pseudonym_key: when given, client ids are pseudonymized with HMAC-SHA256 under this key.
+        pseudonym_key: when given, client ids are pseudonymized with HMAC-SHA256 under this key
+            and birth dates recorded as ages; an empty key is refused, never taken as "off".
         clock: returns "now" when a call gives no ``as_of`` (read at this edge, then recorded).
+
+    Raises:
+        InputError: ``pseudonym_key`` is empty.
     """
 
     def __init__(
@@ -64,15 +76,36 @@ class Engine:
         pseudonym_key: bytes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if pseudonym_key is not None and not pseudonym_key:
+            raise InputError(
+                "the pseudonymization key is empty",
+                [Problem("expected a non-empty key (or none, to store client ids as given), found an empty one")],
+            )
         self.registry = registry
         self.store = store
         self._key = pseudonym_key
         self._clock = clock
 
-    def _client(self, client: Client) -> Client:
-        if self._key is None or client.client_id.startswith("hmac-sha256:"):
+    def _pseudonymous(self, client: Client) -> Client:
+        """``client`` named by its pseudonym (a well-formed pseudonym is taken as it is)."""
+        if self._key is None or _PSEUDONYM.fullmatch(client.client_id):
             return client
         return client.model_copy(update={"client_id": pseudonym(client.client_id, self._key)})
+
+    def _recordable(self, client: Client, when: datetime) -> Client:
+        """The facts the log may hold: under a key, the age at ``when`` in place of the birth date."""
+        if self._key is None or client.birth_date is None:
+            return client
+        if client.birth_date > when.date():
+            raise ResponseError(
+                "the client's birth date is after the moment of the call",
+                [
+                    Problem(
+                        f"expected a birth date on or before {when.date()}, found {client.birth_date}", "/birth_date"
+                    )
+                ],
+            )
+        return client.model_copy(update={"birth_date": None, "age": client.age_at(when.date())})
 
     def _when(self, as_of: date | datetime | None) -> datetime:
         return as_instant(as_of if as_of is not None else self._clock())
@@ -101,13 +134,14 @@ class Engine:
         """
         q = self._questionnaire(questionnaire)
         given = dict(answers.answers if isinstance(answers, Response) else answers)
-        who = self._client(client) if client is not None else None
-        result = assess(q, given, who, self._when(as_of), source=source)
+        when = self._when(as_of)
+        who = self._recordable(self._pseudonymous(client), when) if client is not None else None
+        result = assess(q, given, who, when, source=source)
         self.store.append([assessment_draft(q, given, who, result, actor)])
         return result
 
-    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any]:
-        """The seq and recorded form of an assessment or decision (``given`` as an object or id).
+    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, dict[str, Any]]:
+        """The seq, recorded result and whole record of an assessment or decision (``given`` as an object or id).
 
         Raises:
             DecisionError: it is not in this log, or ``given`` differs from its record.
@@ -119,7 +153,8 @@ class Engine:
                 f"{kind} {ident} is not in the decision log {self.store.location}",
                 [Problem(f"expected a {kind} recorded in this log (made through the engine), found none", "/id")],
             )
-        recorded = model.model_validate(orjson.loads(found.data)["result"])
+        record = orjson.loads(found.data)
+        recorded = model.model_validate(record["result"])
         if not isinstance(given, str) and given != recorded:
             raise DecisionError(
                 f"{kind} {ident} differs from its record (seq {found.seq})",
@@ -129,7 +164,7 @@ class Engine:
                     )
                 ],
             )
-        return found.seq, recorded
+        return found.seq, recorded, record
 
     def recorded_assessment(self, assessment: Assessment | str) -> tuple[int, Assessment]:
         """Return the sequence number and recorded form of an assessment in this log.
@@ -137,8 +172,19 @@ class Engine:
         Raises:
             DecisionError: it is not in the log, or differs from its record.
         """
-        seq, recorded = self._recorded(assessment, Assessment, "assessment")
+        seq, recorded, _ = self._recorded(assessment, Assessment, "assessment")
         return seq, recorded
+
+    def _decided_for(
+        self, assessment: Assessment | str, client: Client, when: datetime
+    ) -> tuple[int, Assessment, Client]:
+        """The recorded assessment and the client facts a decision at ``when`` uses: those recorded
+        with the assessment (given facts that differ are refused)."""
+        seq, recorded, record = self._recorded(assessment, Assessment, "assessment")
+        given = self._pseudonymous(client)
+        facts = Client.model_validate(record["client"]) if record.get("client") is not None else None
+        check_client_facts(facts, recorded.assessed_at, given, when)
+        return seq, recorded, self._recordable(given, when)
 
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
@@ -165,11 +211,11 @@ class Engine:
 
         ``actor`` (the salesperson, or the system, behind the sale) is recorded for reviewers.
         """
-        seq, recorded = self.recorded_assessment(assessment)
+        when = self._when(as_of)
+        seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
-        who = self._client(client)
         status = self._questionnaire_status(recorded)
-        result = decide(recorded, product, who, p, initiated_by, self._when(as_of), questionnaire_status=status)
+        result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
         self.store.append([decision_draft(result, seq, p, status, actor)])
         return result
 
@@ -186,7 +232,7 @@ class Engine:
         confirmed_at: datetime | None = None,
     ) -> Confirmation:
         """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it."""
-        seq, recorded = self._recorded(decision, Decision, "decision")
+        seq, recorded, _ = self._recorded(decision, Decision, "decision")
         result = confirm(
             recorded,
             acknowledgement,
@@ -215,11 +261,10 @@ class Engine:
         Every product screened is recorded, blocked ones included, so a reviewer sees what was
         considered and why it was left out.
         """
-        seq, recorded = self.recorded_assessment(assessment)
-        p = self._policy(policy)
-        who = self._client(client)
-        status = self._questionnaire_status(recorded)
         when = self._when(as_of)
+        seq, recorded, who = self._decided_for(assessment, client, when)
+        p = self._policy(policy)
+        status = self._questionnaire_status(recorded)
         # decide_many refuses an unknown level, term or variety before anything is recorded
         decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])

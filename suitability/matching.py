@@ -181,7 +181,19 @@ def _context(
     questionnaire_status: str,
 ) -> tuple[tuple[Any, ...], dict[Any, Any], Any]:
     """Check the assessment against the client and the moment; return its facts and a hash of its id part."""
-    if assessment.client_id is not None and assessment.client_id != client.client_id:
+    if assessment.client_id is None:
+        raise DecisionError(
+            "an assessment without a client cannot back a decision",
+            [
+                Problem(
+                    f"expected an assessment of {client.client_id!r} made with the client's facts, found an "
+                    "anonymous assessment (client_id null): assess the client again with their facts",
+                    "/client_id",
+                    code="ASSESSMENT_WITHOUT_CLIENT",
+                )
+            ],
+        )
+    if assessment.client_id != client.client_id:
         raise DecisionError(
             "the assessment belongs to another client",
             [Problem(f"expected an assessment of {client.client_id!r}, found {assessment.client_id!r}", "/client_id")],
@@ -262,9 +274,79 @@ def _decide_product(
     )
 
 
+def client_fact_differences(recorded: Client, recorded_on: datetime, given: Client, when: datetime) -> list[Problem]:
+    """Where ``given`` (a decision's client facts at ``when``) differs from ``recorded`` (the facts
+    recorded with its assessment at ``recorded_on``); empty when they are the same client's facts.
+
+    A decision uses the facts its assessment was made with: a salesperson cannot lift a limit by
+    naming the client a professional, or drop special care with a later birth date, at decide time.
+    An age given in place of a birth date (a pseudonymized log) is the age at its own moment, so it
+    must be the recorded age grown by the time between the two, and a birth date must give the
+    recorded age on the day of the assessment.
+    """
+    problems = []
+
+    def differs(field: str, was: object, now: object) -> None:
+        problems.append(
+            Problem(
+                f"expected {field} {was!r} as recorded with the assessment, found {now!r}: "
+                "a change of client facts needs a new assessment",
+                f"/client/{field}",
+                code="CLIENT_FACTS_DIFFER",
+            )
+        )
+
+    for field in ("client_id", "investor_type", "full_civil_capacity"):
+        if getattr(recorded, field) != getattr(given, field):
+            differs(field, getattr(recorded, field), getattr(given, field))
+    if recorded.birth_date is not None or recorded.age is None:
+        if (recorded.birth_date, recorded.age) != (given.birth_date, given.age):
+            if recorded.birth_date != given.birth_date:
+                differs("birth_date", recorded.birth_date and recorded.birth_date.isoformat(), given.birth_date)
+            else:
+                differs("age", recorded.age, given.age)
+    elif given.birth_date is not None:
+        then = given.age_at(recorded_on.date())
+        if then != recorded.age:
+            differs("birth_date", f"a birth date giving age {recorded.age} on {recorded_on.date()}", given.birth_date)
+    else:
+        days = max((when.date() - recorded_on.date()).days, 0)
+        low, high = recorded.age + days // 366, recorded.age + days // 365 + 1
+        if given.age is None or not low <= given.age <= high:
+            differs("age", f"{low}..{high} (age {recorded.age} on {recorded_on.date()})", given.age)
+    return problems
+
+
+def check_client_facts(recorded: Client | None, recorded_on: datetime, given: Client, when: datetime) -> None:
+    """Refuse a decision whose client facts are not those recorded with its assessment.
+
+    Raises:
+        DecisionError: the assessment has no client facts, or ``given`` differs (each field named).
+    """
+    if recorded is None:
+        raise DecisionError(
+            "an assessment without a client cannot back a decision",
+            [
+                Problem(
+                    "expected an assessment made with the client's facts, found one without (client null): "
+                    "assess the client again with their facts",
+                    "/client",
+                    code="ASSESSMENT_WITHOUT_CLIENT",
+                )
+            ],
+        )
+    if given is recorded:  # replay hands over the one parsed object for equal recorded facts
+        return
+    problems = client_fact_differences(recorded, recorded_on, given, when)
+    if problems:
+        fields = ", ".join(p.pointer.rsplit("/", 1)[-1] for p in problems if p.pointer)
+        raise DecisionError(f"the client facts differ from those recorded with the assessment ({fields})", problems)
+
+
 @lru_cache(maxsize=65536)
 def _client_key(client: Client) -> str:
-    return f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
+    key = f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
+    return key if client.age is None else f"{key}\x1fage={client.age}"  # ids without an age stay as they were
 
 
 class _Facts(NamedTuple):

@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from .errors import Problem, SuitabilityError, pointer
 
@@ -38,18 +47,37 @@ class Client(_Frozen):
         client_id: the firm's identifier of the client.
         investor_type: ``ordinary`` or ``professional`` (CSRC 办法 Art. 8).
         birth_date: used for the age at the decision's ``as_of`` date.
+        age: the age in whole years at the ``as_of`` of the record holding these facts, in place of
+            the birth date: what the engine records under a pseudonymization key (never both).
         full_civil_capacity: a client without it is always in the lowest category.
     """
 
     client_id: ClientId
     investor_type: InvestorType = "ordinary"
     birth_date: date | None = None
+    age: int | None = Field(default=None, ge=0, le=150)
     full_civil_capacity: bool = True
 
+    @model_validator(mode="after")
+    def _one_age(self) -> Client:
+        if self.birth_date is not None and self.age is not None:
+            raise ValueError("expected birth_date or age, not both")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_absent_age(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Facts without an age serialize as they always have, so records written before the
+        # field existed replay to the same bytes.
+        data: dict[str, Any] = handler(self)
+        if data.get("age", 0) is None:
+            del data["age"]
+        return data
+
     def age_at(self, when: date) -> int | None:
-        """Return the client's age in whole years on ``when``, or None without a birth date."""
+        """Return the client's age in whole years on ``when`` (the recorded ``age`` when there is no
+        birth date: it is the age at the ``as_of`` these facts were given for), or None."""
         if self.birth_date is None:
-            return None
+            return self.age
         born = self.birth_date
         return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
 

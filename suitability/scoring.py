@@ -88,9 +88,10 @@ def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem
 def _client_key(client: Client | None) -> str:
     if client is None:
         return "null"
-    return orjson.dumps(
-        [client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity]
-    ).decode()
+    facts = [client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity]
+    if client.age is not None:  # facts without an age keep the key (and ids) they always had
+        facts.append(client.age)
+    return orjson.dumps(facts).decode()
 
 
 def assessment_id(

@@ -320,3 +320,22 @@ def test_real_subprocess(tmp_path: Path) -> None:
     assert failed.returncode == 3
     assert "Traceback" not in failed.stderr
     assert "'age' twice" in failed.stderr
+
+
+def test_decide_refuses_facts_other_than_the_assessments(tmp_path: Path) -> None:
+    # A salesperson names the client a professional at decide time to lift the risk limit.
+    assessment = assess_json(tmp_path)
+    facts = load(EXAMPLES / "client.json")
+    liar = tmp_path / "pro.json"
+    liar.write_text(json.dumps({**facts, "investor_type": "professional"}), encoding="utf-8")
+    result = run("decide", "--assessment", str(assessment), "--catalog", CATALOG, "--product-id", "FUND-EQ-01",
+                 "--client", str(liar), "--initiated-by", "client", "--as-of", "2026-11-28", "--lang", "en")  # fmt: skip
+    assert result.exit_code == 8, result.output
+    assert "/client/investor_type" in result.output and "new assessment" in result.output
+
+
+def test_an_empty_pseudonym_key_is_refused_not_taken_as_off(tmp_path: Path) -> None:
+    result = run("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS, "--client", CLIENT,
+                 "--as-of", "2026-11-28", env={"SUITABILITY_PSEUDONYM_KEY": ""})  # fmt: skip
+    assert result.exit_code == 3, result.output
+    assert "pseudonymization key is empty" in result.output

@@ -143,3 +143,144 @@ def test_a_screen_with_an_unknown_product_records_nothing(
     with pytest.raises(ProductError, match="does not fit policy"):
         engine.recommend(a, [*CATALOG, odd], client, "cn-csrc", AS_OF)
     assert store.size() == size
+
+
+# --- issue 10: a caller may be dishonest -------------------------------------------------------
+
+
+ELDER = Client(client_id="CN-ELDER-1", birth_date="1950-03-01")  # 76 on AS_OF: special care for R4+
+
+
+def _with(changes: dict[str, Any]) -> Client:
+    return Client.model_validate({**ELDER.model_dump(), **changes})
+
+
+def _elder_assessment(engine: Engine, answers: dict[str, Any]) -> Any:
+    return engine.assess("cn-securities-individual", answers, ELDER, AS_OF)
+
+
+@pytest.mark.parametrize(
+    ("lie", "fields"),
+    [
+        ({"investor_type": "professional"}, ["investor_type"]),  # would lift the risk limit
+        ({"birth_date": "1990-03-01"}, ["birth_date"]),  # would drop SPECIAL_CARE_REQUIRED
+        ({"birth_date": None}, ["birth_date"]),  # so would leaving the birth date out
+        ({"full_civil_capacity": False}, ["full_civil_capacity"]),
+        ({"investor_type": "professional", "birth_date": "1990-03-01"}, ["investor_type", "birth_date"]),
+    ],
+)
+def test_client_facts_at_decide_time_cannot_lift_a_limit(
+    store: SQLiteStore, answers: dict[str, Any], lie: dict[str, Any], fields: list[str]
+) -> None:
+    engine = Engine(REGISTRY, store)
+    a = _elder_assessment(engine, answers)
+    r5 = next(p for p in CATALOG if p.risk_level == "R5")
+    honest = engine.decide(a, r5, ELDER, "cn-csrc", "client", AS_OF)
+    assert honest.outcome != "suitable"
+    size = store.size()
+    liar = _with(lie)
+    for call in (
+        lambda: engine.decide(a, r5, liar, "cn-csrc", "client", AS_OF),
+        lambda: engine.recommend(a, CATALOG, liar, "cn-csrc", AS_OF),
+    ):
+        with pytest.raises(DecisionError) as caught:
+            call()
+        named = [p.pointer for p in caught.value.problems]
+        assert named == [f"/client/{f}" for f in fields]
+        assert all(p.code == "CLIENT_FACTS_DIFFER" for p in caught.value.problems)
+    assert store.size() == size  # nothing recorded for a refused call
+
+
+def test_an_assessment_without_a_client_backs_no_decision(store: SQLiteStore, answers: dict[str, Any]) -> None:
+    from suitability import assess, decide
+
+    engine = Engine(REGISTRY, store)
+    anonymous = engine.assess("cn-securities-individual", answers, None, AS_OF)
+    size = store.size()
+    for anyone in (ELDER, Client(client_id="CN-999")):
+        with pytest.raises(DecisionError, match="without a client") as caught:
+            engine.decide(anonymous, CATALOG[0], anyone, "cn-csrc", "client", AS_OF)
+        assert caught.value.problems[0].code == "ASSESSMENT_WITHOUT_CLIENT"
+        with pytest.raises(DecisionError, match="without a client"):
+            engine.recommend(anonymous.id, CATALOG, anyone, "cn-csrc", AS_OF)
+    assert store.size() == size
+    # the pure function refuses it too, so no path decides on an anonymous assessment
+    pure = assess(REGISTRY.questionnaire("cn-securities-individual"), answers, None, AS_OF)
+    with pytest.raises(DecisionError, match="without a client"):
+        decide(pure, CATALOG[0], ELDER, REGISTRY.policy("cn-csrc"), "client", AS_OF)
+
+
+def test_replay_catches_a_decision_on_other_facts_than_its_assessment(
+    store: SQLiteStore, answers: dict[str, Any]
+) -> None:
+    # An insider writes the decision today's engine refuses, straight through the store.
+    from suitability import decide
+    from suitability.records import decision_draft
+
+    engine = Engine(REGISTRY, store)
+    a = _elder_assessment(engine, answers)
+    policy = REGISTRY.policy("cn-csrc")
+    r5 = next(p for p in CATALOG if p.risk_level == "R5")
+    pro = _with({"investor_type": "professional", "birth_date": None})
+    lifted = decide(a, r5, pro, policy, "client", AS_OF)
+    assert lifted.outcome == "suitable"
+    store.append([decision_draft(lifted, 1, policy, "active")])
+    report = audit.replay(store)
+    assert not report.ok
+    assert [e.pointer for e in report.errors] == ["/records/3"]
+    assert "investor_type" in report.errors[0].message and "birth_date" in report.errors[0].message
+
+
+def test_under_a_key_records_hold_the_age_not_the_birth_date(store: SQLiteStore, answers: dict[str, Any]) -> None:
+    key = b"firm secret"
+    engine = Engine(REGISTRY, store, pseudonym_key=key)
+    a = _elder_assessment(engine, answers)
+    r4 = next(p for p in CATALOG if p.risk_level == "R4")
+    later = AS_OF + timedelta(days=400)  # the client had a birthday in between: 77 now
+    d = engine.decide(a, r4, ELDER, "cn-csrc", "client", later)
+    assert "SPECIAL_CARE_REQUIRED" in [r.code for r in d.reasons]
+    records = [orjson.loads(data) for _, data, _ in store.scan()]
+    facts = [r["client"] for r in records if r["type"] in ("assessment", "decision")]
+    assert [f["age"] for f in facts] == [76, 77]
+    assert all(f["birth_date"] is None for f in facts)
+    for _, data, _ in store.scan():
+        assert b"1950-03-01" not in data and b"CN-ELDER-1" not in data
+    assert audit.verify(store).ok and audit.replay(store).ok
+    # a birth date that does not give the recorded age on the day of the assessment is refused
+    with pytest.raises(DecisionError, match="birth_date"):
+        engine.decide(a, r4, _with({"birth_date": "1960-03-01"}), "cn-csrc", "client", later)
+    # an age given in place of the birth date must be the recorded age grown by the time since
+    with pytest.raises(DecisionError, match="age"):
+        engine.decide(a, r4, _with({"birth_date": None, "age": 60}), "cn-csrc", "client", later)
+    aged = engine.decide(a, r4, _with({"birth_date": None, "age": 77}), "cn-csrc", "client", later)
+    assert aged.outcome == d.outcome
+
+
+def test_an_empty_pseudonym_key_is_an_error_not_off(store: SQLiteStore) -> None:
+    from suitability import InputError
+
+    with pytest.raises(InputError, match="empty"):
+        Engine(REGISTRY, store, pseudonym_key=b"")
+
+
+@pytest.mark.parametrize(
+    "ident",
+    ["hmac-sha256:张三-110101199001011234", "hmac-sha256:", "hmac-sha256:" + "A" * 64, "hmac-sha256:" + "0" * 63],
+)
+def test_an_id_that_merely_looks_pseudonymous_is_pseudonymized(
+    store: SQLiteStore, answers: dict[str, Any], ident: str
+) -> None:
+    key = b"firm secret"
+    engine = Engine(REGISTRY, store, pseudonym_key=key)
+    a = engine.assess("cn-securities-individual", answers, Client(client_id=ident), AS_OF)
+    assert a.client_id == pseudonym(ident, key)
+    assert orjson.dumps(ident) not in b"".join(data for _, data, _ in store.scan())  # never as a value
+
+
+def test_a_well_formed_pseudonym_is_taken_as_it_is(store: SQLiteStore, answers: dict[str, Any]) -> None:
+    key = b"firm secret"
+    engine = Engine(REGISTRY, store, pseudonym_key=key)
+    a = engine.assess("cn-securities-individual", answers, ELDER, AS_OF)
+    again = _with({"client_id": a.client_id})
+    d = engine.decide(a, CATALOG[0], again, "cn-csrc", "client", AS_OF)  # the app holds only the pseudonym
+    assert d.client.client_id == a.client_id == pseudonym("CN-ELDER-1", key)

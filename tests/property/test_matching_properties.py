@@ -64,3 +64,42 @@ def test_equal_inputs_give_equal_decisions(
               Client.model_validate_json(client.model_dump_json()))  # fmt: skip
     two = decide(*copies, policy, initiator, when)  # type: ignore[arg-type]
     assert one == two
+
+
+# --- issue 10: facts given at decide time never differ unnoticed from the assessment's ----------
+
+fact_values = st.fixed_dictionaries(
+    {
+        "client_id": st.sampled_from(["CN-1", "CN-2"]),
+        "investor_type": st.sampled_from(["ordinary", "professional"]),
+        "birth_date": st.none() | st.dates(min_value=AS_OF.date().replace(year=1920), max_value=AS_OF.date()),
+        "full_civil_capacity": st.booleans(),
+    }
+)
+
+
+@given(recorded=fact_values, given_=fact_values, days=st.integers(0, 800))
+def test_only_the_recorded_facts_pass(recorded: dict, given_: dict, days: int) -> None:  # type: ignore[type-arg]
+    """A decision's facts pass the check exactly when they are the assessment's; each difference is named."""
+    from suitability.matching import client_fact_differences
+
+    was, now = Client.model_validate(recorded), Client.model_validate(given_)
+    problems = client_fact_differences(was, AS_OF, now, AS_OF + timedelta(days=days))
+    assert (problems == []) == (was == now)
+    assert {p.pointer.removeprefix("/client/") for p in problems} == {k for k in recorded if recorded[k] != given_[k]}
+
+
+@given(born=st.dates(min_value=AS_OF.date().replace(year=1920), max_value=AS_OF.date()), days=st.integers(0, 3000))
+def test_a_recorded_age_accepts_the_true_birth_date_and_age_later(born, days: int) -> None:  # type: ignore[no-untyped-def]
+    """Under a pseudonym key the assessment holds the age; the true facts at any later moment still pass."""
+    from suitability.matching import client_fact_differences
+
+    truth = Client(client_id="p", birth_date=born)
+    later = AS_OF + timedelta(days=days)
+    recorded = Client(client_id="p", age=truth.age_at(AS_OF.date()))
+    assert client_fact_differences(recorded, AS_OF, truth, later) == []
+    aged = Client(client_id="p", age=truth.age_at(later.date()))
+    assert client_fact_differences(recorded, AS_OF, aged, later) == []
+    if recorded.age:  # a year younger than recorded is never the same client
+        younger = Client(client_id="p", age=recorded.age - 1)
+        assert client_fact_differences(recorded, AS_OF, younger, later) != []
