@@ -147,21 +147,22 @@ def test_export_is_checked_by_the_stdlib_script(log: Path, built: tuple[Path, Si
     assert lines[:-1] == [d for _, d, _ in store.scan()]
     script = tmp_path / "bundle" / "verify.py"
     assert "import suitability" not in script.read_text()
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    trust = ["--public-key", signer.verifier().text(), "--origin", "test/log"]
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().endswith("VERIFIED")
     # change one byte inside a string of an early record: the signed root no longer matches
     records = (tmp_path / "bundle" / "records.jsonl").read_bytes()
     at = records.index(b'"actor":"staff-') + len(b'"actor":"staff-')
     (tmp_path / "bundle" / "records.jsonl").write_bytes(records[:at] + b"X" + records[at + 1 :])
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 1
     assert "(5) FAIL" in run.stdout
     # a forged signature
     (tmp_path / "bundle" / "records.jsonl").write_bytes(records)
     cp = (tmp_path / "bundle" / "checkpoint.txt").read_text()
     (tmp_path / "bundle" / "checkpoint.txt").write_text(cp.replace("test/log", "test/lag"))
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "(2) FAIL" in run.stdout
 
 
@@ -249,7 +250,9 @@ def test_audit_cli_end_to_end(log: Path, tmp_path: Path) -> None:
     assert exported.exit_code == 0
     assert (
         subprocess.run(
-            [sys.executable, str(tmp_path / "bundle" / "verify.py")], capture_output=True, check=False
+            [sys.executable, str(tmp_path / "bundle" / "verify.py"), "--public-key", str(pub), "--origin", "test/log"],
+            capture_output=True,
+            check=False,
         ).returncode
         == 0
     )
