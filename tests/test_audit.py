@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
+import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -628,3 +633,195 @@ def test_the_pure_python_ed25519_refuses_x0_with_the_sign_bit_set() -> None:
     assert not _verify_export.ed25519_verify(public, message, signature)
     # the same point with the sign bit clear is a valid encoding of (0, -1)
     assert _verify_export._decompress(signature[:31] + b"\x7f") is not None
+
+
+# --- output files are written whole or not at all -----------------------------------------------
+
+
+def _limited(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+
+    return apply
+
+
+def run_cli_limited(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a real process whose files may not grow past ``limit`` bytes (a portable full disk)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "SUITABILITY_DOCUMENTS": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "suitability", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=_limited(limit),  # the limit applies to the child alone
+    )
+
+
+needs_rlimit = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX only")
+
+
+@needs_rlimit
+def test_keygen_on_a_full_disk_leaves_no_key_file(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    run = run_cli_limited(
+        64,
+        "audit",
+        "keygen",
+        "--private",
+        str(folder / "k.key"),
+        "--public",
+        str(folder / "k.pub"),
+        "--name",
+        "auditor",
+    )
+    assert run.returncode == 3, run.stderr
+    assert "cannot write" in run.stderr and "Traceback" not in run.stderr
+    assert list(folder.iterdir()) == []  # no empty or partial key, no temporary file
+
+
+@needs_rlimit
+def test_export_and_report_on_a_full_disk_leave_nothing_half_written(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path
+) -> None:
+    signer = built[1]
+    store = SQLiteStore(log)
+    store.add_checkpoint(store.size(), signed(store, signer), signer.verifier().text())
+    store.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    limit = 48 * 1024  # above SQLite's 32 KiB shared-memory file, below the 127 KB of records
+    run = run_cli_limited(limit, "audit", "export", str(log), "--out", str(out / "bundle"))
+    assert run.returncode == 3 and "cannot write" in run.stderr, run.stderr
+    assert list(out.iterdir()) == []
+    # an existing bundle is left as it was
+    audit.export(SQLiteStore(log), out / "bundle")
+    before = {p.name: p.read_bytes() for p in (out / "bundle").iterdir()}
+    run = run_cli_limited(limit, "audit", "export", str(log), "--out", str(out / "bundle"))
+    assert run.returncode == 3
+    assert {p.name: p.read_bytes() for p in (out / "bundle").iterdir()} == before
+    assert [p.name for p in out.iterdir()] == ["bundle"]
+
+
+@needs_rlimit
+def test_write_atomic_past_the_file_size_limit_leaves_the_old_file(tmp_path: Path) -> None:
+    """The helper every command writes through, in a process that may not write more than 1 KiB to a file."""
+    target = tmp_path / "out.txt"
+    target.write_text("the old content\n")
+    script = (
+        "import sys\n"
+        "from suitability._output import write_atomic\n"
+        "from suitability.errors import SuitabilityError\n"
+        "try:\n"
+        "    write_atomic(sys.argv[1], 'x' * 4096)\n"
+        "except SuitabilityError as exc:\n"
+        "    print(exc.render()); sys.exit(exc.exit_code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=_limited(1024),
+    )
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "cannot write" in run.stdout and "File too large" in run.stdout
+    assert target.read_text() == "the old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _fill(folder: Path) -> None:
+    with (folder / "filler").open("wb", buffering=0) as handle:
+        try:
+            while handle.write(b"\0" * 4096):
+                pass
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real, full filesystem (a 64 KiB tmpfs filled up); skipped where mounting is not permitted."""
+    where = tmp_path / "full"
+    where.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True, check=False
+        )
+    except OSError as exc:
+        pytest.skip(f"cannot run mount: {exc}")
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a small tmpfs is not permitted here: {mounted.stderr.decode().strip()}")
+    try:
+        _fill(where)
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_every_command_that_writes_a_file_fails_cleanly_on_a_full_disk(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path, full_disk: Path
+) -> None:
+    key, pub = keys(tmp_path)
+    cp1 = tmp_path / "cp1.txt"
+    assert checkpoint_cli(log, key, cp1).exit_code == 0
+    mixed_workload(SQLiteStore(log), clients=1, seed=80)
+    cp2 = tmp_path / "cp2.txt"
+    assert checkpoint_cli(log, key, cp2).exit_code == 0
+    proof = tmp_path / "p.json"
+    assert (
+        cli_run("audit", "prove", str(log), "--seq", "1", "--checkpoint", str(cp1), "--out", str(proof)).exit_code == 0
+    )
+    full = full_disk
+    commands = {
+        "checkpoint": (
+            "audit",
+            "checkpoint",
+            str(log),
+            "--key",
+            str(key),
+            "--origin",
+            "test/log",
+            "--out",
+            str(full / "cp.txt"),
+        ),
+        "prove": ("audit", "prove", str(log), "--seq", "1", "--checkpoint", str(cp1), "--out", str(full / "p.json")),
+        "consistency": (
+            "audit",
+            "consistency",
+            str(cp1),
+            str(cp2),
+            "--log",
+            str(log),
+            "--public-key",
+            str(pub),
+            "--out",
+            str(full / "c.json"),
+        ),
+        "keygen": ("audit", "keygen", "--private", str(full / "n.key"), "--public", str(full / "n.pub")),
+        "export": ("audit", "export", str(log), "--out", str(full / "bundle")),
+        "report": ("audit", "report", str(log), "--out", str(full / "r.html"), "--lang", "en"),
+        "report --json": (
+            "audit",
+            "report",
+            str(log),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--json",
+            str(full / "r.json"),
+        ),
+    }
+    kept = SQLiteStore(log).latest_checkpoint()
+    for name, args in commands.items():
+        result = cli_run(*args)
+        assert result.exit_code == 3, (name, result.output)
+        assert "cannot write" in result.stderr and "No space left on device" in result.stderr, name
+        assert sorted(p.name for p in full.iterdir()) == ["filler"], name
+    assert SQLiteStore(log).latest_checkpoint() == kept  # the failed checkpoint was not kept either
