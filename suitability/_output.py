@@ -130,6 +130,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; a bundle is for handing out
     except OSError as exc:
         raise _fail(target, exc) from None
     try:

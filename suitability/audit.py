@@ -881,7 +881,10 @@ def sign_checkpoint(
     kept = store.latest_checkpoint()
     if kept is not None:
         earlier.insert(0, (kept, f"{store.location} (latest checkpoint kept with the log)"))
-    opened = [(_open_trusted(note, verifiers, source), source) for note, source in earlier]
+    unique: dict[str, str] = {}
+    for note, source in earlier:
+        unique.setdefault(note, source)  # the same note given twice (kept and held) is checked once
+    opened = [(_open_trusted(note, verifiers, source), source) for note, source in unique.items()]
     # (2) every record passes the numbered checks
     report = verify(store, progress=progress)
     report.raise_for_failure()

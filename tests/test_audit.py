@@ -391,12 +391,15 @@ def test_checkpoint_proves_growth_and_checks_keys_and_origins(log: Path, tmp_pat
     cp1 = tmp_path / "cp1.txt"
     assert checkpoint_cli(log, key, cp1).exit_code == 0
     mixed_workload(SQLiteStore(log), clients=1, seed=78)
-    grown = checkpoint_cli(log, key, tmp_path / "cp2.txt", "--checkpoint", str(cp1))
+    assert checkpoint_cli(log, key, tmp_path / "cp2.txt", "--checkpoint", str(cp1)).exit_code == 0  # kept = cp1
+    mixed_workload(SQLiteStore(log), clients=1, seed=79)
+    grown = checkpoint_cli(log, key, tmp_path / "cp3.txt", "--checkpoint", str(cp1))
     assert grown.exit_code == 0, grown.output
-    assert f"consistent with {cp1} (50 records)" in grown.stdout
-    assert "consistent with" in grown.stdout.splitlines()[0]
+    lines = grown.stdout.splitlines()
+    assert lines[0].startswith("consistent with") and "latest checkpoint kept with the log" in lines[0]
+    assert f"consistent with {cp1} (50 records)" in lines[1]
     # another origin is another log's checkpoint
-    other = checkpoint_cli(log, key, tmp_path / "cp3.txt", origin="test/other")
+    other = checkpoint_cli(log, key, tmp_path / "cp9.txt", origin="test/other")
     assert other.exit_code == 10 and "checkpoint of another log" in other.stderr
     # a rotated key: the kept checkpoint is signed by a key the job does not know until told
     new_key, _ = keys(tmp_path, "auditor-2026")
