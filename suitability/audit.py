@@ -13,8 +13,11 @@
 
 :func:`replay` recomputes every assessment, decision and confirmation from the log alone and
 compares the result field by field. :func:`prove` and :func:`verify_proof` make and check an
-offline inclusion proof of one record against a signed checkpoint; :func:`export` writes a bundle
-a regulator can check with nothing but Python's standard library.
+offline inclusion proof of one record against a signed checkpoint; :func:`prove_consistency` and
+:func:`verify_consistency_proof` make and check an RFC 9162 consistency proof between two
+checkpoints (the log only grew); :func:`sign_checkpoint` signs a new checkpoint only once the log is
+verified and proven consistent with every earlier checkpoint; :func:`export` writes a bundle a
+regulator can check with nothing but Python's standard library.
 """
 
 from __future__ import annotations
@@ -33,12 +36,22 @@ from typing import Any
 
 import orjson
 
+from ._output import atomic_folder, atomic_writer, write_atomic
 from ._passes import long_pass
-from .checkpoint import Checkpoint, Verifier, open_note
+from .checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
 from .codec import content_hash, is_canonical
 from .errors import InputError, IntegrityError, LogError, Problem, SuitabilityError
 from .matching import Decision, Evidence, check_client_facts, confirm, decide
-from .merkle import RootBuilder, inclusion_proof, leaf_hash, verify_inclusion
+from .merkle import (
+    EMPTY_ROOT,
+    RootBuilder,
+    consistency_ranges,
+    inclusion_proof,
+    leaf_hash,
+    range_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
 from .models import Assessment, Client
 from .policy import Policy, load_policy
 from .product import Product
@@ -549,19 +562,13 @@ def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tup
         InputError: the proof is malformed.
         IntegrityError: the signature, the leaf hash or the inclusion path does not verify.
     """
-    try:
-        if proof["format"] != PROOF_FORMAT:
-            raise ValueError(f"format {proof['format']!r}")
-        seq = int(proof["seq"])
-        record = base64.b64decode(proof["record"], validate=True)
-        path = [base64.b64decode(h, validate=True) for h in proof["inclusion"]]
-        note = str(proof["checkpoint"])
-        claimed_size = int(proof["tree_size"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(
-            f"{source} is not an inclusion proof",
-            [Problem(f"expected a {PROOF_FORMAT} document ({exc})", source=source)],
-        ) from None
+    fields = _Fields(proof, source, PROOF_FORMAT)
+    seq = fields.get("seq", int)
+    claimed_size = fields.get("tree_size", int)
+    record = fields.base64("record")
+    claimed_leaf = fields.base64("leaf_hash") if "leaf_hash" in fields.doc else None
+    path = fields.hashes("inclusion")
+    note = fields.get("checkpoint", str)
     # (1) the checkpoint is signed by the key the verifier trusts
     checkpoint = open_note(note, verifier, f"{source} checkpoint")
     if checkpoint.size != claimed_size:
@@ -572,6 +579,12 @@ def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tup
         )
     # (2) the leaf is the hash of the record bytes carried in the proof
     leaf = leaf_hash(record)
+    if claimed_leaf is not None and claimed_leaf != leaf:
+        raise IntegrityError(
+            f"{source}: record {seq} is not proven (the leaf hash given is not the record's)",
+            [Problem(f"expected leaf hash {_b64(leaf)} of the record bytes, found {_b64(claimed_leaf)}", "/leaf_hash")],
+            seq=seq,
+        )
     # (3) the path leads from that leaf to the signed root (RFC 9162 §2.1.3.2)
     if not verify_inclusion(leaf, seq, checkpoint.size, path, checkpoint.root):
         raise IntegrityError(
@@ -580,6 +593,324 @@ def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tup
             seq=seq,
         )
     return seq, record, checkpoint
+
+
+class _Fields:
+    """Reads the fields of a proof document with their exact JSON types.
+
+    A proof is checked offline by someone who does not trust its maker, so nothing is coerced:
+    ``"3"`` or ``3.9`` is not the seq 3. A wrong type is a malformed document (InputError, exit
+    3), named by its JSON Pointer; a well-formed proof that does not verify is an IntegrityError.
+    """
+
+    def __init__(self, doc: Any, source: str, fmt: str) -> None:
+        self.source, self.fmt = source, fmt
+        if not isinstance(doc, dict):
+            raise self.error("", f"expected a JSON object, found {type(doc).__name__}")
+        self.doc: dict[str, Any] = doc
+        if doc.get("format") != fmt:
+            raise self.error("/format", f"expected {fmt!r}, found {doc.get('format')!r}")
+
+    def error(self, where: str, message: str) -> InputError:
+        problem = Problem(message, where, source=self.source, code="PROOF_MALFORMED")
+        kind = "an inclusion proof" if self.fmt == PROOF_FORMAT else "a consistency proof"
+        return InputError(f"{self.source} is not {kind} ({self.fmt})", [problem])
+
+    def get(self, name: str, kind: type[Any]) -> Any:
+        if name not in self.doc:
+            raise self.error(f"/{name}", "expected this field, found it missing")
+        value = self.doc[name]
+        # bool is an int in Python, not in JSON
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.error(f"/{name}", f"expected a JSON {_JSON_TYPES[kind]}, found {_json_type(value)} {value!r}")
+        if kind is int and value < 0:
+            raise self.error(f"/{name}", f"expected a non-negative integer, found {value}")
+        return value
+
+    def base64(self, name: str, where: str | None = None, value: Any = None) -> bytes:
+        text = self.get(name, str) if where is None else value
+        pointer_ = where or f"/{name}"
+        if not isinstance(text, str):
+            raise self.error(pointer_, f"expected a base64 string, found {_json_type(text)} {text!r}")
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError:
+            raise self.error(pointer_, f"expected base64, found {text[:60]!r}") from None
+
+    def hashes(self, name: str) -> list[bytes]:
+        values = self.get(name, list)
+        out = [self.base64(name, f"/{name}/{i}", v) for i, v in enumerate(values)]
+        for i, h in enumerate(out):
+            if len(h) != 32:
+                raise self.error(f"/{name}/{i}", f"expected a 32-byte SHA-256 hash, found {len(h)} bytes")
+        return out
+
+
+_JSON_TYPES: dict[type[Any], str] = {int: "integer", str: "string", list: "array"}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    names: dict[type[Any], str] = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+# --- consistency ------------------------------------------------------------------------------
+
+CONSISTENCY_FORMAT = "suitability-consistency-proof/1"
+
+
+def _open_trusted(note: str, verifiers: Sequence[Verifier], source: str) -> Checkpoint:
+    """Open ``note`` with whichever trusted keys signed it; every signature by a trusted key must verify."""
+    _, signatures = split_note(note, source)
+    present = {(name, key_id) for name, key_id, _ in signatures}
+    opened = [open_note(note, v, source) for v in verifiers if (v.name, v.key_id) in present]
+    if not opened:
+        keys = ", ".join(f"{v.name}+{v.key_id.hex()}" for v in verifiers)
+        raise IntegrityError(
+            f"{source}: no valid signature by a trusted key",
+            [
+                Problem(
+                    f"expected a signature by one of {keys}, found none (pass the key that signed it)", source=source
+                )
+            ],
+        )
+    return opened[0]
+
+
+def _consistency(
+    store: LogStore, old: Checkpoint, old_source: str, new_size: int, new_root: bytes, new_what: str
+) -> list[bytes]:
+    """The RFC 9162 consistency proof from ``old`` to the log's first ``new_size`` records, checked.
+
+    The proof's subtree hashes are computed in one pass over the stored bytes (the tree is never
+    held in memory) and verified against the old checkpoint's root and ``new_root``.
+
+    Raises:
+        IntegrityError: the log has fewer records than ``old`` signs, or its first ``old.size``
+            records no longer have the signed root (a record was rewritten, removed or reordered).
+    """
+    if old.size > new_size:
+        raise IntegrityError(
+            f"{new_what} has fewer records than {old_source} signs (the log was truncated)",
+            [Problem(f"expected at least {old.size} records, found {new_size}", source=old_source)],
+            seq=new_size,
+        )
+    if old.size == 0:
+        proof: list[bytes] = []
+        ok = old.root == EMPTY_ROOT
+    else:
+        leaves = (leaf_hash(data) for _, data, _ in store.scan(0, new_size))
+        try:
+            proof = range_hashes(leaves, consistency_ranges(old.size, new_size)) if old.size < new_size else []
+        except ValueError:
+            raise IntegrityError(
+                f"{store.location} holds fewer records than {new_what} signs",
+                [Problem(f"expected {new_size} records, found fewer")],
+            ) from None
+        ok = verify_consistency(old.size, new_size, old.root, new_root, proof)
+    if not ok:
+        raise IntegrityError(
+            f"{new_what} is not consistent with {old_source}: the log did not only grow",
+            [
+                Problem(
+                    f"expected an RFC 9162 consistency proof from size {old.size} (root {_b64(old.root)}) to size "
+                    f"{new_size} (root {_b64(new_root)}), found that the first {old.size} records no longer "
+                    "reproduce the signed root (a record was rewritten, removed or reordered)",
+                    source=old_source,
+                )
+            ],
+        )
+    return proof
+
+
+def prove_consistency(
+    store: LogStore,
+    old_note: str,
+    new_note: str,
+    verifier: Verifier,
+    sources: tuple[str, str] = ("<old checkpoint>", "<new checkpoint>"),
+) -> dict[str, Any]:
+    """Return a checked, offline consistency proof between two signed checkpoints of ``store``.
+
+    Both checkpoints must be signed by ``verifier`` and name the same origin; the log's first
+    ``new.size`` records must reproduce the newer one, and the proof (RFC 9162 §2.1.4) must
+    carry the older root to the newer.
+
+    Raises:
+        InputError: a checkpoint is malformed.
+        IntegrityError: a signature fails, the origins differ, the log does not reproduce the
+            newer checkpoint, or the older one is not a prefix of it.
+    """
+    old_source, new_source = sources
+    old = open_note(old_note, verifier, old_source)
+    new = open_note(new_note, verifier, new_source)
+    _same_origin(old, old_source, new, new_source)
+    builder = RootBuilder()
+    for _, data, _ in store.scan(0, new.size):
+        builder.push(leaf_hash(data))
+    if builder.size != new.size or builder.root() != new.root:
+        raise IntegrityError(
+            f"{store.location} does not reproduce {new_source}",
+            [
+                Problem(
+                    f"expected {new.size} records with root {_b64(new.root)}, "
+                    f"found {builder.size} records with root {_b64(builder.root())}",
+                    source=new_source,
+                )
+            ],
+        )
+    proof = _consistency(store, old, old_source, new.size, new.root, new_source)
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "old_size": old.size,
+        "new_size": new.size,
+        "consistency": [_b64(h) for h in proof],
+        "old_checkpoint": old_note,
+        "new_checkpoint": new_note,
+    }
+
+
+def _same_origin(old: Checkpoint, old_source: str, new: Checkpoint, new_source: str) -> None:
+    if old.origin != new.origin:
+        raise IntegrityError(
+            f"{old_source} and {new_source} are checkpoints of different logs",
+            [Problem(f"expected the origin {new.origin!r}, found {old.origin!r}", source=old_source)],
+        )
+
+
+def verify_consistency_proof(
+    proof: Any,
+    verifier: Verifier,
+    source: str = "<proof>",
+    held: tuple[tuple[str, str] | None, tuple[str, str] | None] = (None, None),
+) -> tuple[Checkpoint, Checkpoint]:
+    """Check a consistency proof offline, with the two checkpoints and the public key alone.
+
+    Args:
+        proof: the parsed proof document.
+        verifier: the key the checkpoints must be signed by.
+        source: where the proof came from.
+        held: the (note, source) of checkpoints the caller holds itself, old and new; each must
+            sign the same origin, size and root as the one carried in the proof.
+
+    Returns:
+        The old and the new checkpoint.
+
+    Raises:
+        InputError: the proof is malformed (a wrong type is never coerced).
+        IntegrityError: a signature fails, a held checkpoint differs, or the proof does not carry
+            the old root to the new one.
+    """
+    fields = _Fields(proof, source, CONSISTENCY_FORMAT)
+    old_size, new_size = fields.get("old_size", int), fields.get("new_size", int)
+    path = fields.hashes("consistency")
+    notes = fields.get("old_checkpoint", str), fields.get("new_checkpoint", str)
+    # (1) both checkpoints are signed by the trusted key and name one log
+    old = open_note(notes[0], verifier, f"{source} /old_checkpoint")
+    new = open_note(notes[1], verifier, f"{source} /new_checkpoint")
+    _same_origin(old, f"{source} /old_checkpoint", new, f"{source} /new_checkpoint")
+    # (2) they are the checkpoints the caller holds, when it holds them
+    for carried, mine, where in ((old, held[0], "/old_checkpoint"), (new, held[1], "/new_checkpoint")):
+        if mine is not None and open_note(mine[0], verifier, mine[1]) != carried:
+            raise IntegrityError(
+                f"{source}: {where} is not {mine[1]}",
+                [Problem(f"expected the checkpoint held in {mine[1]}, found another", where, source=source)],
+            )
+    # (3) the sizes claimed are the signed ones
+    if (old.size, new.size) != (old_size, new_size):
+        raise IntegrityError(
+            f"{source}: sizes differ from the checkpoints",
+            [Problem(f"expected sizes {old.size} and {new.size}, found {old_size} and {new_size}", source=source)],
+        )
+    # (4) the proof carries the old root to the new (RFC 9162 §2.1.4.2)
+    ok = (
+        old.root == EMPTY_ROOT and not path
+        if old.size == 0
+        else verify_consistency(old.size, new.size, old.root, new.root, path)
+    )
+    if not ok:
+        raise IntegrityError(
+            f"{source}: the log did not only grow from size {old.size} to {new.size}",
+            [
+                Problem(
+                    f"expected the consistency proof to lead from root {_b64(old.root)} to {_b64(new.root)}, "
+                    "found it does not",
+                    "/consistency",
+                    source=source,
+                )
+            ],
+        )
+    return old, new
+
+
+# --- signing checkpoints ----------------------------------------------------------------------
+
+
+@dataclass
+class SignedCheckpoint:
+    """What :func:`sign_checkpoint` made and what it checked first."""
+
+    note: str
+    report: VerifyReport
+    consistent_with: list[tuple[str, int]]
+
+
+def sign_checkpoint(
+    store: LogStore,
+    signer: Signer,
+    origin: str,
+    *,
+    held: Sequence[tuple[str, str]] = (),
+    trusted: Sequence[Verifier] = (),
+    progress: Progress | None = None,
+) -> SignedCheckpoint:
+    """Verify ``store``, prove it consistent with every earlier checkpoint, then sign its size and root.
+
+    The earlier checkpoints are the latest one kept with the log and every one in ``held`` (note,
+    source), for instance a checkpoint an outside party kept: the check then does not rest only on
+    what the firm stores. Each must be signed by the signer's own key or one of ``trusted`` (a
+    rotated key), name ``origin``, and be a prefix of the log by an RFC 9162 consistency proof;
+    the full numbered checks of :func:`verify` run over every record, those added since included.
+
+    Raises:
+        InputError: the origin is not one line of printable text, or a checkpoint is malformed.
+        IntegrityError: the log fails verification, an earlier checkpoint is not signed by a
+            trusted key, names another origin, or the log is not consistent with it; nothing is
+            signed.
+    """
+    # (1) the origin is one printable line
+    check_origin(origin)
+    verifiers = [signer.verifier(), *trusted]
+    earlier = list(held)
+    kept = store.latest_checkpoint()
+    if kept is not None:
+        earlier.insert(0, (kept, f"{store.location} (latest checkpoint kept with the log)"))
+    unique: dict[str, str] = {}
+    for note, source in earlier:
+        unique.setdefault(note, source)  # the same note given twice (kept and held) is checked once
+    opened = [(_open_trusted(note, verifiers, source), source) for note, source in unique.items()]
+    # (2) every record passes the numbered checks
+    report = verify(store, progress=progress)
+    report.raise_for_failure()
+    # (3) the log only grew since each earlier checkpoint
+    checked: list[tuple[str, int]] = []
+    for cp, source in opened:
+        if cp.origin != origin:
+            raise IntegrityError(
+                f"{source} is a checkpoint of another log",
+                [Problem(f"expected the origin {origin!r}, found {cp.origin!r}", source=source)],
+            )
+        _consistency(store, cp, source, report.size, report.root, f"{store.location} (now {report.size} records)")
+        checked.append((source, cp.size))
+    # (4) sign
+    note = Checkpoint(origin, report.size, report.root).sign(signer)
+    return SignedCheckpoint(note, report, checked)
 
 
 # --- export -----------------------------------------------------------------------------------
@@ -596,10 +927,12 @@ def export(
     """Write a self-contained bundle to ``out``: the records, a checkpoint, the key and ``verify.py``.
 
     ``records.jsonl`` holds the exact stored bytes, one record a line (canonical JSON has no raw
-    newline). ``verify.py`` needs only Python's standard library.
+    newline). ``verify.py`` needs only Python's standard library, and trusts only the key and
+    origin its user gives it: ``public-key.txt`` is a hint, never trusted.
 
     Raises:
         LogError: there is no checkpoint to export (make one with ``audit checkpoint``).
+        InputError: the bundle could not be written whole (nothing is left half written).
     """
     note = note or store.latest_checkpoint()
     if note is None:
@@ -607,29 +940,31 @@ def export(
             f"no checkpoint kept with {store.location}",
             [Problem("expected a checkpoint: run `suitability audit checkpoint` first, or pass one")],
         )
-    out.mkdir(parents=True, exist_ok=True)
-    count = 0
-    with (out / "records.jsonl").open("wb") as handle:
-        for seq, data, _ in store.scan():
-            handle.write(data + b"\n")
-            count += 1
-            if progress is not None and seq % 10_000 == 0:
-                progress(seq)
-    if progress is not None:
-        progress(count)
-    (out / "checkpoint.txt").write_text(note, encoding="utf-8")
     key = public_key or store.public_key()
-    if key:
-        (out / "public-key.txt").write_text(key + "\n", encoding="utf-8")
     script = resources.files("suitability").joinpath("_verify_export.py").read_text(encoding="utf-8")
-    (out / "verify.py").write_text(script, encoding="utf-8")
-    manifest = {
-        "records": count,
-        "checkpoint": "checkpoint.txt",
-        "public_key": "public-key.txt" if key else None,
-        "verifier": "verify.py",
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    count = 0
+    # The bundle is written whole into a folder beside ``out`` and moved in at the end: a full disk
+    # leaves no half bundle (and no records file that stops short of what the checkpoint covers).
+    with atomic_folder(out) as staging:
+        with atomic_writer(staging / "records.jsonl") as handle:
+            for seq, data, _ in store.scan():
+                handle.write(data + b"\n")
+                count += 1
+                if progress is not None and seq % 10_000 == 0:
+                    progress(seq)
+        if progress is not None:
+            progress(count)
+        write_atomic(staging / "checkpoint.txt", note)
+        if key:
+            write_atomic(staging / "public-key.txt", key + "\n")
+        write_atomic(staging / "verify.py", script)
+        manifest = {
+            "records": count,
+            "checkpoint": "checkpoint.txt",
+            "public_key": "public-key.txt" if key else None,
+            "verifier": "verify.py",
+        }
+        write_atomic(staging / "manifest.json", json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
@@ -665,14 +1000,20 @@ def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = 
 
 __all__ = [
     "CHECKS",
+    "CONSISTENCY_FORMAT",
+    "PROOF_FORMAT",
     "Check",
     "Difference",
     "ReplayReport",
+    "SignedCheckpoint",
     "VerifyReport",
     "copy_log",
     "export",
     "prove",
+    "prove_consistency",
     "replay",
+    "sign_checkpoint",
     "verify",
+    "verify_consistency_proof",
     "verify_proof",
 ]

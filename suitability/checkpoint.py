@@ -30,9 +30,12 @@ def _key_id(name: str, public: bytes) -> bytes:
     return hashlib.sha256(name.encode() + b"\n" + _ED25519 + public).digest()[:4]
 
 
-def _check_name(name: str) -> None:
-    if not name or "+" in name or any(ch.isspace() for ch in name):
-        raise InputError("bad key name", [Problem(f"expected a key name without spaces or '+', found {name!r}")])
+def _check_name(name: str, source: str | None = None) -> None:
+    if not _valid_name(name):
+        raise InputError(
+            "bad key name",
+            [Problem(f"expected a non-empty key name without spaces or '+', found {name!r}", source=source)],
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class Verifier:
                 f"{source} is not a public key",
                 [Problem("expected <name>+<8 hex digits>+<base64 key> (a note verifier key)", source=source)],
             ) from None
+        _check_name(name, source)
         if raw[:1] != _ED25519 or len(raw) != 33 or _key_id(name, raw[1:]) != key_id:
             raise InputError(
                 f"{source} is not a valid Ed25519 verifier key",
@@ -113,6 +117,7 @@ class Signer:
                 f"{source} is not a private key",
                 [Problem("expected PRIVATE+KEY+<name>+<8 hex digits>+<base64 seed>", source=source)],
             ) from None
+        _check_name(name, source)
         signer = cls(name, raw[1:])
         if (private, key) != ("PRIVATE", "KEY") or raw[:1] != _ED25519 or len(raw) != 33:
             raise InputError(
@@ -154,52 +159,141 @@ class Checkpoint:
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
 
     def sign(self, signer: Signer) -> str:
-        """Return the checkpoint as a signed note."""
+        """Return the checkpoint as a signed note.
+
+        Raises:
+            InputError: the origin is not one line of printable text.
+        """
+        check_origin(self.origin)
         body = self.body()
         signature = signer.sign(body.encode())
         line = base64.b64encode(signer.verifier().key_id + signature).decode()
         return f"{body}\n{_DASH} {signer.name} {line}\n"
 
 
+_MAX_SIGNATURES = 100
+
+
+def _malformed(source: str, message: str, line: int | None = None) -> InputError:
+    return InputError(f"{source} is not a checkpoint", [Problem(message, source=source, line=line)])
+
+
+def check_origin(origin: str, source: str = "--origin") -> None:
+    """Refuse an origin that is not one line of printable text (C2SP tlog-checkpoint).
+
+    Raises:
+        InputError: the origin is empty, or holds a newline or another unprintable character.
+    """
+    if not origin or not origin.isprintable() or origin != origin.strip():
+        raise InputError(
+            "bad checkpoint origin",
+            [
+                Problem(
+                    f"expected a non-empty line of printable text without leading or trailing space, found {origin!r}",
+                    source=source,
+                )
+            ],
+        )
+
+
+def split_note(note: str, source: str = "<checkpoint>") -> tuple[str, list[tuple[str, bytes, bytes]]]:
+    """Split a C2SP signed note into its text and its signature lines.
+
+    The text ends at the **last** blank line (the text itself may hold blank lines, the signature
+    block cannot); every line after it must be ``— <key name> <base64(key id ‖ signature)>``,
+    with an em dash (U+2014) and a valid key name.
+
+    Returns:
+        The text (ending with a newline) and each signature as (key name, key id, signature).
+
+    Raises:
+        InputError: the note is malformed.
+    """
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise _malformed(source, "expected the text, a blank line and signature lines")
+    text, block = note[: split + 1], note[split + 2 :]
+    for at, char in enumerate(text):
+        if char != "\n" and (ord(char) < 0x20 or ord(char) == 0x7F):
+            lineno = text.count("\n", 0, at) + 1
+            raise _malformed(source, f"expected no control character in the text, found {char!r}", lineno)
+    if not block.endswith("\n"):
+        raise _malformed(source, "expected the signature block to end with a newline")
+    first_line = text.count("\n") + 2
+    signatures: list[tuple[str, bytes, bytes]] = []
+    for offset, line in enumerate(block[:-1].split("\n")):
+        number = first_line + offset
+        if not line.startswith(_DASH + " "):
+            raise _malformed(
+                source, f"expected a signature line starting with an em dash (U+2014), found {line!r}", number
+            )
+        parts = line[2:].split(" ")
+        if len(parts) != 2 or not _valid_name(parts[0]):
+            raise _malformed(source, f"expected '\u2014 <key name> <base64 signature>', found {line!r}", number)
+        try:
+            raw = base64.b64decode(parts[1], validate=True)
+        except binascii.Error:
+            raise _malformed(source, f"expected a base64 signature, found {parts[1]!r}", number) from None
+        if len(raw) < 5:
+            raise _malformed(source, "expected a key id and a signature, found too few bytes", number)
+        signatures.append((parts[0], raw[:4], raw[4:]))
+    if not signatures:
+        raise _malformed(source, "expected at least one signature line")
+    if len(signatures) > _MAX_SIGNATURES:
+        raise _malformed(source, f"expected at most {_MAX_SIGNATURES} signatures, found {len(signatures)}")
+    return text, signatures
+
+
+def _valid_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(ch.isspace() for ch in name)
+
+
 def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Checkpoint:
     """Check a signed checkpoint against ``verifier`` and return what it says.
 
+    Follows C2SP signed-note: the text ends at the last blank line; a signature line by
+    ``verifier`` (same name and key id) that does not verify makes the whole note invalid, even
+    when another line by it does; lines by other keys are ignored.
+
     Raises:
-        InputError: the note is not a checkpoint.
-        IntegrityError: no valid signature by ``verifier`` is on it.
+        InputError: the note is not a well-formed signed checkpoint.
+        IntegrityError: no valid signature by ``verifier``, or a bad one, is on it.
     """
-    body, sep, signatures = note.partition("\n\n")
-    lines = body.split("\n")
-    if not sep or len(lines) < 3:
-        raise InputError(
-            f"{source} is not a checkpoint",
-            [Problem("expected origin, size and root lines, a blank line and signatures", source=source)],
-        )
+    text, signatures = split_note(note, source)
+    lines = text.split("\n")[:-1]
+    if len(lines) < 3 or any(not line for line in lines):
+        raise _malformed(source, "expected origin, size and root lines (and optional extension lines), none empty")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     try:
-        size = int(size_text)
         root = base64.b64decode(root_text, validate=True)
-    except (ValueError, binascii.Error):
-        raise InputError(
-            f"{source} is not a checkpoint",
-            [Problem(f"expected a size and a base64 root, found {size_text!r}, {root_text!r}", source=source, line=2)],
-        ) from None
-    if size < 0 or len(root) != 32 or not origin or size_text != str(size):
-        raise InputError(
-            f"{source} is not a checkpoint",
-            [Problem("expected a non-negative size and a 32-byte root", source=source, line=2)],
+    except binascii.Error:
+        root = b""
+    if not size_text.isascii() or not size_text.isdigit() or size_text != str(int(size_text)) or len(root) != 32:
+        raise _malformed(
+            source,
+            f"expected a decimal size without leading zeros and a base64 32-byte root, found {size_text!r}, {root_text!r}",
+            2,
         )
-    message = (body + "\n").encode()
-    for line in signatures.splitlines():
-        parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != _DASH or parts[1] != verifier.name:
+    size = int(size_text)
+    message = text.encode()
+    verified = False
+    for name, key_id, signature in signatures:
+        if name != verifier.name or key_id != verifier.key_id:
             continue
-        try:
-            raw = base64.b64decode(parts[2], validate=True)
-        except binascii.Error:
-            continue
-        if raw[:4] == verifier.key_id and verifier.verify(message, raw[4:]):
-            return Checkpoint(origin, size, root)
+        if not verifier.verify(message, signature):
+            raise IntegrityError(
+                f"{source}: no valid signature by {verifier.name} (a signature by it fails)",
+                [
+                    Problem(
+                        f"expected every signature by key {verifier.name}+{verifier.key_id.hex()} to verify, "
+                        "found one that does not (the note was altered or forged)",
+                        source=source,
+                    )
+                ],
+            )
+        verified = True
+    if verified:
+        return Checkpoint(origin, size, root)
     raise IntegrityError(
         f"{source}: no valid signature by {verifier.name}",
         [

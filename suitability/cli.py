@@ -22,7 +22,18 @@ import click
 from pydantic import BaseModel
 
 from . import __version__
-from .audit import copy_log, export, prove, replay, verify, verify_proof
+from ._output import write_atomic
+from .audit import (
+    copy_log,
+    export,
+    prove,
+    prove_consistency,
+    replay,
+    sign_checkpoint,
+    verify,
+    verify_consistency_proof,
+    verify_proof,
+)
 from .checkpoint import Checkpoint, Signer, Verifier, open_note
 from .codec import content_hash, read_bytes, read_json
 from .demo import generate
@@ -723,7 +734,14 @@ def audit_group() -> None:
 
 
 def _read_text(path: str) -> str:
-    return read_bytes(path).decode("utf-8", errors="strict") if path else ""
+    data = read_bytes(path) if path else b""
+    try:
+        return data.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text",
+            [Problem(f"expected UTF-8, found byte 0x{data[exc.start]:02x} at offset {exc.start}", source=path)],
+        ) from None
 
 
 def _verifier(path: str) -> Verifier:
@@ -794,10 +812,12 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
                 f"{path} exists", [Problem("expected a new file; an existing key is never overwritten", source=path)]
             )
     signer = Signer.generate(name)
-    fd = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(signer.text() + "\n")
-    Path(public_file).write_text(signer.verifier().text() + "\n", encoding="utf-8")
+    write_atomic(private_file, signer.text() + "\n", mode=0o600, exclusive=True)
+    try:
+        write_atomic(public_file, signer.verifier().text() + "\n", exclusive=True)
+    except BaseException:
+        Path(private_file).unlink()  # a signing key whose verifier key was never written is of no use
+        raise
     click.echo(f"signing key {private_file} (keep it secret), verifier key {public_file}: {signer.verifier().text()}")
 
 
@@ -806,29 +826,123 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
 @click.option(
     "--key", "key_file", required=True, type=click.Path(dir_okay=False), help="The signing key (from audit keygen)."
 )
-@click.option("--origin", required=True, help="The log's name, the first line of the checkpoint.")
+@click.option("--origin", required=True, help="The log's name, the first line of the checkpoint (one printable line).")
 @click.option(
     "--out", "out_file", required=True, type=click.Path(dir_okay=False), help="Where to write the signed checkpoint."
 )
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="An earlier checkpoint (e.g. one an outside party kept) the log must be consistent with (repeatable).",
+)
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Another key trusted for earlier checkpoints, e.g. before a key rotation (repeatable).",
+)
 @click.pass_context
-def audit_checkpoint(ctx: click.Context, log: str, key_file: str, origin: str, out_file: str) -> None:
-    """Verify LOG, then sign its size and root as a checkpoint and keep a copy with the log.
+def audit_checkpoint(
+    ctx: click.Context,
+    log: str,
+    key_file: str,
+    origin: str,
+    out_file: str,
+    checkpoint_files: tuple[str, ...],
+    public_keys: tuple[str, ...],
+) -> None:
+    """Verify LOG, prove it consistent with earlier checkpoints, then sign its size and root.
 
-    Hand checkpoints to someone who does not trust the firm: any later truncation or rewriting of
-    what they cover is then caught by `audit verify`.
+    Before signing, every record passes the numbered checks of `audit verify`, and an RFC 9162
+    consistency proof shows the log only grew since the latest checkpoint kept with it and since
+    every --checkpoint given; otherwise nothing is signed and it exits 10. A copy of the new
+    checkpoint is kept with the log. Hand checkpoints to someone who does not trust the firm: any
+    later truncation or rewriting of what they cover is then caught.
 
     \b
     Example:
-      suitability audit checkpoint suitability-log.sqlite3 --key log.key --origin broker-x/suitability --out cp-1.txt
+      suitability audit checkpoint suitability-log.sqlite3 --key log.key --origin broker-x/suitability --out cp-2.txt \\
+          --checkpoint cp-1.txt
     """
     signer = Signer.parse(_read_text(key_file), key_file)
+    trusted = [_verifier(path) for path in public_keys]
+    held = [(_read_text(path), path) for path in checkpoint_files]
     store = _existing_log(ctx, log)
-    report = verify(store)
-    report.raise_for_failure()
-    note = Checkpoint(origin, report.size, report.root).sign(signer)
-    Path(out_file).write_text(note, encoding="utf-8")
-    store.add_checkpoint(report.size, note, signer.verifier().text())
-    click.echo(f"checkpoint {out_file}: {origin}, {report.size} records, root {base64.b64encode(report.root).decode()}")
+    made = sign_checkpoint(
+        store, signer, origin, held=held, trusted=trusted, progress=_progress("verify", store.size())
+    )
+    write_atomic(out_file, made.note)
+    store.add_checkpoint(made.report.size, made.note, signer.verifier().text())
+    for source, size in made.consistent_with:
+        click.echo(f"consistent with {source} ({size} records)")
+    root = base64.b64encode(made.report.root).decode()
+    click.echo(f"checkpoint {out_file}: {origin}, {made.report.size} records, root {root}")
+
+
+@audit_group.command("consistency")
+@click.argument("checkpoint_files", metavar="[OLD_CP NEW_CP]", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--log", "log", default=None, metavar="LOG", help="Make the proof from this log.")
+@click.option(
+    "--proof",
+    "proof_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Check this proof file offline instead (no log needed).",
+)
+@click.option(
+    "--public-key",
+    "public_key",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The verifier key of the checkpoints.",
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the proof here (JSON).")
+@click.pass_context
+def audit_consistency(
+    ctx: click.Context,
+    checkpoint_files: tuple[str, ...],
+    log: str | None,
+    proof_file: str | None,
+    public_key: str,
+    out_file: str | None,
+) -> None:
+    """Prove (with --log) or check (with --proof) that the log only grew from OLD_CP to NEW_CP.
+
+    With --log, prints the RFC 9162 consistency proof between the two signed checkpoints, checks
+    it, and writes it with --out. With --proof, checks such a file with the public key alone; give
+    OLD_CP and NEW_CP too to insist it is about the checkpoints you hold.
+
+    \b
+    Example:
+      suitability audit consistency cp-1.txt cp-2.txt --log suitability-log.sqlite3 --public-key log.pub --out c.json
+      suitability audit consistency cp-1.txt cp-2.txt --proof c.json --public-key log.pub
+    """
+    if (log is None) == (proof_file is None):
+        raise click.UsageError("give exactly one of --log (make a proof) and --proof (check one)")
+    if len(checkpoint_files) not in ((0, 2) if proof_file else (2,)):
+        raise click.UsageError("expected two checkpoints, OLD_CP and NEW_CP")
+    verifier = _verifier(public_key)
+    notes = [(_read_text(path), path) for path in checkpoint_files]
+    if proof_file is not None:
+        held = (notes[0], notes[1]) if notes else (None, None)
+        old, new = verify_consistency_proof(read_json(proof_file), verifier, proof_file, held)
+        click.echo(f"CONSISTENT {old.origin}: {new.size} records extend the {old.size} signed earlier ({proof_file})")
+        return
+    assert log is not None
+    store = _existing_log(ctx, log)
+    proof = prove_consistency(store, notes[0][0], notes[1][0], verifier, (notes[0][1], notes[1][1]))
+    for number, node in enumerate(proof["consistency"]):
+        click.echo(f"  [{number}] {node}")
+    if out_file:
+        write_atomic(out_file, json.dumps(proof, indent=2) + "\n")
+        click.echo(f"proof {out_file}")
+    click.echo(
+        f"CONSISTENT: {proof['new_size']} records ({checkpoint_files[1]}) extend the "
+        f"{proof['old_size']} of {checkpoint_files[0]}"
+    )
 
 
 @audit_group.command("verify")
@@ -915,7 +1029,7 @@ def audit_prove(
     store = _existing_log(ctx, log)
     verifier = _verifier(public_key) if public_key else None
     proof = prove(store, seq, _read_text(checkpoint_file), verifier, checkpoint_file)
-    Path(out_file).write_text(json.dumps(proof, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out_file, json.dumps(proof, indent=2) + "\n")
     click.echo(f"proof {out_file}: record {seq} in a tree of {proof['tree_size']} records")
 
 
@@ -968,15 +1082,22 @@ def audit_export(
 ) -> None:
     """Write the records (exact bytes, JSON Lines), a checkpoint, the key and a stdlib-only verify.py.
 
+    verify.py trusts only the key and origin its user gives it; the bundle's key is a hint.
+
     \b
     Example:
-      suitability audit export suitability-log.sqlite3 --out bundle && python bundle/verify.py
+      suitability audit export suitability-log.sqlite3 --out bundle
+      python bundle/verify.py --public-key log.pub --origin broker-x/suitability
     """
     store = _existing_log(ctx, log)
     note = _read_text(checkpoint_file) if checkpoint_file else None
     key = _read_text(public_key).strip() if public_key else None
     manifest = export(store, Path(out_dir), note=note, public_key=key, progress=_progress("export", store.size()))
-    click.echo(f"exported {manifest['records']} records to {out_dir}; check with: python {Path(out_dir) / 'verify.py'}")
+    script = Path(out_dir) / "verify.py"
+    click.echo(
+        f"exported {manifest['records']} records to {out_dir}; check with: "
+        f"python {script} --public-key <the key you trust> --origin <the log's origin>"
+    )
 
 
 @audit_group.command("query")
@@ -1077,9 +1198,9 @@ def audit_report(
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
     result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()))
-    Path(out_file).write_text(render_report(result, lang), encoding="utf-8")
+    write_atomic(out_file, render_report(result, lang))
     if json_file:
-        Path(json_file).write_text(review_json(result), encoding="utf-8")
+        write_atomic(json_file, review_json(result))
     status = "verified" if result.verified else "FAILED VERIFICATION"
     click.echo(f"report {out_file}: {result.size} records ({status}), {len(result.findings)} finding(s)")
 

@@ -13,6 +13,7 @@ algorithms step by step and returns False for every malformed input instead of r
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -112,6 +113,58 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
         return [*subproof(m - k, start + k, end, False), _subtree(leaves, start, start + k)]
 
     return subproof(old_size, 0, new_size, True)
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """Return the leaf ranges ``[start, end)`` whose subtree hashes form the consistency proof from
+    ``old_size`` to ``new_size``, in proof order (RFC 6962 §2.1.2).
+
+    The ranges are disjoint, so one pass over the leaves computes every hash (see
+    :func:`range_hashes`) in O(log n) memory, without holding the tree.
+    """
+    if not 0 < old_size <= new_size:
+        raise ValueError(f"expected 0 < old size <= {new_size}, found {old_size}")
+
+    def subproof(m: int, start: int, end: int, complete: bool) -> list[tuple[int, int]]:
+        n = end - start
+        if m == n:
+            return [] if complete else [(start, end)]
+        k = _split(n)
+        if m <= k:
+            return [*subproof(m, start, start + k, complete), (start + k, end)]
+        return [*subproof(m - k, start + k, end, False), (start, start + k)]
+
+    return subproof(old_size, 0, new_size, True)
+
+
+def range_hashes(leaves: Iterable[bytes], ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """Return the Merkle Tree Hash of each of the disjoint leaf ``ranges``, in one pass over ``leaves``.
+
+    Raises:
+        ValueError: the ranges overlap, or the leaves end before a range does.
+    """
+    order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+    for a, b in itertools.pairwise(order):
+        if ranges[a][1] > ranges[b][0]:
+            raise ValueError(f"ranges {ranges[a]} and {ranges[b]} overlap")
+    hashes = [b""] * len(ranges)
+    pending = iter(order)
+    current = next(pending, None)
+    builder = RootBuilder()
+    for position, leaf in enumerate(leaves):
+        if current is None:
+            break
+        start, end = ranges[current]
+        if position < start:
+            continue
+        builder.push(leaf)
+        if position == end - 1:
+            hashes[current] = builder.root()
+            builder = RootBuilder()
+            current = next(pending, None)
+    if current is not None:
+        raise ValueError(f"the leaves end before range {ranges[current]} does")
+    return hashes
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], expected_root: bytes) -> bool:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import errno
 import json
+import os
+import resource
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import orjson
@@ -147,21 +153,22 @@ def test_export_is_checked_by_the_stdlib_script(log: Path, built: tuple[Path, Si
     assert lines[:-1] == [d for _, d, _ in store.scan()]
     script = tmp_path / "bundle" / "verify.py"
     assert "import suitability" not in script.read_text()
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    trust = ["--public-key", signer.verifier().text(), "--origin", "test/log"]
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.strip().endswith("VERIFIED")
     # change one byte inside a string of an early record: the signed root no longer matches
     records = (tmp_path / "bundle" / "records.jsonl").read_bytes()
     at = records.index(b'"actor":"staff-') + len(b'"actor":"staff-')
     (tmp_path / "bundle" / "records.jsonl").write_bytes(records[:at] + b"X" + records[at + 1 :])
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 1
     assert "(5) FAIL" in run.stdout
     # a forged signature
     (tmp_path / "bundle" / "records.jsonl").write_bytes(records)
     cp = (tmp_path / "bundle" / "checkpoint.txt").read_text()
     (tmp_path / "bundle" / "checkpoint.txt").write_text(cp.replace("test/log", "test/lag"))
-    run = subprocess.run([sys.executable, "-I", str(script)], capture_output=True, text=True, check=False)
+    run = subprocess.run([sys.executable, "-I", str(script), *trust], capture_output=True, text=True, check=False)
     assert run.returncode == 1 and "(2) FAIL" in run.stdout
 
 
@@ -249,7 +256,9 @@ def test_audit_cli_end_to_end(log: Path, tmp_path: Path) -> None:
     assert exported.exit_code == 0
     assert (
         subprocess.run(
-            [sys.executable, str(tmp_path / "bundle" / "verify.py")], capture_output=True, check=False
+            [sys.executable, str(tmp_path / "bundle" / "verify.py"), "--public-key", str(pub), "--origin", "test/log"],
+            capture_output=True,
+            check=False,
         ).returncode
         == 0
     )
@@ -320,3 +329,502 @@ def test_a_long_pass_raises_the_collector_thresholds_and_restores_them(log: Path
     with pytest.raises(RuntimeError), long_pass():
         raise RuntimeError("a failing pass")
     assert gc.get_threshold() == before
+
+
+# --- issue 10: checkpoints sign only a log that grew, consistency proofs, trusted keys ----------
+
+
+def keys(tmp_path: Path, name: str = "auditor") -> tuple[Path, Path]:
+    key, pub = tmp_path / f"{name}.key", tmp_path / f"{name}.pub"
+    assert cli_run("audit", "keygen", "--private", str(key), "--public", str(pub), "--name", name).exit_code == 0
+    return key, pub
+
+
+def checkpoint_cli(log: Path, key: Path, out: Path, *extra: str, origin: str = "test/log") -> Result:
+    return cli_run("audit", "checkpoint", str(log), "--key", str(key), "--origin", origin, "--out", str(out), *extra)
+
+
+def test_checkpoint_refuses_to_sign_a_rewritten_log(log: Path, tmp_path: Path) -> None:
+    """The attack: rewrite a record with fresh canonical bytes and leaf hash (checks 1-5 all pass),
+    then run the routine checkpoint job. It must prove consistency with the last checkpoint and refuse."""
+    key, _ = keys(tmp_path)
+    assert checkpoint_cli(log, key, tmp_path / "cp1.txt").exit_code == 0
+    tamper(log, first_of(log, "decision", "blocked"), {"outcome": "suitable"})
+    assert audit.verify(SQLiteStore(log)).ok  # internally consistent: nothing but the old checkpoint can tell
+    refused = checkpoint_cli(log, key, tmp_path / "cp2.txt")
+    assert refused.exit_code == 10, refused.output
+    assert "is not consistent with" in refused.stderr and "latest checkpoint kept with the log" in refused.stderr
+    assert "no longer reproduce the signed root" in refused.stderr
+    assert not (tmp_path / "cp2.txt").exists()
+
+
+def test_checkpoint_uses_a_checkpoint_held_outside_the_firm(log: Path, tmp_path: Path) -> None:
+    """An insider who rewrites a record and also wipes the checkpoints kept with the log is still
+    stopped by a checkpoint an outside party kept and hands to the job."""
+    key, _ = keys(tmp_path)
+    held = tmp_path / "held-by-regulator.txt"
+    assert checkpoint_cli(log, key, held).exit_code == 0
+    tamper(log, first_of(log, "assessment"), {"score": 1})
+    db = sqlite3.connect(log, isolation_level=None)
+    for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'checkpoints'"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    db.execute("DELETE FROM checkpoints")
+    db.close()
+    refused = checkpoint_cli(log, key, tmp_path / "cp2.txt", "--checkpoint", str(held))
+    assert refused.exit_code == 10 and f"is not consistent with {held}" in refused.stderr
+
+
+def test_checkpoint_refuses_a_truncated_log(log: Path, tmp_path: Path) -> None:
+    key, _ = keys(tmp_path)
+    assert checkpoint_cli(log, key, tmp_path / "cp1.txt").exit_code == 0
+    db = sqlite3.connect(log, isolation_level=None)
+    db.execute("DROP TRIGGER records_no_delete")
+    db.execute("DELETE FROM records WHERE seq >= 40")
+    db.close()
+    assert audit.verify(SQLiteStore(log)).ok
+    refused = checkpoint_cli(log, key, tmp_path / "cp2.txt")
+    assert refused.exit_code == 10 and "truncated" in refused.stderr
+
+
+def test_checkpoint_proves_growth_and_checks_keys_and_origins(log: Path, tmp_path: Path) -> None:
+    key, pub = keys(tmp_path)
+    cp1 = tmp_path / "cp1.txt"
+    assert checkpoint_cli(log, key, cp1).exit_code == 0
+    mixed_workload(SQLiteStore(log), clients=1, seed=78)
+    assert checkpoint_cli(log, key, tmp_path / "cp2.txt", "--checkpoint", str(cp1)).exit_code == 0  # kept = cp1
+    mixed_workload(SQLiteStore(log), clients=1, seed=79)
+    grown = checkpoint_cli(log, key, tmp_path / "cp3.txt", "--checkpoint", str(cp1))
+    assert grown.exit_code == 0, grown.output
+    lines = grown.stdout.splitlines()
+    assert lines[0].startswith("consistent with") and "latest checkpoint kept with the log" in lines[0]
+    assert f"consistent with {cp1} (50 records)" in lines[1]
+    # another origin is another log's checkpoint
+    other = checkpoint_cli(log, key, tmp_path / "cp9.txt", origin="test/other")
+    assert other.exit_code == 10 and "checkpoint of another log" in other.stderr
+    # a rotated key: the kept checkpoint is signed by a key the job does not know until told
+    new_key, _ = keys(tmp_path, "auditor-2026")
+    rotated = checkpoint_cli(log, new_key, tmp_path / "cp4.txt")
+    assert rotated.exit_code == 10 and "no valid signature by a trusted key" in rotated.stderr
+    assert checkpoint_cli(log, new_key, tmp_path / "cp4.txt", "--public-key", str(pub)).exit_code == 0
+
+
+@pytest.mark.parametrize("origin", ["", "two\nlines", "tab\there", " padded", "bell\a"])
+def test_checkpoint_origin_must_be_one_printable_line(log: Path, tmp_path: Path, origin: str) -> None:
+    key, _ = keys(tmp_path)
+    refused = checkpoint_cli(log, key, tmp_path / "cp.txt", origin=origin)
+    assert refused.exit_code == 3 and "bad checkpoint origin" in refused.stderr
+    assert not (tmp_path / "cp.txt").exists()
+
+
+def test_audit_consistency_proves_and_checks_offline(log: Path, tmp_path: Path) -> None:
+    key, pub = keys(tmp_path)
+    cp1, cp2, proof = tmp_path / "cp1.txt", tmp_path / "cp2.txt", tmp_path / "c.json"
+    assert checkpoint_cli(log, key, cp1).exit_code == 0
+    mixed_workload(SQLiteStore(log), clients=2, seed=79)
+    assert checkpoint_cli(log, key, cp2).exit_code == 0
+    made = cli_run(
+        "audit", "consistency", str(cp1), str(cp2), "--log", str(log), "--public-key", str(pub), "--out", str(proof)
+    )
+    assert made.exit_code == 0, made.output
+    assert "CONSISTENT" in made.stdout and "  [0] " in made.stdout
+    doc = json.loads(proof.read_text())
+    assert doc["format"] == audit.CONSISTENCY_FORMAT and doc["old_size"] == 50 and doc["consistency"]
+    # an outsider holding only the two checkpoints, the proof and the key: no log at all
+    log.unlink()
+    for args in ([], [str(cp1), str(cp2)]):
+        checked = cli_run("audit", "consistency", *args, "--proof", str(proof), "--public-key", str(pub))
+        assert checked.exit_code == 0 and checked.stdout.startswith("CONSISTENT test/log")
+    # a proof about other checkpoints than the ones held
+    swapped = cli_run("audit", "consistency", str(cp2), str(cp1), "--proof", str(proof), "--public-key", str(pub))
+    assert swapped.exit_code == 10 and "is not" in swapped.stderr
+    # an altered proof node
+    bad = dict(doc, consistency=[doc["consistency"][-1], *doc["consistency"][:-1]])
+    proof.write_text(json.dumps(bad))
+    altered = cli_run("audit", "consistency", "--proof", str(proof), "--public-key", str(pub))
+    assert altered.exit_code == 10 and "did not only grow" in altered.stderr
+    # wrong types are malformed input, not coerced
+    proof.write_text(json.dumps(dict(doc, old_size=str(doc["old_size"]))))
+    typed = cli_run("audit", "consistency", "--proof", str(proof), "--public-key", str(pub))
+    assert typed.exit_code == 3 and "/old_size: expected a JSON integer, found string" in typed.stderr
+    # usage
+    assert cli_run("audit", "consistency", str(cp1), "--proof", str(proof), "--public-key", str(pub)).exit_code == 2
+    assert cli_run("audit", "consistency", str(cp1), str(cp2), "--public-key", str(pub)).exit_code == 2
+
+
+def test_audit_consistency_catches_a_rewritten_log(log: Path, tmp_path: Path, built: tuple[Path, Signer]) -> None:
+    signer = built[1]
+    store = SQLiteStore(log)
+    old = signed(store, signer, 20)
+    new = signed(store, signer)
+    assert audit.prove_consistency(store, old, new, signer.verifier())["new_size"] == store.size()
+    tamper(log, first_of(log, "assessment"), {"score": 1})  # inside the first 20 records
+    assert first_of(log, "assessment") < 20
+    with pytest.raises(IntegrityError, match="does not reproduce"):
+        audit.prove_consistency(SQLiteStore(log), old, new, signer.verifier())
+    # a rewritten tree re-signed by an attacker's key is not signed by the key the verifier trusts
+    forged = signed(SQLiteStore(log), Signer.generate("auditor"))
+    with pytest.raises(IntegrityError, match="no valid signature"):
+        audit.prove_consistency(SQLiteStore(log), old, forged, signer.verifier())
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("seq", "3", "string '3'"),
+        ("seq", 3.9, "number 3.9"),
+        ("seq", True, "boolean True"),
+        ("seq", -1, "non-negative"),
+        ("tree_size", "50", "string '50'"),
+        ("inclusion", "AAAA", "string 'AAAA'"),
+        ("record", 7, "number 7"),
+        ("checkpoint", None, "null None"),
+        ("leaf_hash", ["x"], "array"),
+    ],
+)
+def test_verify_proof_refuses_wrong_types(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path, field: str, value: object, found: str
+) -> None:
+    """A proof checked by someone who does not trust its maker coerces nothing: exit 3, with the field's pointer."""
+    signer = built[1]
+    proof = audit.prove(SQLiteStore(log), 3, signed(SQLiteStore(log), signer), signer.verifier())
+    path, pub = tmp_path / "p.json", tmp_path / "k.pub"
+    path.write_text(json.dumps(dict(proof, **{field: value})))
+    pub.write_text(signer.verifier().text())
+    refused = cli_run("audit", "verify-proof", str(path), "--public-key", str(pub))
+    assert refused.exit_code == 3, refused.output
+    assert f"/{field}: expected" in refused.stderr and found in refused.stderr
+
+
+def test_non_utf8_key_and_checkpoint_files_are_input_errors(log: Path, tmp_path: Path) -> None:
+    key, pub = keys(tmp_path)
+    cp = tmp_path / "cp.txt"
+    assert checkpoint_cli(log, key, cp).exit_code == 0
+    latin = tmp_path / "latin1.pub"
+    latin.write_bytes(pub.read_bytes().replace(b"auditor", b"audit\xe9r"))
+    bad_cp = tmp_path / "latin1.txt"
+    bad_cp.write_bytes(cp.read_bytes().replace(b"test/log", b"test/l\xf6g"))
+    for args in (
+        ("audit", "verify", str(log), "--public-key", str(latin)),
+        ("audit", "verify", str(log), "--checkpoint", str(bad_cp), "--public-key", str(pub)),
+        ("audit", "checkpoint", str(log), "--key", str(latin), "--origin", "o", "--out", str(tmp_path / "x")),
+        ("audit", "prove", str(log), "--seq", "1", "--checkpoint", str(bad_cp), "--out", str(tmp_path / "x")),
+    ):
+        result = cli_run(*args)
+        assert result.exit_code == 3, (args, result.output)
+        assert "is not UTF-8 text" in result.stderr and "offset" in result.stderr
+
+
+# --- verify.py trusts only the key and origin it is given ------------------------------------
+
+
+def run_verify_py(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-I", str(bundle / "verify.py"), *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_an_export_verifies_only_against_the_trusted_key(log: Path, built: tuple[Path, Signer], tmp_path: Path) -> None:
+    """The attack: rewrite the records, sign their new root with one's own key and swap that key
+    into the bundle. The old verify.py trusted the bundle's key; now only the one given counts."""
+    signer = built[1]
+    store = SQLiteStore(log)
+    store.add_checkpoint(store.size(), signed(store, signer), signer.verifier().text())
+    bundle = tmp_path / "bundle"
+    audit.export(store, bundle)
+    trusted = tmp_path / "trusted.pub"
+    trusted.write_text(signer.verifier().text() + "\n")
+    assert run_verify_py(bundle, "--public-key", str(trusted), "--origin", "test/log").returncode == 0
+    # the forger's bundle: a rewritten record, a root re-signed with their own key of the same name
+    records = (bundle / "records.jsonl").read_bytes()
+    at = records.index(b'"actor":"staff-') + len(b'"actor":"staff-')
+    forged_records = records[:at] + b"X" + records[at + 1 :]
+    (bundle / "records.jsonl").write_bytes(forged_records)
+    from suitability.merkle import root
+
+    lines = forged_records.split(b"\n")[:-1]
+    forger = Signer.generate("auditor")
+    note = Checkpoint("test/log", len(lines), root([leaf_hash(line) for line in lines])).sign(forger)
+    (bundle / "checkpoint.txt").write_text(note)
+    (bundle / "public-key.txt").write_text(forger.verifier().text() + "\n")
+    run = run_verify_py(bundle, "--public-key", str(trusted), "--origin", "test/log")
+    assert run.returncode == 1 and "(2) FAIL" in run.stdout and "NOT VERIFIED" in run.stdout
+    assert "(a hint, not trusted)" in run.stdout
+    # the key may be given as text too; the forger's own key verifies only what the forger signed
+    assert run_verify_py(bundle, "--public-key", signer.verifier().text(), "--origin", "test/log").returncode == 1
+    assert run_verify_py(bundle, "--public-key", forger.verifier().text(), "--origin", "test/log").returncode == 0
+    # no key: a usage error, never a fallback to the bundle's key
+    assert run_verify_py(bundle, "--origin", "test/log").returncode == 2
+
+
+def test_an_export_checks_the_origin_and_every_signature_by_the_trusted_key(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path
+) -> None:
+    signer = built[1]
+    store = SQLiteStore(log)
+    note = signed(store, signer)
+    store.add_checkpoint(store.size(), note, signer.verifier().text())
+    bundle = tmp_path / "bundle"
+    audit.export(store, bundle)
+    key = signer.verifier().text()
+    wrong_origin = run_verify_py(bundle, "--public-key", key, "--origin", "test/another-log")
+    assert wrong_origin.returncode == 1 and "(2) FAIL" in wrong_origin.stdout
+    # a valid signature followed by a bad one by the same trusted key: rejected, not skipped
+    line = note.rstrip("\n").rsplit("\n", 1)[1]
+    blob = base64.b64decode(line.split(" ")[2])
+    bad = f"\u2014 auditor {base64.b64encode(blob[:4] + bytes(64)).decode()}"
+    (bundle / "checkpoint.txt").write_text(note + bad + "\n")
+    run = run_verify_py(bundle, "--public-key", key, "--origin", "test/log")
+    assert run.returncode == 1 and "a signature by it fails" in run.stdout
+    # a malformed note is a failure with a message, not a traceback
+    (bundle / "checkpoint.txt").write_text(note.replace("\u2014", "-"))
+    run = run_verify_py(bundle, "--public-key", key, "--origin", "test/log")
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "NOT VERIFIED: BadInput: expected a signature line" in run.stdout
+
+
+# --- the pure-Python Ed25519 of verify.py ---------------------------------------------------
+
+WYCHEPROOF = Path(__file__).resolve().parent / "data" / "wycheproof"
+
+
+def wycheproof_cases() -> list[tuple[int, bytes, bytes, bytes, bool]]:
+    doc = json.loads((WYCHEPROOF / "ed25519_test.json").read_text())
+    return [
+        (
+            t["tcId"],
+            bytes.fromhex(g["publicKey"]["pk"]),
+            bytes.fromhex(t["msg"]),
+            bytes.fromhex(t["sig"]),
+            t["result"] == "valid",
+        )
+        for g in doc["testGroups"]
+        for t in g["tests"]
+    ]
+
+
+def test_the_wycheproof_vectors_ship_with_their_licence() -> None:
+    assert len(wycheproof_cases()) == 151
+    assert "Apache License" in (WYCHEPROOF / "LICENSE").read_text()
+    assert "C2SP/wycheproof" in (WYCHEPROOF / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("tc_id", "public", "message", "signature", "valid"),
+    wycheproof_cases(),
+    ids=[f"tc{c[0]}" for c in wycheproof_cases()],
+)
+def test_the_pure_python_ed25519_passes_wycheproof(
+    tc_id: int, public: bytes, message: bytes, signature: bytes, valid: bool
+) -> None:
+    from suitability import _verify_export
+
+    assert _verify_export.ed25519_verify(public, message, signature) is valid, tc_id
+
+
+def test_the_pure_python_ed25519_refuses_x0_with_the_sign_bit_set() -> None:
+    """RFC 8032 §5.1.3 step 4: x = 0 with the sign bit set is not a point. ed25519-speccheck case 9
+    (novifinancial/ed25519-speccheck, cases.json, Apache-2.0): R = (0, -1) encoded with the sign bit."""
+    from suitability import _verify_export
+
+    message = bytes.fromhex("9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41")
+    public = bytes.fromhex("f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43")
+    signature = bytes.fromhex(
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+        "ca8c5b64cd208982aa38d4936621a4775aa233aa0505711d8fdcfdaa943d4908"
+    )
+    assert _verify_export._decompress(signature[:32]) is None
+    assert not _verify_export.ed25519_verify(public, message, signature)
+    # the same point with the sign bit clear is a valid encoding of (0, -1)
+    assert _verify_export._decompress(signature[:31] + b"\x7f") is not None
+
+
+# --- output files are written whole or not at all -----------------------------------------------
+
+
+def _limited(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+
+    return apply
+
+
+def run_cli_limited(limit: int, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a real process whose files may not grow past ``limit`` bytes (a portable full disk)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), "SUITABILITY_DOCUMENTS": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "suitability", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=_limited(limit),  # the limit applies to the child alone
+    )
+
+
+needs_rlimit = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX only")
+
+
+@needs_rlimit
+def test_keygen_on_a_full_disk_leaves_no_key_file(tmp_path: Path) -> None:
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    run = run_cli_limited(
+        64,
+        "audit",
+        "keygen",
+        "--private",
+        str(folder / "k.key"),
+        "--public",
+        str(folder / "k.pub"),
+        "--name",
+        "auditor",
+    )
+    assert run.returncode == 3, run.stderr
+    assert "cannot write" in run.stderr and "Traceback" not in run.stderr
+    assert list(folder.iterdir()) == []  # no empty or partial key, no temporary file
+
+
+@needs_rlimit
+def test_export_and_report_on_a_full_disk_leave_nothing_half_written(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path
+) -> None:
+    signer = built[1]
+    store = SQLiteStore(log)
+    store.add_checkpoint(store.size(), signed(store, signer), signer.verifier().text())
+    store.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    limit = 48 * 1024  # above SQLite's 32 KiB shared-memory file, below the 127 KB of records
+    run = run_cli_limited(limit, "audit", "export", str(log), "--out", str(out / "bundle"))
+    assert run.returncode == 3 and "cannot write" in run.stderr, run.stderr
+    assert list(out.iterdir()) == []
+    # an existing bundle is left as it was
+    audit.export(SQLiteStore(log), out / "bundle")
+    before = {p.name: p.read_bytes() for p in (out / "bundle").iterdir()}
+    run = run_cli_limited(limit, "audit", "export", str(log), "--out", str(out / "bundle"))
+    assert run.returncode == 3
+    assert {p.name: p.read_bytes() for p in (out / "bundle").iterdir()} == before
+    assert [p.name for p in out.iterdir()] == ["bundle"]
+
+
+@needs_rlimit
+def test_write_atomic_past_the_file_size_limit_leaves_the_old_file(tmp_path: Path) -> None:
+    """The helper every command writes through, in a process that may not write more than 1 KiB to a file."""
+    target = tmp_path / "out.txt"
+    target.write_text("the old content\n")
+    script = (
+        "import sys\n"
+        "from suitability._output import write_atomic\n"
+        "from suitability.errors import SuitabilityError\n"
+        "try:\n"
+        "    write_atomic(sys.argv[1], 'x' * 4096)\n"
+        "except SuitabilityError as exc:\n"
+        "    print(exc.render()); sys.exit(exc.exit_code)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = subprocess.run(
+        [sys.executable, "-c", script, str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        preexec_fn=_limited(1024),
+    )
+    assert run.returncode == 3, run.stdout + run.stderr
+    assert "cannot write" in run.stdout and "File too large" in run.stdout
+    assert target.read_text() == "the old content\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def _fill(folder: Path) -> None:
+    with (folder / "filler").open("wb", buffering=0) as handle:
+        try:
+            while handle.write(b"\0" * 4096):
+                pass
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real, full filesystem (a 64 KiB tmpfs filled up); skipped where mounting is not permitted."""
+    where = tmp_path / "full"
+    where.mkdir()
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    try:
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True, check=False
+        )
+    except OSError as exc:
+        pytest.skip(f"cannot run mount: {exc}")
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a small tmpfs is not permitted here: {mounted.stderr.decode().strip()}")
+    try:
+        _fill(where)
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_every_command_that_writes_a_file_fails_cleanly_on_a_full_disk(
+    log: Path, built: tuple[Path, Signer], tmp_path: Path, full_disk: Path
+) -> None:
+    key, pub = keys(tmp_path)
+    cp1 = tmp_path / "cp1.txt"
+    assert checkpoint_cli(log, key, cp1).exit_code == 0
+    mixed_workload(SQLiteStore(log), clients=1, seed=80)
+    cp2 = tmp_path / "cp2.txt"
+    assert checkpoint_cli(log, key, cp2).exit_code == 0
+    proof = tmp_path / "p.json"
+    assert (
+        cli_run("audit", "prove", str(log), "--seq", "1", "--checkpoint", str(cp1), "--out", str(proof)).exit_code == 0
+    )
+    full = full_disk
+    commands = {
+        "checkpoint": (
+            "audit",
+            "checkpoint",
+            str(log),
+            "--key",
+            str(key),
+            "--origin",
+            "test/log",
+            "--out",
+            str(full / "cp.txt"),
+        ),
+        "prove": ("audit", "prove", str(log), "--seq", "1", "--checkpoint", str(cp1), "--out", str(full / "p.json")),
+        "consistency": (
+            "audit",
+            "consistency",
+            str(cp1),
+            str(cp2),
+            "--log",
+            str(log),
+            "--public-key",
+            str(pub),
+            "--out",
+            str(full / "c.json"),
+        ),
+        "keygen": ("audit", "keygen", "--private", str(full / "n.key"), "--public", str(full / "n.pub")),
+        "export": ("audit", "export", str(log), "--out", str(full / "bundle")),
+        "report": ("audit", "report", str(log), "--out", str(full / "r.html"), "--lang", "en"),
+        "report --json": (
+            "audit",
+            "report",
+            str(log),
+            "--out",
+            str(tmp_path / "r.html"),
+            "--json",
+            str(full / "r.json"),
+        ),
+    }
+    kept = SQLiteStore(log).latest_checkpoint()
+    for name, args in commands.items():
+        result = cli_run(*args)
+        assert result.exit_code == 3, (name, result.output)
+        assert "cannot write" in result.stderr and "No space left on device" in result.stderr, name
+        assert sorted(p.name for p in full.iterdir()) == ["filler"], name
+    assert SQLiteStore(log).latest_checkpoint() == kept  # the failed checkpoint was not kept either

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
-from suitability.checkpoint import Checkpoint, Signer, Verifier, open_note
+from suitability.checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
 from suitability.errors import InputError, IntegrityError
 
 ROOT = bytes(range(32))
@@ -79,3 +80,105 @@ def test_bad_signer_keys_and_names() -> None:
 def test_malformed_notes(note: str) -> None:
     with pytest.raises(InputError, match="not a checkpoint"):
         open_note(note, Signer.generate("k").verifier())
+
+
+# --- C2SP signed-note rules (issue 10) ------------------------------------------------------
+
+
+def signature_line(note: str) -> str:
+    return note.rstrip("\n").rsplit("\n", 1)[1]
+
+
+def bad_signature_line(signer: Signer) -> str:
+    blob = signer.verifier().key_id + bytes(64)
+    return f"\u2014 {signer.name} {base64.b64encode(blob).decode()}"
+
+
+def test_a_bad_signature_by_the_trusted_key_rejects_the_note() -> None:
+    """C2SP signed-note: a signature by a known key that fails makes the note invalid, even beside a valid one."""
+    signer = Signer.generate("log-key")
+    note = Checkpoint("example.com/log", 7, ROOT).sign(signer)
+    good = signature_line(note)
+    bad = bad_signature_line(signer)
+    body = note[: note.rindex("\n\n") + 2]
+    for lines in ([good, bad], [bad, good]):
+        with pytest.raises(IntegrityError, match="a signature by it fails"):
+            open_note(body + "\n".join(lines) + "\n", signer.verifier())
+    # a signature by another key is ignored
+    other = Checkpoint("example.com/log", 7, ROOT).sign(Signer.generate("witness"))
+    cosigned = note + signature_line(other) + "\n"
+    assert open_note(cosigned, signer.verifier()).size == 7
+
+
+def test_the_text_ends_at_the_last_blank_line() -> None:
+    """The signatures follow the last blank line: anything after a later blank line is not a signature."""
+    signer = Signer.generate("log-key")
+    note = Checkpoint("example.com/log", 7, ROOT).sign(signer)
+    with pytest.raises(InputError, match="em dash"):
+        open_note(note + "\nextra text\n", signer.verifier())
+    text, signatures = split_note("a\n\nb\n\n" + signature_line(note) + "\n")
+    assert text == "a\n\nb\n" and [s[0] for s in signatures] == ["log-key"]
+
+
+@pytest.mark.parametrize("dash", ["-", "\u2013", "\u2015", "--"])
+def test_only_the_em_dash_starts_a_signature_line(dash: str) -> None:
+    signer = Signer.generate("log-key")
+    note = Checkpoint("example.com/log", 7, ROOT).sign(signer)
+    line = signature_line(note).replace("\u2014", dash)
+    with pytest.raises(InputError, match="em dash"):
+        open_note(note + line + "\n", signer.verifier())
+    with pytest.raises(InputError, match="em dash"):
+        open_note(note.replace("\u2014", dash), signer.verifier())
+
+
+@pytest.mark.parametrize("name", ["", "has space", "tab\there", "no\u00a0break"])
+def test_key_names_with_spaces_or_empty_are_refused(name: str) -> None:
+    public = Signer.generate("k").verifier().public
+    key_id = hashlib.sha256(name.encode() + b"\n\x01" + public).digest()[:4]
+    encoded = base64.b64encode(b"\x01" + public).decode()
+    text = f"{name}+{key_id.hex()}+{encoded}"
+    with pytest.raises(InputError, match="key name"):
+        Verifier.parse(text)
+    seed = Signer.generate("k").seed
+    signer = Signer(name, seed)
+    encoded_seed = base64.b64encode(b"\x01" + seed).decode()
+    with pytest.raises(InputError, match="key name"):
+        Signer.parse(f"PRIVATE+KEY+{name}+{signer.verifier().key_id.hex()}+{encoded_seed}")
+    with pytest.raises(InputError, match="key name"):
+        Signer.generate(name)
+    with pytest.raises(InputError, match="key name"):
+        Signer.generate("plus+sign")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\u2014 has space AAAA",
+        "\u2014  AAAAAAAAAAAAAAAAAAAAAAAA",
+        "\u2014 k+x AAAAAAAAAAAAAAAA",
+        "\u2014 k not-base64!",
+        "\u2014 k AAAA",
+    ],
+)
+def test_malformed_signature_lines(line: str) -> None:
+    signer = Signer.generate("k")
+    note = Checkpoint("o", 1, ROOT).sign(signer)
+    with pytest.raises(InputError, match="not a checkpoint"):
+        open_note(note + line + "\n", signer.verifier())
+
+
+@pytest.mark.parametrize("origin", ["", "a\nb", "a\tb", " a", "a\x7f", "a\u2028b"])
+def test_an_origin_is_one_printable_line(origin: str) -> None:
+    with pytest.raises(InputError, match="bad checkpoint origin"):
+        check_origin(origin)
+    with pytest.raises(InputError, match="bad checkpoint origin"):
+        Checkpoint(origin, 1, ROOT).sign(Signer.generate("k"))
+    check_origin("example.com/log 2026")
+
+
+def test_sizes_are_plain_decimal() -> None:
+    signer = Signer.generate("k")
+    for size_text in ("07", "+7", "\u0667", "7 "):
+        note = Checkpoint("o", 7, ROOT).sign(signer).replace("\n7\n", f"\n{size_text}\n", 1)
+        with pytest.raises(InputError, match="not a checkpoint"):
+            open_note(note, signer.verifier())

@@ -98,3 +98,25 @@ def test_bad_arguments() -> None:
         merkle.inclusion_proof(leaves(3), 3)
     with pytest.raises(ValueError, match="old size"):
         merkle.consistency_proof(leaves(3), 0)
+
+
+@given(n=st.integers(1, 150), data=st.data())
+def test_streamed_consistency_proofs_equal_the_in_memory_ones(n: int, data: st.DataObject) -> None:
+    """RFC 6962 §2.1.2: the proof's subtree hashes, computed in one pass over the leaves from
+    disjoint ranges, are exactly PROOF(m, D[n]), and they verify by RFC 9162 §2.1.4.2."""
+    ls = leaves(n)
+    old = data.draw(st.integers(1, n))
+    ranges = merkle.consistency_ranges(old, n)
+    assert all(a[1] <= b[0] or b[1] <= a[0] for a in ranges for b in ranges if a is not b)
+    streamed = merkle.range_hashes(iter(ls), ranges)
+    assert streamed == merkle.consistency_proof(ls, old)
+    assert merkle.verify_consistency(old, n, merkle.root(ls[:old]), merkle.root(ls), streamed)
+
+
+def test_range_hashes_refuse_short_leaves_and_overlaps() -> None:
+    with pytest.raises(ValueError, match="end before"):
+        merkle.range_hashes(iter(leaves(3)), [(0, 4)])
+    with pytest.raises(ValueError, match="overlap"):
+        merkle.range_hashes(iter(leaves(4)), [(0, 2), (1, 3)])
+    with pytest.raises(ValueError, match="old size"):
+        merkle.consistency_ranges(0, 3)

@@ -157,7 +157,14 @@ def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Pa
     for name in ("records.jsonl", "checkpoint.txt", "public-key.txt", "verify.py", "manifest.json"):
         assert (tmp_path / "from-sqlite" / name).read_bytes() == (tmp_path / "from-postgres" / name).read_bytes()
     run = subprocess.run(
-        [sys.executable, str(tmp_path / "from-postgres" / "verify.py")], capture_output=True, text=True, check=False
+        [
+            sys.executable,
+            str(tmp_path / "from-postgres" / "verify.py"),
+            *("--public-key", signer.verifier().text(), "--origin", "test/log"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0 and run.stdout.strip().endswith("VERIFIED")
 
