@@ -10,6 +10,10 @@ should flag exactly these:
   days, climbing C2 → C3 → C4 → C5, then buys an R5 product the first result would have blocked;
 - an **actor pushing high-risk products on the elderly**: ``staff-99`` takes many confirmations of
   R4/R5 purchases from clients aged 65 or more.
+
+The log is written as a live one would be: in the order of simulated time, with the store's clock
+(``recorded_at``) following each record's ``as_of`` closely, so the review's check for back- and
+forward-dated records stays quiet on it.
 """
 
 from __future__ import annotations
@@ -109,8 +113,9 @@ class _Timeline:
     A real log is written as things happen: ``recorded_at`` (the store's clock) follows each
     record's ``as_of`` within moments, and grows with ``seq``. The demo keeps that shape: events
     wait in a heap and are written in time order, and each batch is committed with the store's
-    clock set to the time of its last event, at most :data:`BATCH_SPAN` after its first, so no
-    record of a clean demo lies near the review's tolerance for back- or forward-dating.
+    clock set to the time of its last event, at most :data:`BATCH_SPAN` after its first (a
+    commit per simulated moment would make a demo slow for nothing), so no record of a clean demo
+    comes near the review's default tolerance (24 h) for back- or forward-dating.
     """
 
     def __init__(self, writer: BatchWriter) -> None:
@@ -150,8 +155,9 @@ class _Timeline:
                 self.opened = when
 
 
-#: The longest simulated time one demo batch spans (its records are dated at its end).
-BATCH_SPAN = timedelta(hours=1)
+#: The longest simulated time one demo batch spans (its records are dated at its end): the most
+#: any demo record's ``recorded_at`` lies after its ``as_of``.
+BATCH_SPAN = timedelta(hours=6)
 
 
 @contextmanager

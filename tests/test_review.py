@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from suitability import Registry
 from suitability.cli import cli
-from suitability.demo import DRIFTER, PUSHER, generate
+from suitability.demo import BATCH_SPAN, DRIFTER, PUSHER, generate
 from suitability.report_html import render
 from suitability.review import QueryFilter, Review, ReviewConfig, load_config, query, review
 from suitability.store import SQLiteStore
@@ -409,7 +409,7 @@ def test_the_demo_is_written_in_time_order_and_dated_by_its_store(records: list[
     for r, at in zip(records, recorded, strict=True):
         as_of = r.get("as_of") or r.get("confirmed_at")
         if as_of is not None:
-            assert timedelta(0) <= at - datetime.fromisoformat(as_of) <= timedelta(hours=1), r["seq"]
+            assert timedelta(0) <= at - datetime.fromisoformat(as_of) <= BATCH_SPAN < timedelta(hours=24), r["seq"]
 
 
 def test_query_filters_on_either_time_and_shows_both(tmp_path: Path) -> None:
