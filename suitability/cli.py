@@ -1089,6 +1089,13 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     show_default=True,
     help="Which time --since and --until test: the store's clock (recorded_at) or the time the caller gave (as_of).",
 )
+@click.option(
+    "--dated-beyond",
+    "dated_beyond",
+    type=click.FloatRange(min=0, max=87_600),
+    metavar="HOURS",
+    help="Only records whose as_of lies more than HOURS from their recorded_at (back- or forward-dated).",
+)
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "jsonl", "csv"]), show_default=True)
 @click.pass_context
 def audit_query(
@@ -1106,6 +1113,7 @@ def audit_query(
     since: str | None,
     until: str | None,
     time_: str,
+    dated_beyond: float | None,
 ) -> None:
     """List the records of LOG that match every filter given, streaming (constant memory).
 
@@ -1119,7 +1127,9 @@ def audit_query(
       suitability audit query suitability-log.sqlite3 --since 2026-03 --until 2026-07 --time as-of --format csv
     """
     store = _existing_log(ctx, log)
-    flt = QueryFilter(client, actor, product, risk_level, profile, outcome, reason, kind, since, until, time_)
+    flt = QueryFilter(
+        client, actor, product, risk_level, profile, outcome, reason, kind, since, until, time_, dated_beyond
+    )
     found = query(store, flt, progress=_progress("query", store.size()))
     if fmt == "jsonl":
         for row in found:

@@ -122,7 +122,9 @@ def render(result: Review, lang: str = "zh-CN") -> str:
     findings = (
         "".join(
             f"<li class='finding {escape(f.kind)}'><b>{escape(_KINDS.get(f.kind, {}).get(lang, f.kind))}</b> {escape(f.subject)}: "
-            f"{escape(f.detail[lang])} — {_seqs(f.seqs, f.count)}</li>"
+            f"{escape(f.detail[lang])} — {_seqs(f.seqs, f.count)}"
+            + (f" ({_t('query', lang)}: <code>suitability audit query LOG {escape(f.query)}</code>)" if f.query else "")
+            + "</li>"
             for f in result.findings
         )
         or f"<li>{_t('none', lang)}</li>"

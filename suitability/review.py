@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import sqlite3
 import tempfile
 from collections import OrderedDict
@@ -367,6 +368,7 @@ class QueryFilter:
     since: str | datetime | None = None
     until: str | datetime | None = None
     time: str = "recorded"
+    dated_beyond_hours: float | None = None
     _bounds: tuple[datetime | None, datetime | None] = field(default=(None, None), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -387,6 +389,9 @@ class QueryFilter:
                     f"expected a reason code ({', '.join(REASON_CODES)}) or a rule id, found {self.reason!r}", "/reason"
                 )
             )
+        dated = self.dated_beyond_hours
+        if dated is not None and not (type(dated) in (int, float) and math.isfinite(dated) and dated >= 0):
+            problems.append(Problem(f"expected a number of hours of 0 or more, found {dated!r}", "/dated_beyond_hours"))
         bounds: list[datetime | None] = []
         for name in ("since", "until"):
             value = getattr(self, name)
@@ -411,6 +416,8 @@ class QueryFilter:
                 return False
         if self.reason is not None and self.reason not in row["reasons"]:
             return False
+        if self.dated_beyond_hours is not None and not self._dated(row, self.dated_beyond_hours * 3600):
+            return False
         since, until = self._bounds
         if since is None and until is None:
             return True
@@ -419,6 +426,13 @@ class QueryFilter:
             return False
         at = _instant(row[name], row["seq"], name)
         return (since is None or at >= since) and (until is None or at < until)
+
+    @staticmethod
+    def _dated(row: dict[str, Any], limit: float) -> bool:
+        if row["as_of"] is None:
+            return False
+        recorded = _instant(row["recorded_at"], row["seq"], "recorded_at")
+        return abs((_instant(row["as_of"], row["seq"], "as_of") - recorded).total_seconds()) > limit
 
 
 def query(
@@ -565,6 +579,7 @@ class Finding:
     detail: dict[str, str]
     seqs: list[int]
     count: int = 0
+    query: str = ""  # the `audit query` arguments that list every record behind it
 
     def __post_init__(self) -> None:
         self.count = self.count or len(self.seqs)
@@ -916,6 +931,7 @@ def _dated(db: sqlite3.Connection, config: ReviewConfig) -> list[Finding]:
                 ),
                 [seq for seq, _ in dated[:SEQS_SHOWN]],
                 len(dated),
+                f"--dated-beyond {tolerance}" + ("" if actor == "-" else f" --actor {shlex.quote(actor)}"),
             )
         )
     return findings

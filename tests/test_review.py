@@ -386,6 +386,13 @@ def test_a_retake_dated_a_month_ahead_is_still_a_retake_and_the_dating_is_flagge
     data = json.loads(review_json(result))
     found = next(f for f in data["findings"] if f["kind"] == "dated")
     assert found["seqs"] == [seqs["retake"], seqs["decision"]] and found["count"] == 2
+    # The finding names the query that lists every record behind it.
+    assert dated.query == "--dated-beyond 24 --actor staff-07"
+    assert "suitability audit query LOG --dated-beyond 24 --actor staff-07" in english
+    listed = CliRunner().invoke(
+        cli, ["audit", "query", str(tmp_path / "log.sqlite3"), *dated.query.split(), "--format", "jsonl"]
+    )
+    assert [json.loads(line)["seq"] for line in listed.stdout.splitlines()] == dated.seqs
 
 
 def test_a_back_dated_record_is_flagged_and_a_small_offset_is_not(tmp_path: Path) -> None:
