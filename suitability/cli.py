@@ -12,6 +12,7 @@ import base64
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -46,7 +47,18 @@ from .product import Product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
 from .report_html import render as render_report
-from .review import ROW_FIELDS, QueryFilter, load_config, query, review, review_json
+from .review import (
+    OUTCOMES,
+    ROW_FIELDS,
+    TIMES,
+    QueryFilter,
+    load_config,
+    parse_time,
+    query,
+    reason_values,
+    review,
+    review_json,
+)
 from .scoring import check_answer, next_question
 from .store import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
 from .store_pg import upgrade as pg_upgrade
@@ -161,10 +173,43 @@ def _emit_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+# Terminal control: CSI (ESC [ … final), OSC (ESC ] … BEL or ST), DCS/SOS/PM/APC strings, other
+# escapes, then any C0 or C1 control left (the 8-bit CSI 0x9B among them) and the bidi controls
+# that reorder what a reader sees. Each becomes U+FFFD, so a reader sees that something was there.
+_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _safe(value: Any) -> str:
+    """A value as text a terminal shows as text: no control sequence reaches it raw."""
+    return _CONTROL.sub("\ufffd", value if isinstance(value, str) else str(value))
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs as a formula (OWASP CSV injection) and no terminal obeys.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'``; numbers stay
+    numbers (a negative number is data, not a formula), and None stays empty.
+    """
+    if value is None or type(value) in (int, float):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return _safe(text)
+
+
 def _table(rows: Sequence[Sequence[str]]) -> str:
     def width(text: str) -> int:
         return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
 
+    rows = [[_safe(cell) for cell in row] for row in rows]
     widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -1100,6 +1145,36 @@ def audit_export(
     )
 
 
+class _TimeBound(click.ParamType[str]):
+    """An ISO 8601 year, month, day or instant with an offset (see :func:`suitability.review.parse_time`)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        try:
+            parse_time(text)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return text
+
+
+def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A reason code, or a rule id of a questionnaire the registry knows (bundled or --documents)."""
+    if value is None:
+        return value
+    rule_ids = (
+        rule["id"]
+        for entry in _registry(ctx).entries("questionnaire")
+        for rule in entry.document.get("rules", [])
+        if isinstance(rule, dict) and isinstance(rule.get("id"), str)
+    )
+    valid = reason_values(rule_ids)
+    if value not in valid:
+        raise click.BadParameter(f"expected one of {', '.join(valid)}; found {value!r}", ctx, param)
+    return value
+
+
 @audit_group.command("query")
 @click.argument("log", metavar="LOG")
 @click.option("--client", default=None, help="Client id (or pseudonym).")
@@ -1109,11 +1184,12 @@ def audit_export(
     "--risk-level", default=None, type=click.Choice(["R1", "R2", "R3", "R4", "R5"]), help="Product risk level."
 )
 @click.option("--profile", default=None, type=click.Choice(["C1", "C2", "C3", "C4", "C5"]), help="Client profile.")
+@click.option("--outcome", default=None, type=click.Choice(OUTCOMES), help="The row's outcome.")
 @click.option(
-    "--outcome", default=None, help="suitable, requires_confirmation, blocked, confirmed, assessed, inconsistent."
-)
-@click.option(
-    "--reason", default=None, help="A reason code, e.g. FIRM_INITIATED_MISMATCH (or a rule id for assessments)."
+    "--reason",
+    default=None,
+    callback=_check_reason,
+    help="A reason code, e.g. FIRM_INITIATED_MISMATCH (or a rule id of a known questionnaire, for assessments).",
 )
 @click.option(
     "--type",
@@ -1122,8 +1198,25 @@ def audit_export(
     type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
     help="Record type.",
 )
-@click.option("--since", default=None, metavar="TIME", help="At or after this ISO date or time.")
-@click.option("--until", default=None, metavar="TIME", help="Before this ISO date or time.")
+@click.option(
+    "--since", default=None, type=_TimeBound(), help="At or after: YYYY, YYYY-MM, YYYY-MM-DD (UTC) or an instant."
+)
+@click.option("--until", default=None, type=_TimeBound(), help="Before: YYYY, YYYY-MM, YYYY-MM-DD (UTC) or an instant.")
+@click.option(
+    "--time",
+    "time_",
+    default="recorded",
+    type=click.Choice(TIMES),
+    show_default=True,
+    help="Which time --since and --until test: the store's clock (recorded_at) or the time the caller gave (as_of).",
+)
+@click.option(
+    "--dated-beyond",
+    "dated_beyond",
+    type=click.FloatRange(min=0, max=87_600),
+    metavar="HOURS",
+    help="Only records whose as_of lies more than HOURS from their recorded_at (back- or forward-dated).",
+)
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "jsonl", "csv"]), show_default=True)
 @click.pass_context
 def audit_query(
@@ -1140,31 +1233,53 @@ def audit_query(
     reason: str | None,
     since: str | None,
     until: str | None,
+    time_: str,
+    dated_beyond: float | None,
 ) -> None:
     """List the records of LOG that match every filter given, streaming (constant memory).
+
+    Each row shows both times: recorded_at (the store's clock) and as_of (the time the caller gave).
+    Table and CSV cells never carry terminal control sequences; CSV text that a spreadsheet would
+    run as a formula starts with a '.
 
     \b
     Example:
       suitability audit query suitability-log.sqlite3 --type decision --outcome blocked --reason LOWEST_CATEGORY
+      suitability audit query suitability-log.sqlite3 --since 2026-03 --until 2026-07 --time as-of --format csv
     """
     store = _existing_log(ctx, log)
-    flt = QueryFilter(client, actor, product, risk_level, profile, outcome, reason, kind, since, until)
+    flt = QueryFilter(
+        client, actor, product, risk_level, profile, outcome, reason, kind, since, until, time_, dated_beyond
+    )
     found = query(store, flt, progress=_progress("query", store.size()))
     if fmt == "jsonl":
         for row in found:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(ROW_FIELDS))
-        writer.writeheader()
+        writer = csv.writer(sys.stdout)
+        writer.writerow(ROW_FIELDS)
         for row in found:
-            writer.writerow({**row, "reasons": " ".join(row["reasons"])})
+            values = {**row, "reasons": " ".join(row["reasons"])}
+            writer.writerow([_csv_cell(values[k]) for k in ROW_FIELDS])
         return
-    shown = ("seq", "type", "at", "client", "actor", "product", "risk_level", "profile", "outcome", "reasons")
+    shown = (
+        "seq",
+        "type",
+        "recorded_at",
+        "as_of",
+        "client",
+        "actor",
+        "product",
+        "risk_level",
+        "profile",
+        "outcome",
+        "reasons",
+    )
     click.echo("  ".join(shown))
     for row in found:
         values = {**row, "reasons": ",".join(row["reasons"])}
-        click.echo("  ".join("-" if values[k] is None else str(values[k]) for k in shown))
+        click.echo("  ".join("-" if values[k] is None else _safe(values[k]) for k in shown))
 
 
 @audit_group.command("report")

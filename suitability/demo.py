@@ -10,14 +10,21 @@ should flag exactly these:
   days, climbing C2 → C3 → C4 → C5, then buys an R5 product the first result would have blocked;
 - an **actor pushing high-risk products on the elderly**: ``staff-99`` takes many confirmations of
   R4/R5 purchases from clients aged 65 or more.
+
+The log is written as a live one would be: in the order of simulated time, with the store's clock
+(``recorded_at``) following each record's ``as_of`` closely, so the review's check for back- and
+forward-dated records stays quiet on it.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from .matching import confirm, decide
@@ -27,7 +34,7 @@ from .product import Product
 from .questionnaire import Questionnaire
 from .records import assessment_draft, confirmation_draft, decision_draft
 from .scoring import assess, next_question
-from .store import BatchWriter, LogStore
+from .store import BatchWriter, Draft, LogStore
 
 DRIFTER = "CN-DRIFT-0001"
 PUSHER = "staff-99"
@@ -100,6 +107,70 @@ def _age_option(age: int) -> str:
     return "a61_70" if age <= 70 else "over_70"
 
 
+class _Timeline:
+    """Writes events in the order of their simulated time, dating each batch by the store's clock.
+
+    A real log is written as things happen: ``recorded_at`` (the store's clock) follows each
+    record's ``as_of`` within moments, and grows with ``seq``. The demo keeps that shape: events
+    wait in a heap and are written in time order, and each batch is committed with the store's
+    clock set to the time of its last event, at most :data:`BATCH_SPAN` after its first (a
+    commit per simulated moment would make a demo slow for nothing), so no record of a clean demo
+    comes near the review's default tolerance (24 h) for back- or forward-dating.
+    """
+
+    def __init__(self, writer: BatchWriter) -> None:
+        self.writer = writer
+        self.heap: list[tuple[datetime, int, Callable[[datetime], None]]] = []
+        self.counter = 0
+        self.now: datetime | None = None  # the time of the last event written
+        self.opened: datetime | None = None  # the time of the first event of the pending batch
+
+    def at(self, when: datetime, event: Callable[[datetime], None]) -> None:
+        """Schedule ``event(when)``; events at the same time run in the order scheduled."""
+        heapq.heappush(self.heap, (when, self.counter, event))
+        self.counter += 1
+
+    def clock(self) -> str:
+        """The store's clock while the demo writes: the simulated now."""
+        assert self.now is not None
+        return self.now.isoformat().replace("+00:00", "Z")
+
+    def add(self, draft: Draft) -> int:
+        """Write ``draft`` as of the current event (see :meth:`run_until`)."""
+        return self.writer.add(draft)
+
+    def run_until(self, limit: datetime | None) -> None:
+        """Run every event before ``limit`` (None: every event), in time order."""
+        while self.heap and (limit is None or self.heap[0][0] < limit):
+            when, _, event = heapq.heappop(self.heap)
+            if self.opened is not None and when - self.opened > BATCH_SPAN:
+                self.writer.flush()  # dated by self.now, the last event of the batch
+                self.opened = None
+            if self.opened is None:
+                self.opened = when
+            self.now = when
+            pending = len(self.writer.pending)
+            event(when)
+            if len(self.writer.pending) < pending:  # the writer flushed a full batch on its own
+                self.opened = when
+
+
+#: The longest simulated time one demo batch spans (its records are dated at its end): the most
+#: any demo record's ``recorded_at`` lies after its ``as_of``.
+BATCH_SPAN = timedelta(hours=6)
+
+
+@contextmanager
+def _store_clock(store: LogStore, clock: Callable[[], str]) -> Iterator[None]:
+    """Date the records appended meanwhile by ``clock``: a synthetic log is written in simulated time."""
+    saved = getattr(store, "_clock")  # noqa: B009 - both stores keep their clock there
+    setattr(store, "_clock", clock)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(store, "_clock", saved)  # noqa: B010
+
+
 def generate(
     store: LogStore,
     questionnaire: Questionnaire,
@@ -112,16 +183,24 @@ def generate(
     plant: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> DemoSummary:
-    """Append a synthetic workload (and the planted patterns) to ``store``."""
+    """Append a synthetic workload (and the planted patterns) to ``store``, in simulated time.
+
+    Records are written in the order of their times, and ``recorded_at`` (the store's clock, set
+    to the simulated time while the demo writes) follows each record's ``as_of`` within
+    :data:`BATCH_SPAN`, as in a log written live.
+    """
     rnd = random.Random(seed)
     shelf = catalog(rnd)
     staff = [f"staff-{i:02d}" for i in range(1, actors + 1)]
     writer = BatchWriter(store, progress=progress)
+    timeline = _Timeline(writer)
     summary = DemoSummary(actors=[*staff, PUSHER] if plant else staff)
     span = timedelta(days=330)
-    for i in range(clients):
+    if plant:
+        _plant(timeline, questionnaire, policy, shelf, rnd, start, summary)
+
+    def client_story(i: int, when: datetime) -> None:
         age = rnd.randint(25, 85)
-        when = start + span * (i / max(clients, 1)) + timedelta(minutes=rnd.randint(0, 600))
         client = Client(
             client_id=f"CN-{seed:02d}-{i:06d}",
             investor_type="professional" if rnd.random() < 0.03 else "ordinary",
@@ -130,35 +209,45 @@ def generate(
         actor = rnd.choice(staff)
         answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
         a = assess(questionnaire, answers, client, when)
-        a_seq = writer.add(assessment_draft(questionnaire, answers, client, a, actor))
+        a_seq = timeline.add(assessment_draft(questionnaire, answers, client, a, actor))
         for k in range(rnd.randint(1, 4)):
             at = when + timedelta(days=1 + 7 * k, minutes=rnd.randint(0, 300))
-            product = rnd.choice(shelf)
-            initiator = "firm" if rnd.random() < 0.3 else "client"
-            elderly_high_risk = age >= 64 and product.risk_level in ("R4", "R5")
-            if elderly_high_risk and initiator == "client":
-                initiator = "firm"  # ordinary staff do not take such sales: only the planted actor does
-            d = decide(a, product, client, policy, initiator, at)  # type: ignore[arg-type]
-            d_seq = writer.add(decision_draft(d, a_seq, policy, "active", actor))
-            if d.outcome == "requires_confirmation" and not elderly_high_risk and rnd.random() < 0.25:
-                c = confirm(
-                    d,
-                    "我已知晓风险，坚持购买",
-                    actor,
-                    rnd.choice(["branch", "app"]),
-                    confirmed_at=at + timedelta(minutes=3),
-                )
-                writer.add(confirmation_draft(c, d_seq))
+            timeline.at(
+                at,
+                partial(purchase, a, a_seq, client, age, actor),
+            )
+
+    def purchase(a: Assessment, a_seq: int, client: Client, age: int, actor: str, at: datetime) -> None:
+        product = rnd.choice(shelf)
+        initiator = "firm" if rnd.random() < 0.3 else "client"
+        elderly_high_risk = age >= 64 and product.risk_level in ("R4", "R5")
+        if elderly_high_risk and initiator == "client":
+            initiator = "firm"  # ordinary staff do not take such sales: only the planted actor does
+        d = decide(a, product, client, policy, initiator, at)  # type: ignore[arg-type]
+        d_seq = timeline.add(decision_draft(d, a_seq, policy, "active", actor))
+        if d.outcome == "requires_confirmation" and not elderly_high_risk and rnd.random() < 0.25:
+            channel = rnd.choice(["branch", "app"])
+
+            def confirmation(confirmed_at: datetime) -> None:
+                c = confirm(d, "我已知晓风险，坚持购买", actor, channel, confirmed_at=confirmed_at)
+                timeline.add(confirmation_draft(c, d_seq))
+
+            timeline.at(at + timedelta(minutes=3), confirmation)
+
+    with _store_clock(store, timeline.clock):
+        for i in range(clients):
+            opens = start + span * (i / max(clients, 1))
+            timeline.run_until(opens)  # every later event lies at or after this client's first
+            timeline.at(opens + timedelta(minutes=rnd.randint(0, 600)), partial(client_story, i))
+        timeline.run_until(None)
+        writer.flush()
     summary.clients = clients
-    if plant:
-        _plant(writer, questionnaire, policy, shelf, rnd, start, summary)
-    writer.flush()
     summary.records = writer.next_seq
     return summary
 
 
 def _plant(
-    writer: BatchWriter,
+    timeline: _Timeline,
     questionnaire: Questionnaire,
     policy: Policy,
     shelf: list[Product],
@@ -166,40 +255,59 @@ def _plant(
     start: datetime,
     summary: DemoSummary,
 ) -> None:
+    """Schedule the planted patterns on ``timeline``; ``summary`` gets their seqs as they are written."""
     # (1) the drifting retaker: four assessments in ten days, C2 up to C5, then an R5 purchase.
     drifter = Client(client_id=DRIFTER, birth_date=date(1979, 4, 2))
     when = start + timedelta(days=120)
-    last: tuple[Assessment, int] | None = None
-    for step, profile in enumerate(["C2", "C3", "C4", "C5"]):
+    last: list[tuple[Assessment, int]] = []
+
+    def retake(profile: str, at: datetime) -> None:
         answers, _ = _answers_for(questionnaire, rnd, profile, "a46_60")
-        a = assess(questionnaire, answers, drifter, when + timedelta(days=3 * step))
-        seq = writer.add(assessment_draft(questionnaire, answers, drifter, a, "staff-03"))
+        a = assess(questionnaire, answers, drifter, at)
+        seq = timeline.add(assessment_draft(questionnaire, answers, drifter, a, "staff-03"))
         summary.drifter_assessments.append(seq)
-        last = (a, seq)
-    assert last is not None
-    a, a_seq = last
-    # A product the C2 result would have called unsuitable, and the C5 result suits.
-    target = Product(
-        id="P-DRIFT-R5",
-        name={"zh-CN": "高风险产品", "en": "High-risk product"},
-        risk_level="R5",
-        term="short",
-        variety=a.varieties[0] if a.varieties else "equity",
-    )
-    d = decide(a, target, drifter, policy, "client", when + timedelta(days=10))
-    summary.drifter_decision = writer.add(decision_draft(d, a_seq, policy, "active", "staff-03"))
+        last.append((a, seq))
+
+    def buy(at: datetime) -> None:
+        a, a_seq = last[-1]
+        # A product the C2 result would have called unsuitable, and the C5 result suits.
+        target = Product(
+            id="P-DRIFT-R5",
+            name={"zh-CN": "高风险产品", "en": "High-risk product"},
+            risk_level="R5",
+            term="short",
+            variety=a.varieties[0] if a.varieties else "equity",
+        )
+        d = decide(a, target, drifter, policy, "client", at)
+        summary.drifter_decision = timeline.add(decision_draft(d, a_seq, policy, "active", "staff-03"))
+
+    for step, profile in enumerate(["C2", "C3", "C4", "C5"]):
+        timeline.at(when + timedelta(days=3 * step), partial(retake, profile))
+    timeline.at(when + timedelta(days=10), buy)
+
     # (2) the pushing actor: R4/R5 purchases insisted on by clients aged 65 and over.
     high = [p for p in shelf if p.risk_level in ("R4", "R5") and not p.professional_only]
-    for i in range(20):
+
+    def elder(i: int, at: datetime) -> None:
         age = rnd.randint(66, 82)
-        at = start + timedelta(days=30 + 14 * i, hours=2)
         client = Client(client_id=f"CN-ELDER-{i:04d}", birth_date=date(at.year - age, 3, 15))
         answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
         a = assess(questionnaire, answers, client, at)
-        a_seq = writer.add(assessment_draft(questionnaire, answers, client, a, PUSHER))
+        a_seq = timeline.add(assessment_draft(questionnaire, answers, client, a, PUSHER))
         product = rnd.choice(high)
-        d = decide(a, product, client, policy, "client", at + timedelta(hours=1))
-        d_seq = writer.add(decision_draft(d, a_seq, policy, "active", PUSHER))
-        if d.outcome == "requires_confirmation":
-            c = confirm(d, "我已知晓风险，坚持购买", PUSHER, "branch", confirmed_at=at + timedelta(hours=1, minutes=5))
-            summary.pusher_confirmations.append(writer.add(confirmation_draft(c, d_seq)))
+
+        def sale(sold_at: datetime) -> None:
+            d = decide(a, product, client, policy, "client", sold_at)
+            d_seq = timeline.add(decision_draft(d, a_seq, policy, "active", PUSHER))
+            if d.outcome == "requires_confirmation":
+
+                def insist(confirmed_at: datetime) -> None:
+                    c = confirm(d, "我已知晓风险，坚持购买", PUSHER, "branch", confirmed_at=confirmed_at)
+                    summary.pusher_confirmations.append(timeline.add(confirmation_draft(c, d_seq)))
+
+                timeline.at(sold_at + timedelta(minutes=5), insist)
+
+        timeline.at(at + timedelta(hours=1), sale)
+
+    for i in range(20):
+        timeline.at(start + timedelta(days=30 + 14 * i, hours=2), partial(elder, i))

@@ -44,7 +44,16 @@ _CHECK_NAMES = {
     "root": {"zh-CN": "根哈希与检查点", "en": "root"},
     "references": {"zh-CN": "引用", "en": "references"},
 }
-_HEAD = ("actor", "decisions", "confirmations", "rate", "65+ high-risk", "retake drift", "flags", "seq")
+_KINDS = {
+    "retake_drift": {"zh-CN": "重新评估漂移（刷分）", "en": "retake drift"},
+    "flipped_decision": {"zh-CN": "被重新评估改变的判定", "en": "flipped decision"},
+    "dated": {"zh-CN": "倒签或预签的记录", "en": "back- or forward-dated"},
+    "actor": {"zh-CN": "经办人", "en": "actor"},
+}
+_HEAD = {
+    "zh-CN": ("经办人", "判定", "确认", "确认率", "高龄高风险", "重新评估漂移", "倒签/预签", "标记", "记录"),
+    "en": ("actor", "decisions", "confirmations", "rate", "65+ high-risk", "retake drift", "dated", "flags", "seq"),
+}
 
 
 def _t(key: str, lang: str) -> str:
@@ -112,25 +121,34 @@ def render(result: Review, lang: str = "zh-CN") -> str:
     )
     findings = (
         "".join(
-            f"<li class='finding {f.kind}'><b>{escape(f.kind)}</b> {escape(f.subject)}: {escape(f.detail[lang])} — {_seqs(f.seqs, len(f.seqs))}</li>"
+            f"<li class='finding {escape(f.kind)}'><b>{escape(_KINDS.get(f.kind, {}).get(lang, f.kind))}</b> {escape(f.subject)}: "
+            f"{escape(f.detail[lang])} — {_seqs(f.seqs, f.count)}"
+            + (f" ({_t('query', lang)}: <code>suitability audit query LOG {escape(f.query)}</code>)" if f.query else "")
+            + "</li>"
             for f in result.findings
         )
         or f"<li>{_t('none', lang)}</li>"
     )
     actor_rows = "".join(
         f"<tr class='{'flagged' if a.flags else ''}'><td>{escape(a.actor)}</td><td>{a.decisions}</td><td>{a.confirmations}</td>"
-        f"<td>{a.rate:.0%}</td><td>{a.elderly_high_risk}</td><td>{a.retake_drift}</td><td>{escape('; '.join(f[lang] for f in a.flags))}</td>"
+        f"<td>{a.rate:.0%}</td><td>{a.elderly_high_risk}</td><td>{a.retake_drift}</td><td>{a.dated}</td><td>{escape('; '.join(f[lang] for f in a.flags))}</td>"
         f"<td>{_seqs(a.seqs, a.confirmations)}</td></tr>"
         for a in result.actors
     )
     c = result.config
     thresholds = escape(
-        f"retake window {c.retake_window_days} d; confirmation rate > {c.actor_confirmation_rate:.0%} (≥ {c.actor_min_decisions} decisions); "
-        f"≥ {c.actor_elderly_high_risk} high-risk ({c.high_risk_from}+) confirmations by clients {c.elderly_age}+; ≥ {c.actor_retake_drift} drifting retakers"
+        {
+            "zh-CN": f"重新评估窗口 {c.retake_window_days} 天；确认率 > {c.actor_confirmation_rate:.0%}（至少 {c.actor_min_decisions} 笔判定）；"
+            f"{c.elderly_age} 岁及以上客户确认 {c.high_risk_from} 及以上产品 ≥ {c.actor_elderly_high_risk} 笔；重新评估漂移客户 ≥ {c.actor_retake_drift} 名；"
+            f"as_of 与记录时间相差超过 {c.dated_tolerance_hours:g} 小时的记录 ≥ {c.actor_dated} 条",
+            "en": f"retake window {c.retake_window_days} d; confirmation rate > {c.actor_confirmation_rate:.0%} (≥ {c.actor_min_decisions} decisions); "
+            f"≥ {c.actor_elderly_high_risk} high-risk ({c.high_risk_from}+) confirmations by clients {c.elderly_age}+; ≥ {c.actor_retake_drift} drifting retakers; "
+            f"≥ {c.actor_dated} records whose as_of lies more than {c.dated_tolerance_hours:g} h from recorded_at",
+        }[lang]
     )
     figures = "".join(_figure(f, lang) for f in result.figures)
     root = base64.b64encode(result.root).decode()
-    head = "".join(f"<th>{h}</th>" for h in _HEAD)
+    head = "".join(f"<th>{h}</th>" for h in _HEAD[lang])
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{_t("title", lang)}</title>
 <style>

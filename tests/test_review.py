@@ -10,7 +10,8 @@ import re
 import shutil
 import subprocess
 from collections import Counter
-from datetime import date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 
 from suitability import Registry
 from suitability.cli import cli
-from suitability.demo import DRIFTER, PUSHER, generate
+from suitability.demo import BATCH_SPAN, DRIFTER, PUSHER, generate
 from suitability.report_html import render
 from suitability.review import QueryFilter, Review, ReviewConfig, load_config, query, review
 from suitability.store import SQLiteStore
@@ -61,28 +62,50 @@ def brute_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The facts of each record, joined by plain lookups over the whole list."""
     out = []
     for r in records:
-        row: dict[str, Any] = {"seq": r["seq"], "type": r["type"], "at": r["recorded_at"], "client": None, "actor": None, "product": None,
+        row: dict[str, Any] = {"seq": r["seq"], "type": r["type"], "recorded_at": r["recorded_at"], "as_of": None, "client": None, "actor": None, "product": None,
                                "risk_level": None, "profile": None, "outcome": None, "reasons": []}  # fmt: skip
         if r["type"] == "assessment":
-            row.update(at=r["as_of"], client=r["result"]["client_id"], actor=r["actor"], profile=r["result"]["profile"],
+            row.update(as_of=r["as_of"], client=r["result"]["client_id"], actor=r["actor"], profile=r["result"]["profile"],
                        outcome="inconsistent" if r["result"]["consistency_violations"] else "assessed",
                        reasons=[x["id"] for x in r["result"]["rules_fired"]])  # fmt: skip
         elif r["type"] == "decision":
             a = records[r["assessment_seq"]]
-            row.update(at=r["as_of"], client=r["client"]["client_id"], actor=r["actor"], product=r["product"]["id"],
+            row.update(as_of=r["as_of"], client=r["client"]["client_id"], actor=r["actor"], product=r["product"]["id"],
                        risk_level=r["product"]["risk_level"], profile=a["result"]["profile"], outcome=r["result"]["outcome"],
                        reasons=[x["code"] for x in r["result"]["reasons"]])  # fmt: skip
         elif r["type"] == "confirmation":
             d = records[r["decision_seq"]]
             a = records[d["assessment_seq"]]
-            row.update(at=r["confirmed_at"], client=d["client"]["client_id"], actor=r["actor"], product=d["product"]["id"],
+            row.update(as_of=r["confirmed_at"], client=d["client"]["client_id"], actor=r["actor"], product=d["product"]["id"],
                        risk_level=d["product"]["risk_level"], profile=a["result"]["profile"], outcome="confirmed",
                        reasons=r["result"]["warning_codes"])  # fmt: skip
         out.append(row)
     return out
 
 
-KEYS = ("seq", "type", "at", "client", "actor", "product", "risk_level", "profile", "outcome", "reasons")
+def instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def month_start(text: str) -> datetime:
+    """The first instant (UTC) of a YYYY-MM or YYYY-MM-DD bound, parsed independently of the code under test."""
+    year, month, *day = (int(part) for part in text.split("-"))
+    return datetime(year, month, day[0] if day else 1, tzinfo=UTC)
+
+
+KEYS = (
+    "seq",
+    "type",
+    "recorded_at",
+    "as_of",
+    "client",
+    "actor",
+    "product",
+    "risk_level",
+    "profile",
+    "outcome",
+    "reasons",
+)
 
 
 @pytest.mark.parametrize("case", range(40))
@@ -115,8 +138,8 @@ def test_query_filters_agree_with_a_brute_force_scan(
             for f in ("client", "actor", "risk_level", "profile", "outcome", "type")
         )
         and (flt.reason is None or flt.reason in r["reasons"])
-        and (flt.since is None or r["at"] >= flt.since)
-        and (flt.until is None or r["at"] < flt.until)
+        and (flt.since is None or instant(r["recorded_at"]) >= month_start(str(flt.since)))
+        and (flt.until is None or instant(r["recorded_at"]) < month_start(str(flt.until)))
     ]
     got = [{k: r[k] for k in KEYS} for r in query(SQLiteStore(demo[0]), flt)]
     assert got == expected
@@ -266,7 +289,7 @@ def test_review_cli(demo: tuple[Path, Any], tmp_path: Path) -> None:
     parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["type"] for r in parsed] == ["assessment"] * 4 + ["decision"]
     table = runner.invoke(cli, ["audit", "query", str(demo[0]), "--client", DRIFTER])
-    assert table.stdout.splitlines()[0].startswith("seq  type  at")
+    assert table.stdout.splitlines()[0].startswith("seq  type  recorded_at  as_of")
     again = runner.invoke(cli, ["demo", "--log", str(demo[0])])
     assert again.exit_code == 3 and "never writes into an existing log" in again.stderr
 
@@ -299,3 +322,316 @@ def test_rows_dropped_halfway_give_back_the_collector_setting(demo: tuple[Path, 
     assert gc.get_threshold()[0] == PASS_THRESHOLD
     del rows
     assert gc.get_threshold() == before
+
+
+# --- issue 10: dating, filters, hostile cells, bad configs, malformed records ---------------------
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def clocked_store(path: Path, now: list[datetime]) -> SQLiteStore:
+    """A store whose clock (recorded_at) reads ``now[0]``: the test plays the passing of time."""
+    return SQLiteStore(path, clock=lambda: now[0].isoformat().replace("+00:00", "Z"))
+
+
+def drift_log(path: Path, *, retake_as_of: timedelta) -> dict[str, int]:
+    """A client assessed at C2, then 'retaking' two days later (recorded) at C5 dated ``retake_as_of``
+    after the first, then buying an R5 product on the strength of the retake, dated like it."""
+    from suitability import Engine, Product
+    from suitability.demo import _answers_for
+
+    q = REGISTRY.questionnaire("cn-securities-individual")
+    now = [T0]
+    store = clocked_store(path, now)
+    engine = Engine(REGISTRY, store)
+    client = Client(client_id="CN-RETAKE-1", birth_date=date(1980, 5, 1))
+    rnd = random.Random(7)
+    first = engine.assess(q, _answers_for(q, rnd, "C2", "a31_45")[0], client, as_of=T0, actor="staff-07")
+    now[0] = T0 + timedelta(days=2)
+    retake = engine.assess(
+        q, _answers_for(q, rnd, "C5", "a31_45")[0], client, as_of=T0 + retake_as_of, actor="staff-07"
+    )
+    now[0] = T0 + timedelta(days=2, hours=1)
+    product = Product(id="P-R5", name={"zh-CN": "高风险", "en": "High risk"}, risk_level="R5", term="short",
+                      variety=retake.varieties[0] if retake.varieties else "equity")  # fmt: skip
+    decision = engine.decide(retake, product, client, as_of=T0 + retake_as_of, actor="staff-07")
+    assert decision.outcome == "suitable"
+    seqs = {json.loads(d)["result"]["id"] if json.loads(d)["type"] != "artifact" else "": s for s, d, _ in store.scan()}
+    store.close()
+    return {"first": seqs[first.id], "retake": seqs[retake.id], "decision": seqs[decision.id]}
+
+
+from suitability.models import Client  # noqa: E402
+
+
+def test_a_retake_dated_a_month_ahead_is_still_a_retake_and_the_dating_is_flagged(tmp_path: Path) -> None:
+    """Windows run on recorded_at; an as_of 31+ days from it is a finding of its own, by actor."""
+    seqs = drift_log(tmp_path / "log.sqlite3", retake_as_of=timedelta(days=33))
+    result = review(SQLiteStore(tmp_path / "log.sqlite3"))
+    by_kind = {f.kind: f for f in result.findings}
+    assert by_kind["retake_drift"].subject == "CN-RETAKE-1"
+    assert by_kind["retake_drift"].seqs == [seqs["first"], seqs["retake"]]
+    assert by_kind["flipped_decision"].seqs == [seqs["first"], seqs["retake"], seqs["decision"]]
+    dated = by_kind["dated"]
+    assert (dated.subject, dated.seqs, dated.count) == ("staff-07", [seqs["retake"], seqs["decision"]], 2)
+    assert "2 forward-dated (as_of up to 31.0 days after recorded_at)" in dated.detail["en"]
+    assert "预签" in dated.detail["zh-CN"]
+    actor = next(a for a in result.actors if a.actor == "staff-07")
+    assert actor.dated == 2 and any("back- or forward-dated" in f["en"] for f in actor.flags)
+    english, chinese = render(result, "en"), render(result, "zh-CN")
+    assert "back- or forward-dated" in english and "forward-dated (as_of up to 31.0 days" in english
+    assert "倒签或预签的记录" in chinese and "预签（as_of 最多晚于记录时间 31.0 天）" in chinese
+    from suitability.review import review_json
+
+    data = json.loads(review_json(result))
+    found = next(f for f in data["findings"] if f["kind"] == "dated")
+    assert found["seqs"] == [seqs["retake"], seqs["decision"]] and found["count"] == 2
+    # The finding names the query that lists every record behind it.
+    assert dated.query == "--dated-beyond 24 --actor staff-07"
+    assert "suitability audit query LOG --dated-beyond 24 --actor staff-07" in english
+    listed = CliRunner().invoke(
+        cli, ["audit", "query", str(tmp_path / "log.sqlite3"), *dated.query.split(), "--format", "jsonl"]
+    )
+    assert [json.loads(line)["seq"] for line in listed.stdout.splitlines()] == dated.seqs
+
+
+def test_a_back_dated_record_is_flagged_and_a_small_offset_is_not(tmp_path: Path) -> None:
+    seqs = drift_log(tmp_path / "back.sqlite3", retake_as_of=timedelta(days=-40))
+    result = review(SQLiteStore(tmp_path / "back.sqlite3"))
+    dated = [f for f in result.findings if f.kind == "dated"]
+    assert [f.seqs for f in dated] == [[seqs["retake"], seqs["decision"]]]
+    assert "2 back-dated (as_of up to 42.0 days before recorded_at)" in dated[0].detail["en"]
+    # Within the tolerance (default 24 h): nothing is dated; a tighter tolerance from the config flags it.
+    drift_log(tmp_path / "near.sqlite3", retake_as_of=timedelta(days=2, hours=20))
+    assert not any(f.kind == "dated" for f in review(SQLiteStore(tmp_path / "near.sqlite3")).findings)
+    tight = review(SQLiteStore(tmp_path / "near.sqlite3"), ReviewConfig(dated_tolerance_hours=12))
+    assert [f.subject for f in tight.findings if f.kind == "dated"] == ["staff-07"]
+
+
+def test_the_demo_is_written_in_time_order_and_dated_by_its_store(records: list[dict[str, Any]]) -> None:
+    """A clean demo has every as_of just before its recorded_at, which never goes back."""
+    recorded = [datetime.fromisoformat(r["recorded_at"]) for r in records]
+    assert recorded == sorted(recorded)
+    assert recorded[-1] - recorded[0] > timedelta(days=300)
+    for r, at in zip(records, recorded, strict=True):
+        as_of = r.get("as_of") or r.get("confirmed_at")
+        if as_of is not None:
+            assert timedelta(0) <= at - datetime.fromisoformat(as_of) <= BATCH_SPAN < timedelta(hours=24), r["seq"]
+
+
+def test_query_filters_on_either_time_and_shows_both(tmp_path: Path) -> None:
+    seqs = drift_log(tmp_path / "log.sqlite3", retake_as_of=timedelta(days=33))
+    runner = CliRunner()
+
+    def found(*args: str) -> list[int]:
+        done = runner.invoke(cli, ["audit", "query", str(tmp_path / "log.sqlite3"), "--type", "assessment",
+                                   "--format", "jsonl", *args])  # fmt: skip
+        assert done.exit_code == 0, done.output
+        return [json.loads(line)["seq"] for line in done.stdout.splitlines()]
+
+    # Recorded in March (both); dated: the first in March, the retake in April.
+    assert found("--since", "2026-03", "--until", "2026-04") == [seqs["first"], seqs["retake"]]
+    assert found("--since", "2026-03", "--until", "2026-04", "--time", "as-of") == [seqs["first"]]
+    assert found("--since", "2026-04", "--time", "as-of") == [seqs["retake"]]
+    assert found("--since", "2026-03-04T09:00:01Z") == []
+    assert found("--since", "2026-03-04T17:00:00+08:00") == [seqs["retake"]]  # 09:00Z, offsets honoured
+    table = runner.invoke(cli, ["audit", "query", str(tmp_path / "log.sqlite3"), "--client", "CN-RETAKE-1"])
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:4] == ["seq", "type", "recorded_at", "as_of"]
+    retake = next(line for line in lines if line.startswith(f"{seqs['retake']} "))
+    assert "2026-03-04T09:00:00Z" in retake and "2026-04-04T09:00:00Z" in retake
+
+
+def test_time_bounds_are_iso_8601() -> None:
+    from suitability.review import parse_time
+
+    assert parse_time("2026") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_time("2026-03") == datetime(2026, 3, 1, tzinfo=UTC)
+    assert parse_time("2026-03-05") == datetime(2026, 3, 5, tzinfo=UTC)
+    assert parse_time("2026-03-05T08:00:00+08:00") == datetime(2026, 3, 5, tzinfo=UTC)
+    assert parse_time("2026-03-05T00:00Z") == datetime(2026, 3, 5, tzinfo=UTC)
+    for bad in ("2026-1", "2026-13", "yesterday", "2026-02-30", "2026-03-05T08:00:00", "26-03", "２０２６", ""):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            parse_time(bad)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--since", "yesterday"], "YYYY, YYYY-MM, YYYY-MM-DD"),
+        (["--since", "2026-13"], "YYYY, YYYY-MM, YYYY-MM-DD"),
+        (["--since", "2026-1"], "YYYY, YYYY-MM, YYYY-MM-DD"),
+        (["--until", "2026-03-01T00:00:00"], "an instant with an offset"),
+        (["--outcome", "blcoked"], "requires_confirmation"),
+        (["--reason", "LOWEST_CATEGROY"], "LOWEST_CATEGORY"),
+        (["--time", "asof"], "as-of"),
+    ],
+)
+def test_query_refuses_values_no_row_can_have(demo: tuple[Path, Any], args: list[str], expected: str) -> None:
+    """A typo used to return 0 rows and exit 0; now it is a usage error listing what is valid."""
+    done = CliRunner().invoke(cli, ["audit", "query", str(demo[0]), *args])
+    assert done.exit_code == 2, done.output
+    assert expected in done.stderr
+
+
+def test_query_accepts_rule_ids_of_known_questionnaires(demo: tuple[Path, Any]) -> None:
+    done = CliRunner().invoke(cli, ["audit", "query", str(demo[0]), "--reason", "over_70_cap", "--format", "jsonl"])
+    assert done.exit_code == 0, done.output
+    assert all("over_70_cap" in json.loads(line)["reasons"] for line in done.stdout.splitlines())
+
+
+def test_query_filter_refuses_unknown_values_in_the_library() -> None:
+    from suitability.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        QueryFilter(outcome="blcoked", reason="LOWEST_CATEGROY", since="2026-1", type="decisions")
+    assert {p.pointer for p in exc.value.problems} == {"/outcome", "/reason", "/since", "/type"}
+
+
+HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "\rCR",
+           "clear\x1b[2J\x1b[Hscreen", "title\x1b]0;pwned\x07x", "link\x1b]8;;http://evil\x1b\\x", "c1\x9b31m", "bidi\u202eexe.txt"]  # fmt: skip
+
+
+def hostile_log(path: Path) -> None:
+    """Assessments whose actor is each hostile string (actors are free text in the record)."""
+    from suitability.demo import _answers_for
+    from suitability.records import assessment_draft
+    from suitability.scoring import assess
+
+    q = REGISTRY.questionnaire("cn-securities-individual")
+    store = SQLiteStore(path)
+    answers, _ = _answers_for(q, random.Random(1), None, "a31_45")
+    for i, actor in enumerate(HOSTILE):
+        client = Client(client_id=f"CN-H-{i}")
+        store.append([assessment_draft(q, answers, client, assess(q, answers, client, T0), actor)])
+    store.close()
+
+
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]")
+
+
+def test_csv_cells_never_run_as_formulas_nor_reach_the_terminal_raw(tmp_path: Path) -> None:
+    hostile_log(tmp_path / "h.sqlite3")
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3"), "--format", "csv"])
+    assert done.exit_code == 0, done.output
+    assert not CONTROLS.search(done.stdout.replace("\r\n", "\n").replace("\n", "")), repr(done.stdout)
+    rows = list(csv.DictReader(io.StringIO(done.stdout)))
+    actors = [r["actor"] for r in rows if r["type"] == "assessment"]
+    assert len(actors) == len(HOSTILE)
+    for actor in actors:
+        assert not actor.startswith(("=", "+", "-", "@", "\t", "\r")), actor
+    assert actors[:4] == ['\'=HYPERLINK("http://evil")', "'+1+2", "'-3+4", "'@SUM(A1)"]
+    assert actors[4].startswith("'") and actors[5].startswith("'")
+    assert actors[6] == "clear\ufffd\ufffdscreen"  # each sequence replaced whole, visibly
+    assert [r["seq"] for r in rows] == [str(i) for i in range(len(rows))]  # numbers stay numbers
+
+
+def test_table_output_never_carries_control_sequences(tmp_path: Path) -> None:
+    hostile_log(tmp_path / "h.sqlite3")
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3")])
+    assert done.exit_code == 0, done.output
+    body = "".join(done.stdout.splitlines())
+    assert not CONTROLS.search(body) and "\x1b" not in body and "\u202e" not in body
+    assert "title\ufffdx" in body and "link\ufffdx" in body
+    from suitability.cli import _table
+
+    assert "\x1b" not in _table([["a", "b\x1b[31m"], ["c\x1b]52;c;ZXZpbA==\x07", "d"]])
+
+
+@pytest.mark.parametrize(
+    ("config", "pointer", "expected"),
+    [
+        ({"high_risk_from": "R9"}, "/high_risk_from", "R1, R2, R3, R4, R5"),
+        ({"retake_window_days": 10**30}, "/retake_window_days", "from 1 to 3650"),
+        ({"actor_min_decisions": -1}, "/actor_min_decisions", "from 0 to"),
+        ({"actor_confirmation_rate": -0.5}, "/actor_confirmation_rate", "from 0.0 to 1.0"),
+        ({"dated_tolerance_hours": -1}, "/dated_tolerance_hours", "from 0.0 to"),
+        ({"actor_confirmation_rate": True}, "/actor_confirmation_rate", "a number"),
+        ({"elderly_age": 65.5}, "/elderly_age", "an integer"),
+    ],
+)
+def test_a_bad_report_config_is_a_clean_error(
+    demo: tuple[Path, Any], tmp_path: Path, config: dict[str, Any], pointer: str, expected: str
+) -> None:
+    path = tmp_path / "review.json"
+    path.write_text(json.dumps(config))
+    done = CliRunner().invoke(
+        cli, ["audit", "report", str(demo[0]), "--out", str(tmp_path / "r.html"), "--config", str(path)]
+    )
+    assert done.exit_code == 3, done.output
+    assert pointer in done.stderr and expected in done.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_an_infinite_threshold_is_refused(tmp_path: Path) -> None:
+    from suitability.errors import InputError, SuitabilityError
+
+    with pytest.raises(InputError, match="invalid review config"):
+        ReviewConfig(actor_confirmation_rate=float("inf"))
+    with pytest.raises(InputError):
+        ReviewConfig(dated_tolerance_hours=float("nan"))
+    path = tmp_path / "review.json"
+    path.write_text('{"dated_tolerance_hours": 1e999}')
+    with pytest.raises(SuitabilityError) as exc:
+        load_config(path)
+    assert exc.value.exit_code == 3
+
+
+def append_tampered(path: Path, change: Callable[[dict[str, Any]], None], kind: str = "decision") -> int:
+    """Append a copy of the log's last ``kind`` record, changed, as an insider with the database could."""
+    from suitability.codec import canonical_bytes
+    from suitability.merkle import leaf_hash
+
+    store = SQLiteStore(path)
+    seq = store.size()
+    last = next(orjson.loads(d) for _, d, _ in reversed(list(store.scan())) if orjson.loads(d)["type"] == kind)
+    last["seq"] = seq
+    change(last)
+    data = canonical_bytes(last)
+    store.append_raw([(seq, kind, f"tampered-{seq}", data, leaf_hash(data))])
+    store.close()
+    return seq
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.pop("result"),
+        lambda r: r.update(product="P-001"),
+        lambda r: r.update(assessment_seq="3"),
+        lambda r: r.update(assessment_seq=10**9),
+        lambda r: r["result"].update(reasons=[{"code": ["x"]}]),
+        lambda r: r["client"].update(birth_date="yesterday"),
+        lambda r: r.update(recorded_at="noon"),
+        lambda r: r.update(type="sale"),
+    ],
+)
+def test_a_malformed_record_is_an_integrity_error_naming_its_seq(
+    tmp_path: Path, change: Callable[[dict[str, Any]], None]
+) -> None:
+    path = tmp_path / "log.sqlite3"
+    drift_log(path, retake_as_of=timedelta(0))
+    seq = append_tampered(path, change)
+    runner = CliRunner()
+    for args in (["audit", "query", str(path)], ["audit", "query", str(path), "--since", "2026"],
+                 ["audit", "report", str(path), "--out", str(tmp_path / "r.html")]):  # fmt: skip
+        done = runner.invoke(cli, args)
+        assert done.exit_code == 10, (args, done.output)
+        assert f"record {seq}" in done.stderr and "Traceback" not in done.output
+
+
+def test_a_malformed_record_names_the_field(tmp_path: Path) -> None:
+    from suitability.errors import IntegrityError
+
+    path = tmp_path / "log.sqlite3"
+    drift_log(path, retake_as_of=timedelta(0))
+    seq = append_tampered(path, lambda r: r.update(product="P-001"))
+    with pytest.raises(IntegrityError) as exc:
+        list(query(SQLiteStore(path), QueryFilter()))
+    assert exc.value.seq == seq
+    assert exc.value.problems[0].pointer == "/product"
+    assert exc.value.problems[0].message == "expected an object, found a string"
+    seq = append_tampered(path, lambda r: r.pop("result"), kind="assessment")
+    with pytest.raises(IntegrityError) as exc:
+        list(query(SQLiteStore(path), QueryFilter(type="assessment")))
+    assert exc.value.seq == seq - 1  # the product one comes first
