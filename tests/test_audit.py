@@ -207,7 +207,7 @@ def test_audit_cli_end_to_end(log: Path, tmp_path: Path) -> None:
     ]
     assert "VERIFIED" in verified.stdout
     kept = cli_run("audit", "verify", str(log), "--public-key", str(pub))
-    assert "latest checkpoint kept with the log" in kept.stdout
+    assert "(checkpoint #1 kept with the log) (50 records)" in kept.stdout
     replayed = cli_run("audit", "replay", str(log))
     assert replayed.exit_code == 0 and "REPLAYED" in replayed.stdout
     html = tmp_path / "review.html"

@@ -72,7 +72,10 @@ def url() -> Iterator[str]:
 def test_migrations_are_versioned_and_idempotent(url: str) -> None:
     with pytest.raises(LogError, match="db upgrade"):
         PostgresStore(url)
-    assert upgrade(url) == ["001 records, checkpoints and append-only triggers"]
+    assert upgrade(url) == [
+        "001 records, checkpoints and append-only triggers",
+        "002 append-only checkpoints, gap-checked appends through owner functions",
+    ]
     assert upgrade(url) == []
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT MAX(version) FROM suitability_migrations").fetchone()[0] == LATEST
