@@ -288,3 +288,26 @@ def test_an_unfit_app_role_is_refused(url: str) -> None:
         upgrade(url, app_role=owner)  # the owner (here also a superuser)
     with pytest.raises(LogError, match="no role"):
         upgrade(url, app_role="no_such_role_" + uuid.uuid4().hex[:8])
+
+
+def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None:
+    """A log written before migration 2: upgrade adds the triggers and functions, appends continue."""
+    from suitability.store_pg import MIGRATIONS
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE suitability_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                     " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")  # fmt: skip
+        conn.execute(MIGRATIONS[0][2])
+        conn.execute("INSERT INTO suitability_migrations (version, name) VALUES (1, 'v1')")
+        for seq in range(3):
+            data = orjson.dumps({"seq": seq, "type": "note"})
+            conn.execute("INSERT INTO records VALUES (%s, 'note', NULL, %s, sha256('\\x00'::bytea || %s))",
+                         (seq, data, data))  # fmt: skip
+        conn.execute("INSERT INTO checkpoints (size, note, public_key) VALUES (3, 'n', 'k')")
+    assert upgrade(url) == ["002 append-only checkpoints, gap-checked appends through owner functions"]
+    with open_store(url) as store:
+        mixed_workload(store, clients=1)
+        report = audit.verify(store)  # (5) objects to the old "note" records, which name nothing
+        assert all(check.ok for check in report.checks[:4]) and report.size == store.size() > 3
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("DELETE FROM checkpoints")
