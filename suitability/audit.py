@@ -62,6 +62,8 @@ from .store import RECORD_TYPES, LogStore
 Progress = Callable[[int], None]
 
 CHECKS = ("sequence", "canonical bytes", "leaf hashes", "root", "references")
+#: What verify says when no signed checkpoint was checked.
+NO_CHECKPOINT = "no checkpoint: internal consistency only"
 
 
 @dataclass
@@ -101,18 +103,44 @@ class VerifyReport:
         """Whether every check passed."""
         return all(c.ok for c in self.checks)
 
+    @property
+    def anchored(self) -> bool:
+        """Whether the log was checked against at least one signed checkpoint.
+
+        Without one, verification shows only that the log is consistent with itself: an insider
+        who rewrote it and recomputed every hash would pass.
+        """
+        return bool(self.checkpoints)
+
     def first_bad(self) -> int | None:
         """The lowest seq any check blames."""
         seqs = [c.seq for c in self.checks if c.seq is not None]
         return min(seqs) if seqs else None
 
-    def raise_for_failure(self) -> None:
-        """Raise :class:`IntegrityError` naming the first bad record, if any check failed."""
+    def raise_for_failure(self, *, require_checkpoint: bool = False) -> None:
+        """Raise :class:`IntegrityError` naming the first bad record, if any check failed.
+
+        Args:
+            require_checkpoint: also fail when no signed checkpoint was checked (``NO_CHECKPOINT``):
+                what ``audit verify`` does unless given ``--allow-no-checkpoint``.
+        """
         if not self.ok:
             problems = [c.failure for c in self.checks if c.failure is not None]
             bad = self.first_bad()
             where = f"; first bad record: seq {bad}" if bad is not None else ""
             raise IntegrityError(f"the decision log failed verification{where}", problems, seq=bad)
+        if require_checkpoint and not self.anchored:
+            raise IntegrityError(
+                f"{NO_CHECKPOINT}: the log was not checked against a signed checkpoint",
+                [
+                    Problem(
+                        "expected a signed checkpoint (--checkpoint FILE --public-key KEY, or --public-key KEY "
+                        "for those kept with the log), found none; --allow-no-checkpoint accepts internal "
+                        "consistency alone",
+                        code="NO_CHECKPOINT",
+                    )
+                ],
+            )
 
 
 def _b64(data: bytes) -> str:
@@ -133,9 +161,9 @@ def verify(
         store: the log.
         checkpoints: signed checkpoints (opened with :func:`~suitability.checkpoint.open_note`)
             and where each came from.
-        deep: parse every record for checks 2 (canonical bytes) and 5 (references). When False
-            (``audit verify --quick``), those two are skipped and each record's own seq is read
-            from its bytes without parsing; tampering is still caught by checks 1, 3 and 4.
+        deep: run checks 2 (canonical bytes) and 5 (references). When False (``audit verify
+            --quick``), those two are skipped; each record is still parsed to read its own seq
+            (never found by searching its bytes), and tampering is caught by checks 1, 3 and 4.
         progress: called with the number of records checked so far, now and then.
     """
     checks = [Check(i + 1, name) for i, name in enumerate(CHECKS)]
@@ -165,8 +193,12 @@ def verify(
             sequence.fail(expected_seq, f"expected record {expected_seq} next, found {seq} (a gap)")
         expected_seq = seq + 1
         if not deep:
-            own = _own_seq(data)
-            if own != seq:
+            try:
+                parsed = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                parsed = None
+            own = parsed.get("seq") if isinstance(parsed, dict) else None
+            if own != seq or type(own) is not int:
                 sequence.fail(seq, f"expected the record to say seq {seq}, found {own!r}")
             leaf = leaf_hash(data)
             if leaf != stored_leaf:
@@ -196,7 +228,7 @@ def verify(
         if builder.size in wanted:
             check_roots(builder.size)
         if isinstance(record, dict):
-            if record.get("seq") != seq:
+            if record.get("seq") != seq or type(record.get("seq")) is not int:
                 sequence.fail(seq, f"expected the record to say seq {seq}, found {record.get('seq')!r}")
             _check_references(record, seq, references, index)
         else:
@@ -220,21 +252,23 @@ def verify(
     return VerifyReport(size, builder.root(), checks, [(source, cp.size) for cp, source in checkpoints])
 
 
-def _own_seq(data: bytes) -> int | None:
-    """The top-level ``seq`` of a canonical record, read without parsing it.
+def kept_checkpoints(store: LogStore, verifier: Verifier, log: str) -> list[tuple[Checkpoint, str]]:
+    """Open every checkpoint kept with the log that names ``verifier``'s key, oldest first.
 
-    In valid JSON a raw ``"`` never occurs inside a string, so ``,"seq":`` is a key; in a record's
-    canonical (sorted) form the top-level ``seq`` is the last such key, since only ``type`` and
-    ``version`` (strings) sort after it.
+    Kept checkpoints are append-only, so each still binds the records it covered when it was
+    made; all of them are checked, each named by its number in the log. One naming another key
+    is left aside (it cannot vouch for anything under this key).
+
+    Raises:
+        IntegrityError: a kept checkpoint naming this key does not carry its valid signature.
     """
-    at = data.rfind(b',"seq":')
-    if at < 0:
-        return None
-    end = at + 7
-    stop = end
-    while stop < len(data) and data[stop] in b"0123456789":
-        stop += 1
-    return int(data[end:stop]) if stop > end else None
+    key = verifier.text()
+    return [
+        (open_note(kept.note, verifier, source), source)
+        for kept in store.checkpoints()
+        if kept.public_key.strip() == key
+        for source in [f"{log} (checkpoint #{kept.number} kept with the log)"]
+    ]
 
 
 _TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
@@ -1001,6 +1035,7 @@ def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = 
 __all__ = [
     "CHECKS",
     "CONSISTENCY_FORMAT",
+    "NO_CHECKPOINT",
     "PROOF_FORMAT",
     "Check",
     "Difference",
@@ -1009,6 +1044,7 @@ __all__ = [
     "VerifyReport",
     "copy_log",
     "export",
+    "kept_checkpoints",
     "prove",
     "prove_consistency",
     "replay",

@@ -25,8 +25,10 @@ from pydantic import BaseModel
 from . import __version__
 from ._output import write_atomic
 from .audit import (
+    NO_CHECKPOINT,
     copy_log,
     export,
+    kept_checkpoints,
     prove,
     prove_consistency,
     replay,
@@ -802,7 +804,7 @@ def _checkpoint_options(func: F) -> F:
         "--public-key",
         "public_key",
         type=click.Path(dir_okay=False),
-        help="The verifier key of the checkpoints (alone: check the latest checkpoint kept with the log).",
+        help="The verifier key of the checkpoints (alone: check every checkpoint kept with the log under it).",
     )(func)
     return click.option(
         "--checkpoint",
@@ -822,10 +824,9 @@ def _checkpoints(
     if not public_key:
         return []
     verifier = _verifier(public_key)
-    notes = [(_read_text(f), f) for f in files]
-    if not notes and (kept := store.latest_checkpoint()):
-        notes = [(kept, f"{log} (latest checkpoint kept with the log)")]
-    return [(open_note(note, verifier, source), source) for note, source in notes]
+    if not files:
+        return kept_checkpoints(store, verifier, log)
+    return [(open_note(_read_text(f), verifier, f), f) for f in files]
 
 
 @audit_group.command("keygen")
@@ -996,20 +997,35 @@ def audit_consistency(
 @click.option(
     "--quick",
     is_flag=True,
-    help="Skip checks 2 and 5, which parse every record (tampering is still caught by 1, 3, 4).",
+    help="Skip checks 2 and 5 (canonical bytes, references); tampering is still caught by 1, 3, 4.",
+)
+@click.option(
+    "--allow-no-checkpoint",
+    is_flag=True,
+    help="Exit 0 on internal consistency alone when no signed checkpoint is checked (a new log, say).",
 )
 @click.pass_context
 def audit_verify(
-    ctx: click.Context, log: str, checkpoint_files: tuple[str, ...], public_key: str | None, quick: bool
+    ctx: click.Context,
+    log: str,
+    checkpoint_files: tuple[str, ...],
+    public_key: str | None,
+    quick: bool,
+    allow_no_checkpoint: bool,
 ) -> None:
     """Check LOG: sequence, canonical bytes, leaf hashes, root (against every checkpoint), references.
 
     Exits 10 and names the first bad record by seq when any check fails. With --public-key and no
-    --checkpoint, the latest checkpoint kept with the log is used.
+    --checkpoint, every checkpoint kept with the log under that key is checked, each named. With no
+    checkpoint at all it says "no checkpoint: internal consistency only" and exits 10, or 0 with
+    --allow-no-checkpoint: without a signed checkpoint, a log rewritten with every hash recomputed
+    would pass.
 
     \b
     Example:
       suitability audit verify suitability-log.sqlite3 --checkpoint cp-1.txt --public-key log.pub
+      suitability audit verify suitability-log.sqlite3 --public-key log.pub
+      suitability audit verify suitability-log.sqlite3 --allow-no-checkpoint
     """
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
@@ -1020,10 +1036,12 @@ def audit_verify(
         click.echo(f"({check.number}) {status} {check.name}{detail}")
     for source, size in report.checkpoints:
         click.echo(f"    checked against {source} ({size} records)")
+    if not report.anchored:
+        click.echo(f"    {NO_CHECKPOINT}")
     root = base64.b64encode(report.root).decode()
-    if report.ok:
+    if report.ok and (report.anchored or allow_no_checkpoint):
         click.echo(f"VERIFIED {report.size} records, root {root}")
-    report.raise_for_failure()
+    report.raise_for_failure(require_checkpoint=not allow_no_checkpoint)
 
 
 @audit_group.command("replay")
@@ -1360,19 +1378,34 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @click.argument("log", metavar="LOG")
+@click.option(
+    "--app-role",
+    "app_role",
+    metavar="NAME",
+    help="PostgreSQL: let the existing role NAME read and append, and nothing more (the URL's role owns the log).",
+)
 @click.pass_context
-def db_upgrade(ctx: click.Context, log: str) -> None:
+def db_upgrade(ctx: click.Context, log: str, app_role: str | None) -> None:
     """Create or upgrade the decision log at LOG to the current schema (idempotent).
 
-    A PostgreSQL URL gets its versioned migrations; a SQLite log of the older format gets the
-    folded key index. No record is changed.
+    A PostgreSQL URL gets its versioned migrations, run as the role that owns the log; with
+    --app-role, the application's role may then read, append through the owner's functions and
+    keep checkpoints, but not UPDATE, DELETE, TRUNCATE, ALTER or disable a trigger. A SQLite log
+    of the older format gets the folded key index and the append-only triggers on its
+    checkpoints. No record is changed.
 
     \b
     Example:
-      suitability db upgrade postgresql://app@db.internal:5432/suitability
+      suitability db upgrade postgresql://owner@db.internal:5432/suitability --app-role app
       suitability db upgrade suitability-log.sqlite3
     """
-    applied = pg_upgrade(log) if is_url(log) else ctx.with_resource(SQLiteStore(log, create=False)).upgrade()
+    if app_role is not None and not is_url(log):
+        raise click.UsageError("--app-role applies to a PostgreSQL log only")
+    applied = (
+        pg_upgrade(log, app_role=app_role)
+        if is_url(log)
+        else ctx.with_resource(SQLiteStore(log, create=False)).upgrade()
+    )
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
 
 

@@ -8,7 +8,10 @@ conveniences; verification recomputes everything from the bytes.
 :class:`SQLiteStore` is the embedded default: one file in WAL mode with ``synchronous=FULL``, so
 a commit that returned survives a crash of the process or the machine. Appends run in
 ``BEGIN IMMEDIATE`` transactions, which serialise writers across processes, so sequence numbers
-stay gap-free with any number of writers. Triggers refuse UPDATE and DELETE on the records.
+stay gap-free with any number of writers. Triggers refuse UPDATE and DELETE on the records and on
+the checkpoints kept beside them. An append first checks that the records it extends are gap-free
+(a seq written out of band far ahead would otherwise strand every later record beyond a gap), and
+the read paths turn a damaged file or a record not stored as bytes into a clean error.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +28,7 @@ from typing import Any, NamedTuple, Self
 
 from . import __about__
 from .codec import canonical_bytes
-from .errors import LogError, Problem
+from .errors import IntegrityError, LogError, Problem
 from .merkle import leaf_hash
 
 #: The default log file, in the current folder, used by the CLI when no --log is given.
@@ -56,6 +59,15 @@ class Stored(NamedTuple):
 
     seq: int
     data: bytes
+
+
+class KeptCheckpoint(NamedTuple):
+    """A signed checkpoint kept beside the log: its number in the log (1, 2, …), size, note and key."""
+
+    number: int
+    size: int
+    note: str
+    public_key: str
 
 
 class LogStore(ABC):
@@ -102,6 +114,10 @@ class LogStore(ABC):
     @abstractmethod
     def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
         """Keep a signed checkpoint, and the verifier key that checks it, beside the log."""
+
+    @abstractmethod
+    def checkpoints(self) -> list[KeptCheckpoint]:
+        """Return every checkpoint kept beside the log, oldest first (they are append-only)."""
 
     @abstractmethod
     def latest_checkpoint(self) -> str | None:
@@ -164,9 +180,39 @@ def layout(
 
 
 def check_continues(expected: int, rows: Sequence[Row]) -> None:
-    """Refuse copied rows that do not continue the log at ``expected``."""
-    if rows and rows[0][0] != expected:
-        raise LogError("records must continue the log", [Problem(f"expected seq {expected} first, found {rows[0][0]}")])
+    """Refuse copied rows that do not continue the log at ``expected``, one seq after another."""
+    for offset, row in enumerate(rows):
+        if row[0] != expected + offset:
+            where = "first" if offset == 0 else f"after seq {expected + offset - 1}"
+            raise LogError(
+                "records must continue the log", [Problem(f"expected seq {expected + offset} {where}, found {row[0]}")]
+            )
+
+
+def gap_error(location: str, missing: int, found: int) -> LogError:
+    """The refusal to append after a gap: records ``missing`` to ``found - 1`` are absent."""
+    return LogError(
+        f"cannot append to the decision log {location}: it has a gap; nothing was recorded",
+        [
+            Problem(
+                f"expected seq {missing} next, found seq {found} (records {missing} to {found - 1} are missing); "
+                "an append never writes after a gap: find who wrote seq "
+                f"{found} outside the log, and verify the log against a held checkpoint",
+                f"/records/{missing}",
+                source=location,
+            )
+        ],
+    )
+
+
+def altered(location: str, seq: int, what: str, value: object) -> IntegrityError:
+    """A record whose stored bytes or leaf hash is not bytes at all: the log was altered outside the store."""
+    found = "NULL" if value is None else type(value).__name__
+    return IntegrityError(
+        f"the decision log {location} was altered: record {seq} is not stored as bytes",
+        [Problem(f"expected the record's {what} stored as bytes (a BLOB), found {found}", f"/records/{seq}")],
+        seq=seq,
+    )
 
 
 def render(draft: Draft, seq: int, recorded_at: str) -> bytes:
@@ -216,11 +262,17 @@ _NEW_LOG = (
     _RECENT_KEYS_TABLE,
     f"INSERT INTO meta VALUES ('format', '{FORMAT}')",
 )
+# Created whenever a log is opened (IF NOT EXISTS), so logs made before a trigger existed get it
+# at their next open, whether to write, verify or upgrade.
 _TRIGGERS = (
     """CREATE TRIGGER IF NOT EXISTS records_no_update BEFORE UPDATE ON records
         BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS records_no_delete BEFORE DELETE ON records
         BEGIN SELECT RAISE(ABORT, 'the decision log is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the checkpoints kept with the decision log are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+        BEGIN SELECT RAISE(ABORT, 'the checkpoints kept with the decision log are append-only'); END""",
 )
 # The first record with a key: through the folded index, one seek per epoch, or among the keys
 # not folded yet (at most ``fold``, in a narrow table read whole). One statement, so one
@@ -335,7 +387,8 @@ class SQLiteStore(LogStore):
                 db.execute("COMMIT")
             except BaseException as exc:
                 if db.in_transaction:
-                    db.execute("ROLLBACK")
+                    with suppress(sqlite3.Error):  # a damaged file may refuse even the rollback
+                        db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise LogError(
                         f"cannot append to the decision log {self.location}; nothing was recorded",
@@ -344,12 +397,38 @@ class SQLiteStore(LogStore):
                 raise
 
     def _next_seq(self, db: sqlite3.Connection) -> int:
-        row = db.execute("SELECT MAX(seq) FROM records").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+        """The seq an append starts at, once the records it extends are known to be gap-free.
 
-    def _find(self, db: sqlite3.Connection, key: str) -> Stored | None:
-        row = db.execute(_FIND_LEGACY if self._legacy else _FIND, (key,)).fetchone()
-        return None if row is None else Stored(row[0], bytes(row[1]))
+        ``meta.contiguous`` is how many records every append so far left gap-free (0 in a log
+        written before it): only the records beyond it, usually none, are counted here.
+
+        Raises:
+            LogError: a record is missing below the end of the log (or records were removed).
+        """
+        (top,) = db.execute("SELECT MAX(seq) FROM records").fetchone()
+        size = 0 if top is None else int(top) + 1
+        row = db.execute("SELECT value FROM meta WHERE name = 'contiguous'").fetchone()
+        known = int(row[0]) if row is not None else 0
+        if size == known:
+            return size
+        if size < known:
+            raise LogError(
+                f"cannot append to the decision log {self.location}: records were removed; nothing was recorded",
+                [Problem(f"expected at least {known} records, found {size}", source=self.location)],
+            )
+        (present,) = db.execute("SELECT COUNT(*) FROM records WHERE seq >= ?", (known,)).fetchone()
+        if present != size - known:
+            expected = known
+            for (seq,) in db.execute("SELECT seq FROM records WHERE seq >= ? ORDER BY seq", (known,)):
+                if seq != expected:
+                    raise gap_error(self.location, expected, int(seq))
+                expected += 1
+        self._set_contiguous(db, size)
+        return size
+
+    @staticmethod
+    def _set_contiguous(db: sqlite3.Connection, size: int) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('contiguous', ?)", (str(size),))
 
     def _insert(self, db: sqlite3.Connection, rows: Sequence[Row]) -> None:
         """Insert ``rows`` and their keys; once ``fold`` keys wait, fold them into the index, sorted."""
@@ -357,6 +436,8 @@ class SQLiteStore(LogStore):
             (version,) = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             self._legacy = version == _LEGACY_FORMAT  # upgraded meanwhile by another process
         db.executemany(_INSERT, rows)
+        if rows:
+            self._set_contiguous(db, rows[-1][0] + 1)
         if self._legacy or not rows:
             return
         db.executemany("INSERT INTO recent_keys VALUES (?, ?)", [(row[0], row[2]) for row in rows if row[2]])
@@ -401,9 +482,26 @@ class SQLiteStore(LogStore):
             check_continues(self._next_seq(db), rows)
             self._insert(db, rows)
 
-    def size(self) -> int:
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for a read: a driver error (a damaged file, say) becomes a LogError."""
         with self._lock:
-            row = self._db.execute("SELECT MAX(seq) FROM records").fetchone()
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                raise LogError(
+                    f"cannot read the decision log {self.location}",
+                    [Problem(f"expected a readable SQLite decision log; SQLite said: {exc}", source=self.location)],
+                ) from None
+
+    def _bytes(self, seq: int, data: object, what: str = "bytes") -> bytes:
+        if type(data) is not bytes:  # TEXT, NULL or a number: written outside the store
+            raise altered(self.location, seq, what, data)
+        return data
+
+    def size(self) -> int:
+        with self._reading() as db:
+            row = db.execute("SELECT MAX(seq) FROM records").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
 
     def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
@@ -412,39 +510,47 @@ class SQLiteStore(LogStore):
         position = start
         while end is None or position < end:
             limit = page if end is None else min(page, end - position)
-            with self._lock:
-                rows = self._db.execute(
+            with self._reading() as db:
+                rows = db.execute(
                     "SELECT seq, data, leaf FROM records WHERE seq >= ? ORDER BY seq LIMIT ?", (position, limit)
                 ).fetchall()
             if not rows:
                 return
             for seq, data, leaf in rows:
-                yield seq, bytes(data), bytes(leaf)
+                yield seq, self._bytes(seq, data), self._bytes(seq, leaf, "leaf hash")
             position = rows[-1][0] + 1
 
     def find(self, key: str) -> Stored | None:
-        with self._lock:
-            return self._find(self._db, key)
+        with self._reading() as db:
+            found = self._find(db, key)
+        return found
+
+    def _find(self, db: sqlite3.Connection, key: str) -> Stored | None:
+        row = db.execute(_FIND_LEGACY if self._legacy else _FIND, (key,)).fetchone()
+        return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
 
     def get(self, seq: int) -> Stored | None:
-        with self._lock:
-            row = self._db.execute("SELECT seq, data FROM records WHERE seq = ?", (seq,)).fetchone()
-        return None if row is None else Stored(row[0], bytes(row[1]))
+        with self._reading() as db:
+            row = db.execute("SELECT seq, data FROM records WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
 
     def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO checkpoints (size, note, public_key) VALUES (?, ?, ?)", (size, note, public_key)
-            )
+        with self._transaction() as db:
+            db.execute("INSERT INTO checkpoints (size, note, public_key) VALUES (?, ?, ?)", (size, note, public_key))
+
+    def checkpoints(self) -> list[KeptCheckpoint]:
+        with self._reading() as db:
+            rows = db.execute("SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid").fetchall()
+        return [KeptCheckpoint(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
 
     def public_key(self) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
     def latest_checkpoint(self) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT note FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+        with self._reading() as db:
+            row = db.execute("SELECT note FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
     def close(self) -> None:

@@ -1,11 +1,18 @@
 """The PostgreSQL decision-log store, for many app servers writing one log.
 
 Same contract as :class:`~suitability.store.SQLiteStore`: records are stored as the exact bytes
-that were hashed; appends run in one transaction that first takes ``LOCK TABLE records IN
-EXCLUSIVE MODE`` (readers go on; writers on every connection and process queue), so sequence
-numbers stay gap-free; a commit is durable before the result is returned (PostgreSQL's
-``synchronous_commit``); triggers reject UPDATE, DELETE and TRUNCATE on the records, and the
-application role can be granted INSERT and SELECT only.
+that were hashed; a commit is durable before the result is returned (PostgreSQL's
+``synchronous_commit``); triggers reject UPDATE, DELETE and TRUNCATE on the records and on the
+checkpoints kept beside them.
+
+Appends go through two ``SECURITY DEFINER`` functions owned by the schema's owner:
+``suitability_next_seq()`` takes ``LOCK TABLE records IN EXCLUSIVE MODE`` (readers go on; writers
+on every connection and process queue, to the commit), checks that the records it extends are
+gap-free and returns the next seq; ``suitability_append(...)`` inserts rows that continue the log
+exactly there. So the application role needs no table privilege but SELECT (and INSERT on the
+checkpoints): ``suitability db upgrade URL --app-role NAME`` grants just that, and such a role can
+neither write a record out of sequence nor UPDATE, DELETE, TRUNCATE, ALTER or disable a trigger.
+The owner still can; a signed checkpoint held outside the database is what catches it.
 
 The schema is created and upgraded only by versioned migrations (:func:`upgrade`, run by
 ``suitability db upgrade URL``); a store refuses a database whose schema is missing or newer than
@@ -23,7 +30,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import LogError, Problem
-from .store import Draft, LogStore, Row, Stored, check_continues, layout, now_text
+from .store import Draft, KeptCheckpoint, LogStore, Row, Stored, check_continues, layout, now_text
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -55,7 +62,78 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             FOR EACH STATEMENT EXECUTE FUNCTION suitability_append_only();
         """,
     ),
+    (
+        2,
+        "append-only checkpoints, gap-checked appends through owner functions",
+        # {schema} is the log's schema, quoted: a SECURITY DEFINER function names its own
+        # search_path, with pg_temp last, so a caller's temporary tables cannot stand in.
+        """
+        CREATE TRIGGER checkpoints_append_only BEFORE UPDATE OR DELETE ON checkpoints
+            FOR EACH ROW EXECUTE FUNCTION suitability_append_only();
+        CREATE TRIGGER checkpoints_no_truncate BEFORE TRUNCATE ON checkpoints
+            FOR EACH STATEMENT EXECUTE FUNCTION suitability_append_only();
+        CREATE TABLE log_head (
+            one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+            contiguous BIGINT NOT NULL CHECK (contiguous >= 0)
+        );
+        INSERT INTO log_head (contiguous) VALUES (0);
+        CREATE FUNCTION suitability_next_seq() RETURNS bigint
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+        DECLARE
+            known bigint;
+            size bigint;
+            present bigint;
+            missing bigint;
+            found bigint;
+        BEGIN
+            LOCK TABLE records IN EXCLUSIVE MODE;
+            SELECT contiguous INTO known FROM log_head;
+            SELECT COALESCE(MAX(seq) + 1, 0) INTO size FROM records;
+            IF size = known THEN
+                RETURN size;
+            END IF;
+            IF size < known THEN
+                RAISE EXCEPTION 'the decision log lost records: expected at least % records, found %', known, size;
+            END IF;
+            SELECT COUNT(*) INTO present FROM records WHERE seq >= known;
+            IF present <> size - known THEN
+                IF NOT EXISTS (SELECT 1 FROM records WHERE seq = known) THEN
+                    missing := known;
+                ELSE
+                    SELECT r.seq + 1 INTO missing FROM records r
+                    WHERE r.seq >= known AND NOT EXISTS (SELECT 1 FROM records n WHERE n.seq = r.seq + 1)
+                    ORDER BY r.seq LIMIT 1;
+                END IF;
+                SELECT MIN(seq) INTO found FROM records WHERE seq > missing;
+                RAISE EXCEPTION 'the decision log has a gap: expected seq % next, found seq % '
+                    '(records % to % are missing); an append never writes after a gap',
+                    missing, found, missing, found - 1;
+            END IF;
+            UPDATE log_head SET contiguous = size;
+            RETURN size;
+        END $$;
+        CREATE FUNCTION suitability_append(seqs bigint[], types text[], keys text[], datas bytea[], leaves bytea[])
+        RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
+        DECLARE
+            first bigint := suitability_next_seq();
+            n bigint := COALESCE(cardinality(seqs), 0);
+        BEGIN
+            IF n = 0 THEN
+                RETURN;
+            END IF;
+            IF EXISTS (SELECT 1 FROM unnest(seqs) WITH ORDINALITY AS u(s, o) WHERE s <> first + o - 1) THEN
+                RAISE EXCEPTION 'records must continue the log: expected seqs % to %, found % to %',
+                    first, first + n - 1, seqs[1], seqs[n];
+            END IF;
+            INSERT INTO records (seq, type, key, data, leaf) SELECT * FROM unnest(seqs, types, keys, datas, leaves);
+            UPDATE log_head SET contiguous = first + n;
+        END $$;
+        REVOKE ALL ON FUNCTION suitability_next_seq() FROM PUBLIC;
+        REVOKE ALL ON FUNCTION suitability_append(bigint[], text[], text[], bytea[], bytea[]) FROM PUBLIC;
+        """,
+    ),
 )
+_FUNCTIONS = "suitability_next_seq(), suitability_append(bigint[], text[], text[], bytea[], bytea[])"
 LATEST = MIGRATIONS[-1][0]
 
 
@@ -89,11 +167,22 @@ def _version(conn: Any) -> int:
     return int(row[0])
 
 
-def upgrade(url: str) -> list[str]:
-    """Apply every migration the database lacks, each in its own transaction; idempotent.
+def upgrade(url: str, *, app_role: str | None = None) -> list[str]:
+    """Apply every migration the database lacks, in one transaction; idempotent.
+
+    The role connecting (the URL's user) owns what the migrations create: it is the owner role.
+
+    Args:
+        url: the log's database (and schema, through ``search_path``).
+        app_role: an existing role to set up for the application: SELECT on the tables, INSERT on
+            the checkpoints and EXECUTE on the append functions, and nothing else on the records.
+            It must not be a superuser, nor the owner, nor a member of the owner role.
 
     Returns:
-        The migrations applied now (empty when the schema was already current).
+        What was done now (empty when the schema was already current and no role was given).
+
+    Raises:
+        LogError: a migration or a grant failed (nothing was changed), or ``app_role`` is unfit.
     """
     psycopg = _psycopg()
     conn = _connect(url)
@@ -107,16 +196,65 @@ def upgrade(url: str) -> list[str]:
                 "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
             current = _version(conn)
+            schema = conn.execute("SELECT quote_ident(current_schema())").fetchone()[0]
             for version, name, sql in MIGRATIONS:
                 if version > current:
-                    conn.execute(sql)
+                    conn.execute(sql.replace("{schema}", schema))
                     conn.execute("INSERT INTO suitability_migrations (version, name) VALUES (%s, %s)", (version, name))
                     applied.append(f"{version:03d} {name}")
+            if app_role is not None:
+                _grant_app_role(conn, app_role)
+                applied.append(f"role {app_role}: SELECT, append through the owner's functions, INSERT checkpoints")
     except psycopg.Error as exc:
         raise LogError("the migration failed; nothing was changed", [Problem(str(exc).strip())]) from None
     finally:
         conn.close()
     return applied
+
+
+def _grant_app_role(conn: Any, role: str) -> None:
+    """Give ``role`` what the application needs and nothing more (in the upgrade's transaction)."""
+    from psycopg import sql
+
+    found = conn.execute(
+        "SELECT r.rolsuper, r.rolname = t.tableowner OR pg_has_role(r.rolname, t.tableowner, 'MEMBER'), t.tableowner"
+        " FROM pg_roles r, pg_tables t"
+        " WHERE r.rolname = %s AND t.schemaname = current_schema() AND t.tablename = 'records'",
+        (role,),
+    ).fetchone()
+    if found is None:
+        raise LogError(
+            f"no role {role!r} to set up",
+            [Problem(f"expected an existing role: create it first (CREATE ROLE {role} LOGIN PASSWORD '…')")],
+        )
+    superuser, owner_like, owner = found
+    if superuser or owner_like:
+        what = "a superuser" if superuser else f"the owner role {owner!r} or a member of it"
+        raise LogError(
+            f"role {role!r} cannot be the application role",
+            [
+                Problem(
+                    f"expected a role that neither owns the log nor can act as its owner, found {what}: "
+                    "it could ALTER the tables and disable their triggers"
+                )
+            ],
+        )
+    app = sql.Identifier(role)
+    tables = sql.SQL("records, checkpoints, log_head, suitability_migrations")
+    for statement in (
+        "REVOKE ALL ON {tables} FROM PUBLIC",
+        "REVOKE ALL ON {tables} FROM {app}",  # whatever an older setup granted (INSERT on records, say)
+        "GRANT USAGE ON SCHEMA {schema} TO {app}",
+        "GRANT SELECT ON {tables} TO {app}",
+        "GRANT INSERT ON checkpoints TO {app}",
+        "GRANT USAGE ON SEQUENCE checkpoints_id_seq TO {app}",
+        f"GRANT EXECUTE ON FUNCTION {_FUNCTIONS} TO {{app}}",
+    ):
+        conn.execute(
+            sql.SQL(statement).format(
+                tables=tables, app=app, schema=sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
+            )
+        )
 
 
 class PostgresStore(LogStore):
@@ -130,7 +268,13 @@ class PostgresStore(LogStore):
         self._psycopg = _psycopg()
         self._url = url
         self._conn = _connect(url)
-        version = _version(self._conn)
+        try:
+            version = _version(self._conn)
+        except self._psycopg.Error as exc:
+            self._conn.close()
+            raise LogError(
+                f"cannot read the decision log {self.location}", [Problem(f"PostgreSQL said: {str(exc).strip()}")]
+            ) from None
         if version != LATEST:
             self._conn.close()
             found = "no schema" if version == 0 else f"schema version {version}"
@@ -147,18 +291,29 @@ class PostgresStore(LogStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        """One writer at a time, across connections: the exclusive table lock, held to commit."""
+        """One transaction; :meth:`_next_seq` takes the exclusive table lock in it, held to commit."""
         with self._lock:
             try:
                 with self._conn.transaction():
-                    self._conn.execute("LOCK TABLE records IN EXCLUSIVE MODE")
                     yield self._conn
             except self._psycopg.Error as exc:
                 raise self._fail(exc) from None
 
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The connection, for a read: a driver error becomes a LogError."""
+        with self._lock:
+            try:
+                yield self._conn
+            except self._psycopg.Error as exc:
+                raise LogError(
+                    f"cannot read the decision log {self.location}",
+                    [Problem(f"PostgreSQL said: {str(exc).strip()}")],
+                ) from None
+
     def _next_seq(self) -> int:
-        row = self._conn.execute("SELECT MAX(seq) FROM records").fetchone()
-        return 0 if row[0] is None else int(row[0]) + 1
+        """Lock out other writers to the commit, check the log is gap-free, return the next seq."""
+        return int(self._conn.execute("SELECT suitability_next_seq()").fetchone()[0])
 
     def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         with self._transaction() as conn:
@@ -172,13 +327,12 @@ class PostgresStore(LogStore):
         return stored
 
     def _insert(self, rows: list[Row]) -> None:
-        with self._conn.cursor() as cur:
-            if len(rows) > 50:
-                with cur.copy("COPY records (seq, type, key, data, leaf) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
-                cur.executemany("INSERT INTO records (seq, type, key, data, leaf) VALUES (%s, %s, %s, %s, %s)", rows)
+        if not rows:
+            return
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        self._conn.execute(
+            "SELECT suitability_append(%s::bigint[], %s::text[], %s::text[], %b::bytea[], %b::bytea[])", columns
+        )
 
     def append_raw(self, rows: Sequence[Row]) -> None:
         with self._transaction():
@@ -186,8 +340,8 @@ class PostgresStore(LogStore):
             self._insert(list(rows))
 
     def size(self) -> int:
-        with self._lock:
-            row = self._conn.execute("SELECT MAX(seq) FROM records").fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT MAX(seq) FROM records").fetchone()
         return 0 if row[0] is None else int(row[0]) + 1
 
     def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes, bytes]]:
@@ -203,35 +357,42 @@ class PostgresStore(LogStore):
                 )
                 for seq, data, leaf in cur:
                     yield int(seq), bytes(data), bytes(leaf)
+        except self._psycopg.Error as exc:
+            raise LogError(
+                f"cannot read the decision log {self.location}", [Problem(f"PostgreSQL said: {str(exc).strip()}")]
+            ) from None
         finally:
             conn.close()
 
     def find(self, key: str) -> Stored | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT seq, data FROM records WHERE key = %s ORDER BY seq LIMIT 1", (key,)
-            ).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT seq, data FROM records WHERE key = %s ORDER BY seq LIMIT 1", (key,)).fetchone()
         return None if row is None else Stored(int(row[0]), bytes(row[1]))
 
     def get(self, seq: int) -> Stored | None:
-        with self._lock:
-            row = self._conn.execute("SELECT seq, data FROM records WHERE seq = %s", (seq,)).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT seq, data FROM records WHERE seq = %s", (seq,)).fetchone()
         return None if row is None else Stored(int(row[0]), bytes(row[1]))
 
     def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
-        with self._lock:
-            self._conn.execute(
+        with self._transaction() as conn:
+            conn.execute(
                 "INSERT INTO checkpoints (size, note, public_key) VALUES (%s, %s, %s)", (size, note, public_key)
             )
 
+    def checkpoints(self) -> list[KeptCheckpoint]:
+        with self._reading() as conn:
+            rows = conn.execute("SELECT id, size, note, public_key FROM checkpoints ORDER BY id").fetchall()
+        return [KeptCheckpoint(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     def latest_checkpoint(self) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
     def public_key(self) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT public_key FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT public_key FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
     def close(self) -> None:

@@ -214,7 +214,7 @@ def test_audit_cli_end_to_end(log: Path, tmp_path: Path) -> None:
     ]
     assert "VERIFIED" in verified.stdout
     kept = cli_run("audit", "verify", str(log), "--public-key", str(pub))
-    assert "latest checkpoint kept with the log" in kept.stdout
+    assert "(checkpoint #1 kept with the log) (50 records)" in kept.stdout
     replayed = cli_run("audit", "replay", str(log))
     assert replayed.exit_code == 0 and "REPLAYED" in replayed.stdout
     html = tmp_path / "review.html"
@@ -828,3 +828,83 @@ def test_every_command_that_writes_a_file_fails_cleanly_on_a_full_disk(
         assert "cannot write" in result.stderr and "No space left on device" in result.stderr, name
         assert sorted(p.name for p in full.iterdir()) == ["filler"], name
     assert SQLiteStore(log).latest_checkpoint() == kept  # the failed checkpoint was not kept either
+
+
+# --- issue 10: kept checkpoints, verify without a checkpoint, --quick parses --------------------
+
+
+def test_verify_without_a_checkpoint_says_so_and_needs_allow_no_checkpoint(log: Path, tmp_path: Path) -> None:
+    """No checkpoint: "no checkpoint: internal consistency only", exit 10 unless --allow-no-checkpoint."""
+    bare = cli_run("audit", "verify", str(log))
+    assert bare.exit_code == 10 and "VERIFIED" not in bare.stdout
+    assert "no checkpoint: internal consistency only" in bare.stdout
+    assert "--allow-no-checkpoint" in bare.stderr
+    allowed = cli_run("audit", "verify", str(log), "--allow-no-checkpoint")
+    assert allowed.exit_code == 0 and "no checkpoint: internal consistency only" in allowed.stdout
+    assert "VERIFIED" in allowed.stdout
+    quick = cli_run("audit", "verify", str(log), "--quick", "--allow-no-checkpoint")
+    assert quick.exit_code == 0
+    # A key, but no checkpoint kept with the log under it: still no checkpoint.
+    pub = tmp_path / "k.pub"
+    pub.write_text(Signer.generate("auditor").verifier().text())
+    keyed = cli_run("audit", "verify", str(log), "--public-key", str(pub))
+    assert keyed.exit_code == 10 and "no checkpoint: internal consistency only" in keyed.stdout
+    # A failure is still a failure with the flag.
+    tamper(log, first_of(log, "decision"), {"outcome": "suitable"})
+    db = sqlite3.connect(log, isolation_level=None)
+    db.execute("UPDATE records SET leaf = zeroblob(32) WHERE seq = 0")
+    db.close()
+    assert cli_run("audit", "verify", str(log), "--allow-no-checkpoint").exit_code == 10
+
+
+def test_kept_checkpoints_cannot_be_deleted_and_each_is_checked(log: Path, tmp_path: Path) -> None:
+    """The insider deletes the kept checkpoints, then rewrites a record: refused, and caught by name."""
+    key, pub = tmp_path / "k.key", tmp_path / "k.pub"
+    cli_run("audit", "keygen", "--private", str(key), "--public", str(pub), "--name", "auditor")
+    for n in (1, 2):
+        cli_run(
+            "audit", "checkpoint", str(log), "--key", str(key), "--origin", "test/log", "--out", str(tmp_path / f"{n}")
+        )
+    other = Signer.generate("someone-else")
+    with SQLiteStore(log) as store:
+        store.add_checkpoint(1, signed(store, other, 1), other.verifier().text())  # another key: left aside
+    kept = cli_run("audit", "verify", str(log), "--public-key", str(pub))
+    assert kept.exit_code == 0, kept.output
+    assert "checked against" in kept.stdout and "(checkpoint #1 kept with the log)" in kept.stdout
+    assert "(checkpoint #2 kept with the log)" in kept.stdout and "#3" not in kept.stdout
+    db = sqlite3.connect(log, isolation_level=None)
+    for sql in ("DELETE FROM checkpoints", "UPDATE checkpoints SET note = ''"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
+    db.close()
+    tamper(log, first_of(log, "decision", "blocked"), {"outcome": "suitable"})
+    caught = cli_run("audit", "verify", str(log), "--public-key", str(pub))
+    assert caught.exit_code == 10 and "(4) FAIL root" in caught.stdout
+    assert "checkpoint #1 kept with the log" in caught.stdout
+    # A checkpoint forged under the trusted key and slipped into the log is refused, by name.
+    forged = (tmp_path / "1").read_text().replace("test/log", "test/lag")
+    with SQLiteStore(log) as store:
+        store.add_checkpoint(store.size(), forged, pub.read_text().strip())
+    forged_run = cli_run("audit", "verify", str(log), "--public-key", str(pub))
+    assert forged_run.exit_code == 10 and "checkpoint #4 kept with the log" in forged_run.stderr
+    # An insider who drops the triggers and empties the table leaves no checkpoint: that fails too.
+    db = sqlite3.connect(log, isolation_level=None)
+    db.execute("DROP TRIGGER checkpoints_no_delete")
+    db.execute("DELETE FROM checkpoints")
+    db.close()
+    emptied = cli_run("audit", "verify", str(log), "--public-key", str(pub))
+    assert emptied.exit_code == 10 and "no checkpoint: internal consistency only" in emptied.stdout
+
+
+def test_quick_reads_each_records_own_seq_by_parsing_it(tmp_path: Path) -> None:
+    """A record that says seq 0 at the top and seq 1 inside, stored at seq 1: --quick names it."""
+    from suitability.codec import canonical_bytes
+
+    records = [canonical_bytes({"seq": 0, "type": "note"}), b'{"seq":0,"type":"note","z":{"a":0,"seq":1}}']
+    with SQLiteStore(tmp_path / "log.sqlite3") as store:
+        store.append_raw([(i, "note", None, data, leaf_hash(data)) for i, data in enumerate(records)])
+        for deep in (True, False):
+            report = audit.verify(store, deep=deep)
+            assert not report.checks[0].ok and report.checks[0].seq == 1, deep
+            assert report.checks[0].failure is not None
+            assert "expected the record to say seq 1, found 0" in report.checks[0].failure.message

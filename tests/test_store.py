@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suitability import audit
-from suitability.errors import InputError, LogError
+from suitability.errors import InputError, IntegrityError, LogError
 from suitability.merkle import leaf_hash
 from suitability.store import Draft, SQLiteStore, open_store
 
@@ -274,3 +274,141 @@ def test_find_across_epochs_of_the_key_index(tmp_path: Path) -> None:
     epochs, folded = store._db.execute("SELECT COUNT(DISTINCT epoch), COUNT(*) FROM keys").fetchone()
     (waiting,) = store._db.execute("SELECT COUNT(*) FROM recent_keys").fetchone()
     assert epochs >= 3 and 0 < waiting < 2_048 and folded + waiting == total + 1
+
+
+# --- issue 10: kept checkpoints, gaps, altered and damaged files ------------------------------
+
+
+def _old_log_without_checkpoint_triggers(path: Path) -> None:
+    """A log as an older version left it: no triggers on the checkpoints, no gap watermark."""
+    with SQLiteStore(path) as store:
+        store.append([Draft("note", {"n": i}, key=f"k{i}") for i in range(3)])
+        store.add_checkpoint(3, "note", "key")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DROP TRIGGER checkpoints_no_update")
+    db.execute("DROP TRIGGER checkpoints_no_delete")
+    db.execute("DELETE FROM meta WHERE name = 'contiguous'")
+    db.close()
+
+
+def test_kept_checkpoints_cannot_be_updated_or_deleted(tmp_path: Path) -> None:
+    """Checkpoints kept beside the log are append-only, in new logs and in old ones once opened."""
+    path = tmp_path / "log.sqlite3"
+    _old_log_without_checkpoint_triggers(path)
+    SQLiteStore(path, create=False).close()  # any open gives an older log the triggers
+    db = sqlite3.connect(path, isolation_level=None)
+    for sql in ("DELETE FROM checkpoints", "UPDATE checkpoints SET size = 1", "UPDATE checkpoints SET note = 'x'"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(sql)
+    db.execute("INSERT INTO checkpoints VALUES (4, 'n2', 'key')")  # appending one stays possible
+    db.close()
+    with SQLiteStore(path) as store:
+        assert [(c.number, c.size, c.note) for c in store.checkpoints()] == [(1, 3, "note"), (2, 4, "n2")]
+
+
+def test_an_append_refuses_to_write_after_a_gap(tmp_path: Path) -> None:
+    """A seq inserted far ahead out of band: appends refuse (LogError naming the gap), nothing is written."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        store.append([Draft("note", {"n": i}, key=f"k{i}") for i in range(3)])
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("INSERT INTO records VALUES (1000, 'note', 'x', x'7b7d', zeroblob(32))")
+    db.close()
+    with SQLiteStore(path) as store:
+        for attempt in (lambda: store.append([Draft("note", {"n": 9})]), lambda: store.append_raw([])):
+            with pytest.raises(LogError, match="gap") as caught:
+                attempt()
+            assert "expected seq 3 next, found seq 1000 (records 3 to 999 are missing)" in caught.value.render()
+        assert store.size() == 1001 and store.get(1001) is None
+    assert _cli("assess", "--log", str(path)).exit_code == 9
+
+
+def test_a_gap_in_an_older_log_is_found_at_its_first_append(tmp_path: Path) -> None:
+    """A log without the gap watermark is checked from its first record once, then only its new end."""
+    path = tmp_path / "log.sqlite3"
+    _old_log_without_checkpoint_triggers(path)
+    with SQLiteStore(path) as store:
+        assert [s.seq for s in store.append([Draft("note", {"n": 3})])] == [3]  # gap-free: counted once, accepted
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DELETE FROM meta WHERE name = 'contiguous'")
+    db.execute("DROP TRIGGER records_no_delete")
+    db.execute("DELETE FROM records WHERE seq = 1")  # an insider removed a record
+    db.close()
+    with SQLiteStore(path) as store, pytest.raises(LogError, match="expected seq 1 next, found seq 2"):
+        store.append([Draft("note", {"n": 4})])
+
+
+def test_append_raw_refuses_rows_that_skip_a_seq(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "log.sqlite3") as store:
+        rows = [(0, "note", None, b"{}", leaf_hash(b"{}")), (2, "note", None, b"{}", leaf_hash(b"{}"))]
+        with pytest.raises(LogError, match="expected seq 1 after seq 0, found 2"):
+            store.append_raw(rows)
+        assert store.size() == 0
+
+
+def _cli(*args: str) -> object:
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    from .conftest import EXAMPLES
+
+    extra = ["--questionnaire", "cn-securities-individual", "--answers", str(EXAMPLES / "answers.json"),
+             "--client", str(EXAMPLES / "client.json"), "--json"] if args[0] == "assess" else []  # fmt: skip
+    result = CliRunner().invoke(cli, [*args, *extra], env={"SUITABILITY_DOCUMENTS": ""})
+    assert "Traceback" not in result.output and "internal error" not in result.output, result.output
+    return result
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "found"),
+    [("data", "CAST(data AS TEXT)", "str"), ("leaf", "NULL", "NULL"), ("data", "12", "int")],
+)
+def test_a_record_not_stored_as_bytes_is_reported_altered(tmp_path: Path, column: str, value: str, found: str) -> None:
+    """A record rewritten as TEXT, or with a NULL leaf: verify, replay and query say altered (exit 10)."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        mixed_workload(store, clients=1)
+    db = sqlite3.connect(path, isolation_level=None)
+    # A NULL needs the NOT NULL constraint gone: the table rebuilt, as an insider with the file can.
+    db.executescript(
+        "DROP TRIGGER records_no_update; ALTER TABLE records RENAME TO old;"
+        "CREATE TABLE records (seq INTEGER PRIMARY KEY, type TEXT, key TEXT, data BLOB, leaf BLOB);"
+        "INSERT INTO records SELECT * FROM old; DROP TABLE old;"
+        f"UPDATE records SET {column} = {value} WHERE seq = 2;"
+    )
+    db.close()
+    with SQLiteStore(path, create=False) as store, pytest.raises(IntegrityError, match="altered") as caught:
+        audit.verify(store)
+    assert caught.value.seq == 2 and f"found {found}" in caught.value.render()
+    for command in (["audit", "verify", str(path), "--allow-no-checkpoint"], ["audit", "replay", str(path)],
+                    ["audit", "query", str(path)]):  # fmt: skip
+        result = _cli(*command)
+        assert result.exit_code == 10, (command, result.output)  # type: ignore[attr-defined]
+        assert "was altered: record 2" in result.output  # type: ignore[attr-defined]
+
+
+def test_a_damaged_file_is_a_log_error_on_every_path(tmp_path: Path) -> None:
+    """Bytes overwritten in the middle of the file: verify, replay, query and append exit 9, never 70."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        mixed_workload(store, clients=2)
+        store.close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        for page in range(size // 4096 // 3, size // 4096):  # from a third of the way in, every page
+            handle.seek(page * 4096 + 100)
+            handle.write(b"\xa5" * 2000)
+    for command in (
+        ["audit", "verify", str(path), "--allow-no-checkpoint"],
+        ["audit", "verify", str(path), "--quick", "--allow-no-checkpoint"],
+        ["audit", "replay", str(path)],
+        ["audit", "query", str(path)],
+        ["assess", "--log", str(path)],
+    ):
+        result = _cli(*command)
+        assert result.exit_code == 9, (command, result.output)  # type: ignore[attr-defined]
+        assert "SQLite said" in result.output or "nothing was recorded" in result.output  # type: ignore[attr-defined]

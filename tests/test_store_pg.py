@@ -72,7 +72,10 @@ def url() -> Iterator[str]:
 def test_migrations_are_versioned_and_idempotent(url: str) -> None:
     with pytest.raises(LogError, match="db upgrade"):
         PostgresStore(url)
-    assert upgrade(url) == ["001 records, checkpoints and append-only triggers"]
+    assert upgrade(url) == [
+        "001 records, checkpoints and append-only triggers",
+        "002 append-only checkpoints, gap-checked appends through owner functions",
+    ]
     assert upgrade(url) == []
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT MAX(version) FROM suitability_migrations").fetchone()[0] == LATEST
@@ -183,7 +186,7 @@ def test_cli_on_postgres(url: str, tmp_path: Path) -> None:
                                    str(examples / "answers.json"), "--client", str(examples / "client.json"), "--json"])  # fmt: skip
     assert assessed.exit_code == 0, assessed.output
     for command in (
-        ["audit", "verify", url],
+        ["audit", "verify", url, "--allow-no-checkpoint"],
         ["audit", "replay", url],
         ["audit", "query", url, "--type", "assessment"],
     ):
@@ -193,3 +196,125 @@ def test_cli_on_postgres(url: str, tmp_path: Path) -> None:
     assert report.exit_code == 0 and (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
     missing = runner.invoke(cli, ["db", "upgrade", str(tmp_path / "x.sqlite3")])  # a SQLite log must exist
     assert missing.exit_code == 9 and "no decision log" in missing.output
+
+
+# --- issue 10: kept checkpoints, gaps, the application role ------------------------------------
+
+
+def test_kept_checkpoints_are_append_only(url: str) -> None:
+    upgrade(url)
+    with open_store(url) as store:
+        store.add_checkpoint(0, "note", "key")
+        assert [(c.number, c.size) for c in store.checkpoints()] == [(1, 0)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in ("UPDATE checkpoints SET size = 9", "DELETE FROM checkpoints", "TRUNCATE checkpoints"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(sql)
+
+
+def test_an_append_refuses_to_write_after_a_far_ahead_seq(url: str) -> None:
+    """An insider inserts seq 1000 into a 3-record log: every append refuses, naming the gap (exit 9)."""
+    upgrade(url)
+    with open_store(url) as store:
+        mixed_workload(store, clients=1)
+        size = store.size()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO records VALUES (%s, 'note', NULL, '\\x7b7d', %s)", (size + 1000, b"\0" * 32))
+    with open_store(url) as store:
+        with pytest.raises(LogError, match="gap") as caught:
+            mixed_workload(store, clients=1, seed=2)
+        assert f"expected seq {size} next, found seq {size + 1000}" in caught.value.render()
+        assert store.get(size) is None
+
+
+def _app_url(url: str, role: str) -> str:
+    return f"{url}&user={role}"
+
+
+@pytest.fixture
+def app_role(url: str) -> Iterator[str]:
+    role = "suitability_app_" + uuid.uuid4().hex[:10]
+    admin = psycopg.connect(BASE, autocommit=True)
+    admin.execute(f"CREATE ROLE {role} LOGIN")
+    yield role
+    admin.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+    admin.execute(f"DROP OWNED BY {role}")
+    admin.execute(f"DROP ROLE {role}")
+    admin.close()
+
+
+def test_the_app_role_appends_and_reads_but_cannot_rewrite(url: str, app_role: str) -> None:
+    """db upgrade --app-role: the role appends (gap-free, several writers) and reads, and nothing else."""
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    done = CliRunner().invoke(cli, ["db", "upgrade", url, "--app-role", app_role])
+    assert done.exit_code == 0 and f"role {app_role}" in done.output, done.output
+    app = _app_url(url, app_role)
+    acked = run_writers(app, writers=4, appends=30, batch=1)  # four processes as the app role
+    assert len(acked) == 4 * 30
+    with open_store(app) as store:
+        assert store.size() == 4 * 30 + 1 and audit.verify(store).ok
+        store.add_checkpoint(1, "note", "key")  # keeping a checkpoint is allowed
+    with psycopg.connect(app, autocommit=True) as conn:
+        for sql in (
+            "UPDATE records SET data = 'x'::bytea WHERE seq = 1",
+            "DELETE FROM records WHERE seq = 1",
+            "TRUNCATE records",
+            "ALTER TABLE records DISABLE TRIGGER records_append_only",
+            "ALTER TABLE records DISABLE TRIGGER USER",
+            "ALTER TABLE records ADD COLUMN x int",
+            "DROP TABLE records",
+            "INSERT INTO records VALUES (100000, 'note', NULL, '\\x7b7d', decode(repeat('00', 32), 'hex'))",
+            "UPDATE checkpoints SET size = 9",
+            "DELETE FROM checkpoints",
+            "TRUNCATE checkpoints",
+            "ALTER TABLE checkpoints DISABLE TRIGGER USER",
+            "UPDATE log_head SET contiguous = 0",
+            "CREATE TRIGGER t BEFORE INSERT ON records FOR EACH ROW EXECUTE FUNCTION suitability_append_only()",
+            "SELECT * FROM records FOR UPDATE",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql)
+        # The append function itself refuses rows that do not continue the log where it ends.
+        with pytest.raises(psycopg.errors.RaiseException, match="must continue the log"):
+            conn.execute(
+                "SELECT suitability_append(ARRAY[100000]::bigint[], ARRAY['note'], ARRAY[NULL]::text[],"
+                " ARRAY['\\x7b7d'::bytea], ARRAY[decode(repeat('00', 32), 'hex')])"
+            )
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 4 * 30 + 1
+
+
+def test_an_unfit_app_role_is_refused(url: str) -> None:
+    upgrade(url)
+    with psycopg.connect(BASE) as conn:
+        owner = conn.execute("SELECT current_user").fetchone()[0]
+    with pytest.raises(LogError, match="cannot be the application role"):
+        upgrade(url, app_role=owner)  # the owner (here also a superuser)
+    with pytest.raises(LogError, match="no role"):
+        upgrade(url, app_role="no_such_role_" + uuid.uuid4().hex[:8])
+
+
+def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None:
+    """A log written before migration 2: upgrade adds the triggers and functions, appends continue."""
+    from suitability.store_pg import MIGRATIONS
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE suitability_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                     " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")  # fmt: skip
+        conn.execute(MIGRATIONS[0][2])
+        conn.execute("INSERT INTO suitability_migrations (version, name) VALUES (1, 'v1')")
+        for seq in range(3):
+            data = orjson.dumps({"seq": seq, "type": "note"})
+            conn.execute("INSERT INTO records VALUES (%s, 'note', NULL, %s, sha256('\\x00'::bytea || %s))",
+                         (seq, data, data))  # fmt: skip
+        conn.execute("INSERT INTO checkpoints (size, note, public_key) VALUES (3, 'n', 'k')")
+    assert upgrade(url) == ["002 append-only checkpoints, gap-checked appends through owner functions"]
+    with open_store(url) as store:
+        mixed_workload(store, clients=1)
+        report = audit.verify(store)  # (5) objects to the old "note" records, which name nothing
+        assert all(check.ok for check in report.checks[:4]) and report.size == store.size() > 3
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("DELETE FROM checkpoints")
