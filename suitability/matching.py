@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
 from .errors import DecisionError, Problem
-from .models import Assessment, Client, DocumentRef, LocalizedText, as_instant
+from .models import Assessment, Client, DocumentRef, LocalizedText, ReadableId, as_instant, identifier_problem
 from .policy import REASON_DIMENSIONS, Policy
 from .product import Product, check_against, product_horizon
 
@@ -73,7 +73,7 @@ class Decision(_Frozen):
 class Evidence(_Frozen):
     """A 双录 (audio/video) recording that backs a confirmation, by id and SHA-256."""
 
-    recording_id: str = Field(min_length=1, max_length=200)
+    recording_id: ReadableId
     sha256: str = Field(pattern=_SHA256_HEX)
 
 
@@ -203,6 +203,7 @@ def _context(
             "the assessment is later than the decision",
             [Problem(f"expected assessed_at <= {when.isoformat()}, found {assessment.assessed_at.isoformat()}")],
         )
+    client.check_at(when)  # a birth date after as_of is a ResponseError naming /birth_date
     expiry = policy.expiry(assessment)
     age = client.age_at(when.date()) if policy.care_age is not None else None
     person = (
@@ -486,12 +487,13 @@ def confirm(
         )
     problems = [
         Problem(f"expected a non-empty {name}, found {value!r}", "/" + name)
-        for name, value in (
-            ("acknowledgement", acknowledgement),
-            ("actor", actor),
-            ("channel", channel),
-        )
+        for name, value in (("acknowledgement", acknowledgement),)
         if not value.strip()
+    ]
+    problems += [
+        Problem(wrong, "/" + name, code="IDENTIFIER_INVALID")
+        for name, value in (("actor", actor), ("channel", channel))
+        if (wrong := identifier_problem(value)) is not None
     ]
     expected = warnings_hash(decision.warnings, language)
     if shown_warnings is not None and warnings_hash(shown_warnings, language) != expected:

@@ -25,7 +25,7 @@ from typing import Any, cast
 import orjson
 
 from .conditions import Facts
-from .errors import Problem, ResponseError, pointer
+from .errors import InputError, Problem, ResponseError, pointer
 from .models import (
     PROFILES,
     AnswerValue,
@@ -130,6 +130,23 @@ def assess(
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
     when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    if client is not None and client.birth_date is not None:
+        client.check_at(when)
+    validity = questionnaire.validity
+    try:
+        valid_until = when + validity if validity is not None else None
+    except OverflowError:
+        raise InputError(
+            f"as_of {when.date().isoformat()} is too late",
+            [
+                Problem(
+                    f"expected an as_of whose validity end (+{validity.days if validity else 0} days) is a date "
+                    f"before the year 10000, found {when.isoformat()}",
+                    "/as_of",
+                    code="AS_OF_OUT_OF_RANGE",
+                )
+            ],
+        ) from None
     problems: list[Problem] = []
     if not questionnaire.question_ids.issuperset(given):
         problems += [
@@ -169,7 +186,8 @@ def assess(
                 continue
             picked, score = (raw,), single
         else:
-            values = [scores.get(o) for o in raw] if type(raw) is list and raw else [None]
+            # an option that is not a string (``[{}]``) is no option: never a dict key looked up
+            values = [scores.get(o) if type(o) is str else None for o in raw] if type(raw) is list and raw else [None]
             if None in values or len(set(raw)) != len(raw):
                 problems.append(_shape_problem(q, raw, source))
                 continue
@@ -218,7 +236,6 @@ def assess(
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
 
-    validity = questionnaire.validity
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
@@ -231,7 +248,7 @@ def assess(
         horizon=horizon,
         varieties=varieties,
         assessed_at=when,
-        valid_until=when + validity if validity is not None else None,
+        valid_until=valid_until,
         questionnaire=questionnaire.ref,
     )
 
