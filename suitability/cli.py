@@ -137,6 +137,19 @@ def _warn_skipped(file: Path, error: SuitabilityError) -> None:
     click.echo(f"warning: skipped {file}: {error.render()}", err=True)
 
 
+def _utf8(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse free text that was not UTF-8 on the command line (Python hands it over as lone surrogates)."""
+    if value is not None and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"invalid {param.opts[0] if param.opts else param.name}",
+                [Problem(f"expected UTF-8 text, found bytes that are not at position {exc.start} of {value!r}")],
+            ) from None
+    return value
+
+
 def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """Refuse an --actor (and the like) that a person could misread: see ``models.identifier_problem``."""
     if value is None:
@@ -639,7 +652,7 @@ def decide_command(
     type=click.Path(),
     help="Decision JSON (from decide --json).",
 )
-@click.option("--ack", required=True, help="The client's acknowledgement, in their words.")
+@click.option("--ack", required=True, callback=_utf8, help="The client's acknowledgement, in their words.")
 @click.option("--actor", required=True, callback=_identifier, help="Who took the confirmation.")
 @click.option("--channel", required=True, callback=_identifier, help="Where: branch, app, phone…")
 @click.option("--evidence-id", callback=_identifier, help="双录 recording id.")

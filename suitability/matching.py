@@ -472,7 +472,8 @@ def confirm(
 
     Raises:
         DecisionError: the decision is ``blocked`` or ``suitable``, the warnings shown differ from
-            the decision's, or the acknowledgement, actor or channel is empty.
+            the decision's, the acknowledgement is empty (or not text), or the actor or channel is
+            not an identifier a person can read (:func:`~suitability.models.identifier_problem`).
     """
     if decision.outcome != "requires_confirmation":
         raise DecisionError(
@@ -486,9 +487,9 @@ def confirm(
             ],
         )
     problems = [
-        Problem(f"expected a non-empty {name}, found {value!r}", "/" + name)
-        for name, value in (("acknowledgement", acknowledgement),)
-        if not value.strip()
+        Problem(f"expected a non-empty acknowledgement of Unicode text, found {acknowledgement!r}", "/acknowledgement")
+        for _ in (1,)
+        if not acknowledgement.strip() or any("\ud800" <= c <= "\udfff" for c in acknowledgement)
     ]
     problems += [
         Problem(wrong, "/" + name, code="IDENTIFIER_INVALID")
