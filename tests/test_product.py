@@ -103,7 +103,7 @@ def test_product_horizon(csrc: Policy) -> None:
 
 @pytest.mark.parametrize("name", ["catalog-superscript-term.csv", "catalog-fullwidth-term.csv"])
 def test_only_ascii_digits_are_months(name: str, csrc: Policy) -> None:
-    """"²" crashed int(); "１２" (full-width) was read as 12 months. Both are now an unknown horizon."""
+    """ "²" crashed int(); "１２" (full-width) was read as 12 months. Both are now an unknown horizon."""
     (product,) = load_catalog(DATA / name)
     assert isinstance(product.term, str)
     with pytest.raises(ProductError) as exc:

@@ -178,7 +178,10 @@ def test_documents_are_not_mutated_by_loading(doc: dict[str, Any]) -> None:
 def test_enable_when_any_of_holding_a_list_is_a_problem() -> None:
     found = problems_of(load(DATA / "questionnaire-any-of-list.json"))
     assert found == [
-        ("/questions/11/enable_when/any_of/0", "expected an option of question 'experienced_products', found ['derivatives']")
+        (
+            "/questions/11/enable_when/any_of/0",
+            "expected an option of question 'experienced_products', found ['derivatives']",
+        )
     ]
 
 
@@ -190,6 +193,6 @@ def test_a_dimension_that_is_not_a_string_is_a_problem(doc: dict[str, Any]) -> N
 
 
 def test_schema_problems_under_a_key_like_a_digit_are_reported() -> None:
-    """"²".isdigit() holds but int("²") fails: the sort of problems by pointer crashed on it."""
+    """ "²".isdigit() holds but int("²") fails: the sort of problems by pointer crashed on it."""
     found = problems_of(load(DATA / "questionnaire-superscript-key.json"))
     assert [p for p, _ in found] == ["/derive/horizon/map/²"]
