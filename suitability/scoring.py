@@ -126,7 +126,9 @@ def assess(
 
     Raises:
         ResponseError: every problem with the answers (unknown ids, wrong shapes, answers to
-            disabled questions, missing required answers), each with its JSON Pointer.
+            disabled questions, missing required answers), each with its JSON Pointer; or a
+            client born after ``as_of`` (``/birth_date``).
+        InputError: ``as_of`` so late that the end of the assessment's validity is no date.
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
     when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from suitability import Client, InputError, Questionnaire, Response, ResponseError, assess
+from suitability import Client, InputError, Policy, Questionnaire, Response, ResponseError, assess, decide, load_catalog
 from suitability.models import identifier_problem, parse_model
 from suitability.scoring import check_answer, next_question
 
-from .conftest import AS_OF, DATA, load
+from .conftest import AS_OF, DATA, EXAMPLES, load
 
 
 def codes(exc: pytest.ExceptionInfo[ResponseError]) -> dict[str, str]:
@@ -259,3 +259,17 @@ def test_identifiers_with_invisible_characters_are_refused(value: str) -> None:
     assert identifier_problem(value) is not None
     with pytest.raises(ValidationError):
         Client(client_id=value)
+
+
+def test_decide_refuses_a_birth_date_after_its_as_of(
+    questionnaire: Questionnaire, answers: dict[str, Any], csrc: Policy
+) -> None:
+    """The pure decide() checks it too (the Engine also holds a decision to the assessment's facts)."""
+    born = Client(client_id="CN-000123", birth_date=date(2026, 12, 1))
+    assessment = assess(questionnaire, answers, born, date(2026, 12, 1))
+    product = load_catalog(EXAMPLES / "catalog.csv")[0]
+    assert decide(assessment, product, born, csrc, "client", date(2026, 12, 2)).outcome
+    with pytest.raises(ResponseError) as exc:
+        decide(assessment, product, born.model_copy(update={"birth_date": date(2027, 1, 1)}), csrc, "client",
+               date(2026, 12, 2))  # fmt: skip
+    assert codes(exc) == {"/birth_date": "BIRTH_DATE_IN_FUTURE"}
