@@ -54,7 +54,8 @@ def schema_problems(document: Any, name: str, source: str | None = None) -> list
 
 
 def _pointer_key(where: str) -> list[tuple[int, int | str]]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in where.split("/")]
+    # isdigit() also holds for "²" or "１", which int() refuses or reads: only ASCII digits are an index
+    return [(0, int(part)) if part.isascii() and part.isdigit() else (1, part) for part in where.split("/")]
 
 
 def validated(

@@ -43,7 +43,7 @@ from .demo import generate
 from .engine import Engine
 from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
 from .matching import Decision, Evidence, Language
-from .models import LANGUAGES, Assessment, Client, Response, parse_model
+from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_model
 from .policy import Policy, load_policy
 from .product import Product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
@@ -138,17 +138,53 @@ def _parse_as_of(value: str | None) -> datetime:
             day = date.fromisoformat(value)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
         raise InputError(
             "invalid --as-of",
-            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime, found {value!r}")],
+            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime between the years 1 and 9999, found {value!r}")],
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_FOLDERS = "suitability.documents"
 
 
 def _registry(ctx: click.Context) -> Registry:
-    registry: Registry = ctx.find_object(Registry) or ctx.ensure_object(Registry)
+    """The run's registry, built on first use: commands that need none (``audit``) never read a document."""
+    registry = ctx.find_object(Registry)
+    if registry is None:
+        root = ctx.find_root()
+        registry = root.obj = Registry.default(root.meta.get(_FOLDERS, ()), on_problem=_warn_skipped)
     return registry
+
+
+def _warn_skipped(file: Path, error: SuitabilityError) -> None:
+    click.echo(f"warning: skipped {file}: {error.render()}", err=True)
+
+
+def _utf8(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse free text that was not UTF-8 on the command line (Python hands it over as lone surrogates)."""
+    if value is not None and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"invalid {param.opts[0] if param.opts else param.name}",
+                [Problem(f"expected UTF-8 text, found bytes that are not at position {exc.start} of {value!r}")],
+            ) from None
+    return value
+
+
+def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse an --actor (and the like) that a person could misread: see ``models.identifier_problem``."""
+    if value is None:
+        return None
+    problem = identifier_problem(value)
+    if problem is not None:
+        raise InputError(
+            f"invalid {param.opts[0] if param.opts else param.name}", [Problem(problem, code="IDENTIFIER_INVALID")]
+        )
+    return value
 
 
 def _questionnaire(ctx: click.Context, ref: str, allow_retired: bool = True) -> Questionnaire:
@@ -239,7 +275,7 @@ def cli(ctx: click.Context, folders: tuple[str, ...]) -> None:
     Example:
       suitability assess --questionnaire cn-securities-individual --answers examples/answers.json
     """
-    ctx.obj = Registry.default(folders)
+    ctx.meta[_FOLDERS] = folders  # read by _registry on first use
 
 
 # --- questionnaires and policies -------------------------------------------------------------
@@ -496,7 +532,13 @@ def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
 @_json_option
 @click.pass_context
 @_log_option
-@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
+@click.option(
+    "--actor",
+    "actor",
+    default=None,
+    callback=_identifier,
+    help="Who handled it (staff id or system), recorded for reviewers.",
+)
 def assess_command(
     ctx: click.Context,
     questionnaire_ref: str,
@@ -612,7 +654,13 @@ _policy_option = click.option(
 @_json_option
 @click.pass_context
 @_log_option
-@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
+@click.option(
+    "--actor",
+    "actor",
+    default=None,
+    callback=_identifier,
+    help="Who handled it (staff id or system), recorded for reviewers.",
+)
 def decide_command(
     ctx: click.Context,
     assessment_file: str,
@@ -662,10 +710,10 @@ def decide_command(
     type=click.Path(),
     help="Decision JSON (from decide --json).",
 )
-@click.option("--ack", required=True, help="The client's acknowledgement, in their words.")
-@click.option("--actor", required=True, help="Who took the confirmation.")
-@click.option("--channel", required=True, help="Where: branch, app, phone…")
-@click.option("--evidence-id", help="双录 recording id.")
+@click.option("--ack", required=True, callback=_utf8, help="The client's acknowledgement, in their words.")
+@click.option("--actor", required=True, callback=_identifier, help="Who took the confirmation.")
+@click.option("--channel", required=True, callback=_identifier, help="Where: branch, app, phone…")
+@click.option("--evidence-id", callback=_identifier, help="双录 recording id.")
 @click.option("--evidence-sha256", help="SHA-256 (hex) of the recording.")
 @_lang_option
 @_json_option
@@ -737,7 +785,13 @@ def confirm_command(
 @_json_option
 @click.pass_context
 @_log_option
-@click.option("--actor", "actor", default=None, help="Who handled it (staff id or system), recorded for reviewers.")
+@click.option(
+    "--actor",
+    "actor",
+    default=None,
+    callback=_identifier,
+    help="Who handled it (staff id or system), recorded for reviewers.",
+)
 def recommend_command(
     ctx: click.Context,
     assessment_file: str,

@@ -2,29 +2,36 @@
 
 Every JSON input (documents, answers, client facts, products, decisions) goes through
 :func:`parse_json`, which refuses what would make its meaning ambiguous: a byte order mark,
-bytes that are not UTF-8, duplicate object keys, ``NaN``/``Infinity``, nesting deeper than
-:data:`MAX_DEPTH` and inputs larger than :data:`MAX_INPUT_BYTES`. Each refusal is an
-:class:`~suitability.errors.InputError` naming the file, line and column.
+bytes that are not UTF-8, duplicate object keys, ``NaN``/``Infinity`` and numbers that overflow
+to infinity (``1e400``), strings holding a lone surrogate (``"\\ud800"``: not a character), nesting
+deeper than :data:`MAX_DEPTH` and inputs larger than :data:`MAX_INPUT_BYTES`. Each refusal is an
+:class:`~suitability.errors.InputError` naming the file, line and column. Files are read only when
+they are regular files (:func:`read_bytes`): a device or a FIFO would never end.
 
 Output that is hashed or stored is RFC 8785 (JCS) canonical bytes from :func:`canonical_bytes`;
 :func:`content_hash` is ``sha256:<hex>`` over those bytes. ``rfc8785`` is the reference
 implementation; orjson produces the same bytes, fifty times faster, for every value without a
 float and without a key outside the Basic Multilingual Plane, so it is used when the output shows
-neither and the reference is used otherwise (a property test holds the two equal).
+neither and the reference is used otherwise (a property test holds the two equal). A value no
+JSON text can carry (a non-finite float, a lone surrogate) is refused, never written as ``null``:
+two different values must never share canonical bytes, and so a content hash.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import orjson
 import rfc8785
 
-from .errors import InputError, Problem
+from .errors import InputError, Problem, pointer
 
 #: The largest JSON or CSV input accepted, in bytes (documents, answers, catalogs).
 MAX_INPUT_BYTES = 8 * 1024 * 1024
@@ -48,8 +55,63 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class _NotFinite(Exception):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
+    raise _NotFinite(name)
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _NotFinite(token)
+    return value
+
+
+# Any surrogate in a parsed string came from a \uD800-\uDFFF escape (the text itself is strict
+# UTF-8), so inputs without one skip the search for lone surrogates.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE_ESCAPE = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_json_safe(value: Any) -> tuple[str, str] | None:
+    """Return the JSON Pointer and description of the first value no JSON text can carry.
+
+    That is a float that is not finite (NaN, ±Infinity) or a string (key or value) holding a
+    lone surrogate, which is not a Unicode character and has no UTF-8 form.
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return where, f"expected a finite number, found {item!r}"
+        elif isinstance(item, str):
+            if _has_surrogate(item):
+                return where, f"expected Unicode text, found a lone surrogate in {item!r}"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and _has_surrogate(key):
+                    shown = key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                    return where + pointer(shown), f"expected Unicode text, found a lone surrogate in the key {key!r}"
+                here = where + pointer(str(key))
+                stack.append((child, here))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, where + pointer(i)) for i, child in enumerate(item))
+    return None
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -107,7 +169,9 @@ def parse_json(data: bytes, source: str = "<input>") -> Any:
         line, column = _line_col(good, len(good))
         raise _fail(source, f"expected UTF-8 text, found the byte 0x{data[exc.start]:02x}", line, column) from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        value = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except json.JSONDecodeError as exc:
         raise _fail(source, f"invalid JSON: {exc.msg}", exc.lineno, exc.colno) from None
     except _DuplicateKey as exc:
@@ -119,36 +183,88 @@ def parse_json(data: bytes, source: str = "<input>") -> Any:
             f"expected each key once per object, found the key {exc.key!r} twice",
             *where,
         ) from None
-    except ValueError as exc:
+    except _NotFinite as exc:
+        hit = re.search(r"(?:^|[\[:,])\s*(" + re.escape(exc.token) + ")", text)
+        where = _line_col(text, hit.start(1)) if hit else (None, None)
+        what = exc.token if exc.token in ("NaN", "Infinity", "-Infinity") else f"{exc.token} (it overflows to infinity)"
+        raise _fail(source, f"expected a finite JSON number, found {what}", *where) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise _fail(source, f"expected a JSON number, found {exc}") from None
     except RecursionError:
         raise _fail(source, f"expected nesting at most {MAX_DEPTH} deep, found deeper") from None
     if _depth_exceeds(value, MAX_DEPTH):
         raise _fail(source, f"expected nesting at most {MAX_DEPTH} deep, found deeper")
+    if _SURROGATE_ESCAPE.search(text):
+        bad = _not_json_safe(value)
+        if bad is not None:
+            lone = _LONE_SURROGATE_ESCAPE.search(text)
+            at: tuple[int | None, int | None] = _line_col(text, lone.start()) if lone else (None, None)
+            raise InputError(
+                f"cannot read {source}",
+                [Problem(bad[1], bad[0], source=source, line=at[0], column=at[1], code="INPUT_INVALID")],
+            )
     return value
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+
+
 def read_bytes(path: str | Path) -> bytes:
-    """Read a whole input file, refusing one over :data:`MAX_INPUT_BYTES`.
+    """Read a whole input file, refusing one over :data:`MAX_INPUT_BYTES` or one that is not regular.
+
+    The file is opened without blocking (a FIFO with no writer would otherwise wait forever) and
+    judged by ``fstat`` of the opened descriptor, so what is checked is what is read: a device
+    (``/dev/zero`` never ends), a FIFO, a socket or a folder is refused. At most one byte more
+    than the limit is read, so a file that grows after the check still cannot exhaust memory.
 
     Raises:
-        InputError: the file is missing, unreadable, a folder, or too large.
+        InputError: the file is missing, unreadable, not a regular file, or too large.
     """
     p = Path(path)
+    too_large = "expected at most {} bytes, found {} bytes (input too large)"
     try:
-        size = p.stat().st_size
-        if p.is_dir():
-            raise _fail(str(p), "expected a file, found a folder")
-        if size > MAX_INPUT_BYTES:
-            raise _fail(
-                str(p),
-                f"expected at most {MAX_INPUT_BYTES} bytes, found {size} bytes (input too large)",
-            )
-        return p.read_bytes()
+        fd = os.open(p, _OPEN_FLAGS)
     except FileNotFoundError:
         raise _fail(str(p), "expected a file, found nothing at this path") from None
+    except IsADirectoryError:
+        raise _fail(str(p), "expected a file, found a folder") from None
     except OSError as exc:
         raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _fail(str(p), "expected a file, found a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(str(p), f"expected a regular file, found {_file_kind(info.st_mode)}")
+        if info.st_size > MAX_INPUT_BYTES:
+            raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, info.st_size))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        left = MAX_INPUT_BYTES + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > MAX_INPUT_BYTES:
+            raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, f"more than {MAX_INPUT_BYTES}"))
+        return data
+    except OSError as exc:
+        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def read_json(path: str | Path) -> Any:
@@ -187,18 +303,29 @@ def canonical_bytes(value: Any, *, floats_possible: bool = True) -> bytes:
             built from models without a float field), which skips looking for them.
 
     Raises:
-        InputError: the value cannot be represented canonically (e.g. an integer beyond 2**53).
+        InputError: the value cannot be represented canonically: an integer beyond 2**53, a float
+            that is not finite (orjson would write ``null``, so NaN would hash as None does), or a
+            string or key holding a lone surrogate. The problem names it by JSON Pointer.
     """
     try:
         fast = orjson.dumps(value, option=_ORJSON_OPTIONS)
     except (orjson.JSONEncodeError, TypeError):
         fast = b""
     if fast and _fast_form_is_canonical(fast, floats_possible):
+        # orjson writes a non-finite float as null: look for one only where a null was written.
+        if floats_possible and b"null" in fast and (bad := _not_json_safe(value)) is not None:
+            raise InputError("cannot canonicalize value", [Problem(bad[1], bad[0], code="NOT_JSON_SAFE")])
         return fast
     try:
         return rfc8785.dumps(value)
-    except rfc8785.CanonicalizationError as exc:
-        raise InputError("cannot canonicalize value", [Problem(f"expected JSON-safe values, found: {exc}")]) from None
+    except (rfc8785.CanonicalizationError, UnicodeError) as exc:
+        bad = _not_json_safe(value)
+        problem = (
+            Problem(bad[1], bad[0], code="NOT_JSON_SAFE")
+            if bad is not None
+            else Problem(f"expected JSON-safe values, found: {exc}", code="NOT_JSON_SAFE")
+        )
+        raise InputError("cannot canonicalize value", [problem]) from None
 
 
 _UNPARSED = object()

@@ -131,7 +131,7 @@ def check(
         return [
             Problem(f"expected an option of question {qid!r}, found {opt!r}", where + pointer(op, i))
             for i, opt in enumerate(value)
-            if opt not in options[qid]
+            if not isinstance(opt, str) or opt not in options[qid]
         ]
     if "dimension" in keys or keys & set(_TOTAL_OPS):
         if not scores_allowed:
@@ -154,7 +154,7 @@ def check(
                 ]
             op = ops.pop()
             problems = []
-            if cond["dimension"] not in dimensions:
+            if not isinstance(cond["dimension"], str) or cond["dimension"] not in dimensions:
                 problems.append(
                     Problem(
                         f"expected a declared dimension, found {cond['dimension']!r}",

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
 from .errors import DecisionError, Problem
-from .models import Assessment, Client, DocumentRef, LocalizedText, as_instant
+from .models import Assessment, Client, DocumentRef, LocalizedText, ReadableId, as_instant, identifier_problem
 from .policy import REASON_DIMENSIONS, Policy
 from .product import Product, check_against, product_horizon
 
@@ -73,7 +73,7 @@ class Decision(_Frozen):
 class Evidence(_Frozen):
     """A 双录 (audio/video) recording that backs a confirmation, by id and SHA-256."""
 
-    recording_id: str = Field(min_length=1, max_length=200)
+    recording_id: ReadableId
     sha256: str = Field(pattern=_SHA256_HEX)
 
 
@@ -203,6 +203,7 @@ def _context(
             "the assessment is later than the decision",
             [Problem(f"expected assessed_at <= {when.isoformat()}, found {assessment.assessed_at.isoformat()}")],
         )
+    client.check_at(when)  # a birth date after as_of is a ResponseError naming /birth_date
     expiry = policy.expiry(assessment)
     age = client.age_at(when.date()) if policy.care_age is not None else None
     person = (
@@ -471,7 +472,8 @@ def confirm(
 
     Raises:
         DecisionError: the decision is ``blocked`` or ``suitable``, the warnings shown differ from
-            the decision's, or the acknowledgement, actor or channel is empty.
+            the decision's, the acknowledgement is empty (or not text), or the actor or channel is
+            not an identifier a person can read (:func:`~suitability.models.identifier_problem`).
     """
     if decision.outcome != "requires_confirmation":
         raise DecisionError(
@@ -485,13 +487,14 @@ def confirm(
             ],
         )
     problems = [
-        Problem(f"expected a non-empty {name}, found {value!r}", "/" + name)
-        for name, value in (
-            ("acknowledgement", acknowledgement),
-            ("actor", actor),
-            ("channel", channel),
-        )
-        if not value.strip()
+        Problem(f"expected a non-empty acknowledgement of Unicode text, found {acknowledgement!r}", "/acknowledgement")
+        for _ in (1,)
+        if not acknowledgement.strip() or any("\ud800" <= c <= "\udfff" for c in acknowledgement)
+    ]
+    problems += [
+        Problem(wrong, "/" + name, code="IDENTIFIER_INVALID")
+        for name, value in (("actor", actor), ("channel", channel))
+        if (wrong := identifier_problem(value)) is not None
     ]
     expected = warnings_hash(decision.warnings, language)
     if shown_warnings is not None and warnings_hash(shown_warnings, language) != expected:

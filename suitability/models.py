@@ -6,11 +6,15 @@ the decision log stores them as canonical JSON. They hold no behaviour beyond va
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
@@ -20,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import Problem, SuitabilityError, pointer
+from .errors import Problem, ResponseError, SuitabilityError, pointer
 
 #: A text in several languages, keyed by BCP 47 tag; ``zh-CN`` and ``en`` are always present.
 LocalizedText = dict[str, str]
@@ -33,7 +37,66 @@ InvestorType = Literal["ordinary", "professional"]
 LANGUAGES = ("zh-CN", "en")
 
 _M = TypeVar("_M", bound=BaseModel)
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+#: The earliest birth date a client may have: anything before is a typing error, not a person.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def identifier_problem(value: str) -> str | None:
+    """Return what makes ``value`` unfit as an identifier a person reads, or None if it is fit.
+
+    Client, product, recording and document ids, actors and channels are shown to reviewers and
+    compared by eye, so each must look like what it is: not blank, no leading or trailing space,
+    and only printable characters (:meth:`str.isprintable`: no control characters, no bidi
+    overrides or other invisible format characters, no line separators, no lone surrogates,
+    which is what a command-line argument that is not UTF-8 turns into). Two ids that look the
+    same must be the same id.
+    """
+    if not value.strip():
+        return f"expected an identifier, found {'nothing' if not value else 'only white space'} ({value!r})"
+    if value != value.strip():
+        return f"expected an identifier without leading or trailing white space, found {value!r}"
+    if not value.isprintable():
+        at, char = next((i, c) for i, c in enumerate(value) if not c.isprintable())
+        if "\ud800" <= char <= "\udfff":
+            what = "bytes that are not UTF-8"
+        else:
+            what = f"U+{ord(char):04X} {unicodedata.name(char, unicodedata.category(char))}"
+        return (
+            "expected an identifier of printable characters (no control, bidi or invisible characters), "
+            f"found {what} at position {at} of {value!r}"
+        )
+    return None
+
+
+def _readable(value: str) -> str:
+    problem = identifier_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _strict_date(value: Any) -> Any:
+    """Admit a date or an ISO 8601 ``YYYY-MM-DD`` string; pydantic alone reads ``0`` as 1970-01-01."""
+    if isinstance(value, datetime) or not isinstance(value, date | str | None):
+        raise ValueError(f"expected a date YYYY-MM-DD, found {type(value).__name__} {value!r}")
+    if isinstance(value, str) and not _ISO_DATE.fullmatch(value):
+        raise ValueError(f"expected a date YYYY-MM-DD, found {value!r}")
+    return value
+
+
+def _plausible_birth(value: date | None) -> date | None:
+    if value is not None and value < EARLIEST_BIRTH_DATE:
+        raise ValueError(
+            f"expected a birth date on or after {EARLIEST_BIRTH_DATE.isoformat()}, found {value.isoformat()}"
+        )
+    return value
+
+
+#: An identifier a person reads (see :func:`identifier_problem`), of at most 200 characters.
+ReadableId = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_readable)]
+ClientId = ReadableId
 
 
 class _Frozen(BaseModel):
@@ -54,7 +117,7 @@ class Client(_Frozen):
 
     client_id: ClientId
     investor_type: InvestorType = "ordinary"
-    birth_date: date | None = None
+    birth_date: Annotated[date | None, BeforeValidator(_strict_date), AfterValidator(_plausible_birth)] = None
     age: int | None = Field(default=None, ge=0, le=150)
     full_civil_capacity: bool = True
 
@@ -80,6 +143,30 @@ class Client(_Frozen):
             return self.age
         born = self.birth_date
         return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+
+    def check_at(self, when: date | datetime, source: str | None = None) -> None:
+        """Check the facts that depend on the moment: a client is born on or before ``when``.
+
+        Rules never read the clock, so "in the future" means after the ``as_of`` of the
+        assessment or decision being made.
+
+        Raises:
+            ResponseError: the birth date is later than ``when``, naming ``/birth_date``.
+        """
+        day = when.date() if isinstance(when, datetime) else when
+        if self.birth_date is not None and self.birth_date > day:
+            raise ResponseError(
+                f"client {self.client_id}: birth date after the as_of date",
+                [
+                    Problem(
+                        f"expected a birth date on or before the as_of date {day.isoformat()}, "
+                        f"found {self.birth_date.isoformat()} (in the future)",
+                        "/birth_date",
+                        source=source,
+                        code="BIRTH_DATE_IN_FUTURE",
+                    )
+                ],
+            )
 
 
 AnswerValue = str | list[str]
@@ -166,14 +253,16 @@ def parse_model(model: type[_M], data: Any, source: str, error: type[Suitability
         return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            Problem(
-                f"{e['msg']}, found {e.get('input')!r}"
-                if e["type"] != "missing"
-                else "expected this field, found none",
-                pointer(*e["loc"]),
-                source=source,
-                code="FIELD_INVALID",
-            )
-            for e in exc.errors()
+            Problem(field_message(e), pointer(*e["loc"]), source=source, code="FIELD_INVALID") for e in exc.errors()
         ]
         raise error(f"{source}: not a valid {model.__name__}", problems) from None
+
+
+def field_message(error: Any) -> str:
+    """What pydantic found wrong with a field, saying what was found exactly once."""
+    if error["type"] == "missing":
+        return "expected this field, found none"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return (
+        message if error["type"] == "value_error" and "found" in message else f"{message}, found {error.get('input')!r}"
+    )

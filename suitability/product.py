@@ -12,14 +12,29 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .codec import parse_json, read_bytes
 from .errors import InputError, Problem, ProductError, pointer
-from .models import LocalizedText, RiskLevel
+from .models import LocalizedText, ReadableId, RiskLevel, field_message
 from .policy import Policy
+
+#: The longest term a product may state, in months (a century): beyond it a term is a typing error.
+MAX_TERM_MONTHS = 1200
+
+
+def _term(value: Any) -> Any:
+    """A term is a horizon name or whole months from 0 (no lock-up) to a century; never ``true`` or ``12.0``."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"expected months (a whole number) or a horizon name, found {type(value).__name__} {value!r}")
+    if not 0 <= value <= MAX_TERM_MONTHS:
+        raise ValueError(f"expected a term of 0 to {MAX_TERM_MONTHS} months, found {value}")
+    return value
+
 
 CSV_COLUMNS = (
     "id",
@@ -50,10 +65,10 @@ class Product(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1, max_length=100)
+    id: Annotated[ReadableId, Field(max_length=100)]
     name: LocalizedText
     risk_level: RiskLevel
-    term: str | int
+    term: Annotated[str | int, BeforeValidator(_term)]
     variety: str = Field(min_length=1)
     professional_only: bool = False
     complex: bool = False
@@ -62,7 +77,7 @@ class Product(BaseModel):
 def _row_problems(exc: ValidationError, row: str, source: str) -> list[Problem]:
     return [
         Problem(
-            f"{row}, field {'.'.join(map(str, e['loc'])) or '(row)'}: {e['msg']}, found {e.get('input')!r}",
+            f"{row}, field {'.'.join(map(str, e['loc'])) or '(row)'}: {field_message(e)}",
             pointer(*e["loc"]),
             source=source,
             code="PRODUCT_FIELD",
@@ -104,7 +119,8 @@ def _csv_row(record: dict[str, str | None], line: int, source: str) -> Product:
         "variety": record["variety"],
     }
     term = (record["term"] or "").strip()
-    data["term"] = int(term) if term.isdigit() else term
+    # ASCII digits only: isdigit() also holds for "²" (int() refuses it) and "１２" (full-width)
+    data["term"] = int(term) if term.isascii() and term.isdigit() else term
     for flag in ("professional_only", "complex"):
         value = (record[flag] or "").strip().lower()
         if value not in _TRUE | _FALSE:
@@ -148,8 +164,14 @@ def load_catalog(path: str | Path) -> list[Product]:
                     )
                 ],
             )
-        for record in reader:
-            products.append(_csv_row(record, reader.line_num, source))
+        try:
+            for record in reader:
+                products.append(_csv_row(record, reader.line_num, source))
+        except csv.Error as exc:  # a field over csv.field_size_limit(), a stray quote or NUL
+            raise InputError(
+                f"cannot read {source}",
+                [Problem(f"expected CSV, found: {exc}", source=source, line=reader.line_num + 1, code="INPUT_INVALID")],
+            ) from None
     elif suffix in (".jsonl", ".ndjson"):
         for number, line in enumerate(raw.splitlines(), start=1):
             if line.strip():

@@ -4,6 +4,10 @@ Documents come from the bundled folders (inside the wheel, or beside the package
 from folders named by ``SUITABILITY_DOCUMENTS`` (separated as in ``PATH``) or passed in, and from
 single files. Every ``*.json`` file under a folder is read; it is a document when its ``kind`` is
 one the registry knows, and is skipped otherwise (answers or catalogs may sit beside documents).
+A file under a folder that cannot be read as one (malformed JSON, a FIFO, a document without a
+usable id) is recorded in :attr:`Registry.problems` and reported through ``on_problem``, not
+raised: one bad unrelated file must not stop the work on every other document. Asking for the id
+such a file's path names (``<id>/<version>.json`` or ``<id>.json``) raises that file's own error.
 
 Identity is ``(kind, id, version)``. Two documents with the same identity and the same content
 hash are one document; with different hashes they are a :class:`DocumentConflictError`, never a
@@ -26,7 +30,9 @@ from .codec import content_hash, read_json
 from .errors import (
     DocumentConflictError,
     DocumentNotActiveError,
+    InputError,
     Problem,
+    SuitabilityError,
     UnknownDocumentError,
 )
 from .policy import Policy, load_policy
@@ -103,22 +109,44 @@ def folders_from_env(environ: Mapping[str, str]) -> list[Path]:
 class Registry:
     """Questionnaires and policies by ``id@version``; safe to share between threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_problem: Callable[[Path, SuitabilityError], None] | None = None) -> None:
+        """Start an empty registry.
+
+        Args:
+            on_problem: called with each file under a folder that could not be registered and its
+                error (the CLI prints a warning naming the file); the file is skipped.
+        """
         self._entries: dict[tuple[str, str, str], Entry] = {}
         self._loaded: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+        #: Files under the registered folders that could not be registered, with their errors.
+        self.problems: list[tuple[Path, SuitabilityError]] = []
+        self.on_problem = on_problem
 
     @classmethod
-    def default(cls, folders: Iterable[str | Path] = (), environ: Mapping[str, str] | None = None) -> Registry:
+    def default(
+        cls,
+        folders: Iterable[str | Path] = (),
+        environ: Mapping[str, str] | None = None,
+        on_problem: Callable[[Path, SuitabilityError], None] | None = None,
+    ) -> Registry:
         """Return a registry of the bundled documents, ``$SUITABILITY_DOCUMENTS`` and ``folders``."""
-        registry = cls()
+        registry = cls(on_problem)
         env = os.environ if environ is None else environ
         for folder in [*bundled_folders(), *folders_from_env(env), *map(Path, folders)]:
             registry.add_folder(folder)
         return registry
 
     def add_folder(self, folder: str | Path) -> list[Entry]:
-        """Register every document among the ``*.json`` files under ``folder`` (recursively)."""
+        """Register every document among the ``*.json`` files under ``folder`` (recursively).
+
+        A file that cannot be read, or a document without a usable id or version, is recorded in
+        :attr:`problems` and skipped.
+
+        Raises:
+            UnknownDocumentError: ``folder`` is not a folder.
+            DocumentConflictError: two documents claim one identity with different contents.
+        """
         path = Path(folder)
         if not path.is_dir():
             raise UnknownDocumentError(
@@ -127,10 +155,32 @@ class Registry:
             )
         added = []
         for file in sorted(path.rglob("*.json")):
-            document = read_json(file)
-            if isinstance(document, dict) and document.get("kind") in KINDS:
-                added.append(self.add_document(document, str(file)))
+            try:
+                document = read_json(file)
+                if isinstance(document, dict) and document.get("kind") in KINDS:
+                    added.append(self.add_document(document, str(file)))
+            except (InputError, UnknownDocumentError) as exc:
+                self._skip(file, exc)
         return added
+
+    def _skip(self, file: Path, error: SuitabilityError) -> None:
+        with self._lock:
+            self.problems.append((file, error))
+        if self.on_problem is not None:
+            self.on_problem(file, error)
+
+    def _unreadable_named(self, doc_id: str, version: str | None) -> SuitabilityError | None:
+        """The error of a skipped file whose path names ``doc_id`` (and ``version``), if any.
+
+        Such a file may hold the very document asked for (say, its newest version), so the
+        answer is its error, not silently another version: the registry fails closed.
+        """
+        for file, error in self.problems:
+            if file.stem == doc_id or (file.parent.name == doc_id and version in (None, file.stem)):
+                return error
+            if version is not None and file.stem == f"{doc_id}@{version}":
+                return error
+        return None
 
     def add_file(self, file: str | Path) -> Entry:
         """Register the document in ``file`` (its kind must be a known one)."""
@@ -207,6 +257,9 @@ class Registry:
             UnknownDocumentError: no such document (the message lists what there is).
         """
         doc_id, version = parse_ref(ref)
+        unreadable = self._unreadable_named(doc_id, version)
+        if unreadable is not None:
+            raise unreadable
         versions = [e for e in self.entries(kind) if e.id == doc_id]
         if version is not None:
             for entry in versions:
@@ -220,7 +273,11 @@ class Registry:
         ids = sorted({e.id for e in self.entries(kind)})
         expected = f"versions of {doc_id}: {known}" if versions else f"one of {ids}"
         what = f"{kind} {ref}" if version else f"active {kind} {ref}"
-        raise UnknownDocumentError(f"no {what}", [Problem(f"expected {expected}", code="UNKNOWN_DOCUMENT")])
+        skipped = [
+            Problem(f"skipped, so it may be the one asked for: {error.summary}", source=str(file), code="SKIPPED")
+            for file, error in self.problems
+        ]
+        raise UnknownDocumentError(f"no {what}", [Problem(f"expected {expected}", code="UNKNOWN_DOCUMENT"), *skipped])
 
     def _load(self, entry: Entry) -> Any:
         key = (entry.kind, entry.id, entry.version)

@@ -25,7 +25,7 @@ from typing import Any, cast
 import orjson
 
 from .conditions import Facts
-from .errors import Problem, ResponseError, pointer
+from .errors import InputError, Problem, ResponseError, pointer
 from .models import (
     PROFILES,
     AnswerValue,
@@ -126,10 +126,29 @@ def assess(
 
     Raises:
         ResponseError: every problem with the answers (unknown ids, wrong shapes, answers to
-            disabled questions, missing required answers), each with its JSON Pointer.
+            disabled questions, missing required answers), each with its JSON Pointer; or a
+            client born after ``as_of`` (``/birth_date``).
+        InputError: ``as_of`` so late that the end of the assessment's validity is no date.
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
     when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    if client is not None and client.birth_date is not None:
+        client.check_at(when)
+    validity = questionnaire.validity
+    try:
+        valid_until = when + validity if validity is not None else None
+    except OverflowError:
+        raise InputError(
+            f"as_of {when.date().isoformat()} is too late",
+            [
+                Problem(
+                    f"expected an as_of whose validity end (+{validity.days if validity else 0} days) is a date "
+                    f"before the year 10000, found {when.isoformat()}",
+                    "/as_of",
+                    code="AS_OF_OUT_OF_RANGE",
+                )
+            ],
+        ) from None
     problems: list[Problem] = []
     if not questionnaire.question_ids.issuperset(given):
         problems += [
@@ -169,7 +188,8 @@ def assess(
                 continue
             picked, score = (raw,), single
         else:
-            values = [scores.get(o) for o in raw] if type(raw) is list and raw else [None]
+            # an option that is not a string (``[{}]``) is no option: never a dict key looked up
+            values = [scores.get(o) if type(o) is str else None for o in raw] if type(raw) is list and raw else [None]
             if None in values or len(set(raw)) != len(raw):
                 problems.append(_shape_problem(q, raw, source))
                 continue
@@ -218,7 +238,6 @@ def assess(
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
 
-    validity = questionnaire.validity
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
@@ -231,7 +250,7 @@ def assess(
         horizon=horizon,
         varieties=varieties,
         assessed_at=when,
-        valid_until=when + validity if validity is not None else None,
+        valid_until=valid_until,
         questionnaire=questionnaire.ref,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -339,3 +340,177 @@ def test_an_empty_pseudonym_key_is_refused_not_taken_as_off(tmp_path: Path) -> N
                  "--as-of", "2026-11-28", env={"SUITABILITY_PSEUDONYM_KEY": ""})  # fmt: skip
     assert result.exit_code == 3, result.output
     assert "pseudonymization key is empty" in result.output
+
+
+# --- issue 10: bad input gets a clean error, never exit 70 or a hang -----------------------------
+
+BAD_FOLDER = DATA / "documents-bad-file"
+SUITABILITY = [sys.executable, "-m", "suitability"]
+
+
+def _subprocess(*args: str | bytes, timeout: float = 60, memory: int | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a real process; ``timeout`` only keeps a hang from stalling the suite."""
+
+    def limit() -> None:
+        if memory is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    done = subprocess.run(
+        [*SUITABILITY, *args], capture_output=True, check=False, timeout=timeout, preexec_fn=limit if memory else None
+    )
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+    )
+
+
+ASSESS = ("assess", "--questionnaire", "cn-securities-individual", "--client", CLIENT, "--as-of", "2026-11-28")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", str(DATA / "answers-multi-object.json")),
+         6, "found [{}]"),
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", str(DATA / "answers-overflow-number.json")),
+         3, "1e400 (it overflows to infinity)"),
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", str(DATA / "answers-lone-surrogate-key.json")),
+         3, "lone surrogate"),
+        (("questionnaire", "hash", str(DATA / "questionnaire-lone-surrogate-key.json")), 3, "lone surrogate"),
+        (("questionnaire", "validate", str(DATA / "questionnaire-any-of-list.json")), 4, "found ['derivatives']"),
+        (("questionnaire", "validate", str(DATA / "questionnaire-superscript-key.json")), 4, "/derive/horizon/map/²"),
+        ((*ASSESS, "--answers", ANSWERS, "--as-of", "9999-12-31"), 3, "before the year 10000"),
+        ((*ASSESS, "--answers", ANSWERS, "--as-of", "9999-12-31T23:00:00-05:00"), 3, "between the years 1 and 9999"),
+        ((*ASSESS, "--answers", ANSWERS, "--actor", "staff-\u202e70"), 3, "RIGHT-TO-LEFT OVERRIDE"),
+        ((*ASSESS, "--answers", ANSWERS, "--actor", " "), 3, "only white space"),
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS, "--as-of", "2026-11-28",
+          "--client", str(DATA / "client-birth-future.json")), 6, "/birth_date"),
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS,
+          "--client", str(DATA / "client-birth-zero.json")), 6, "expected a date YYYY-MM-DD"),
+        (("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS,
+          "--client", str(DATA / "client-id-bidi.json")), 6, "/client_id"),
+    ],
+    ids=["multi-object", "1e400", "surrogate-answers", "surrogate-hash", "any-of-list", "superscript-key",
+         "as-of-9999", "as-of-offset", "actor-bidi", "actor-blank", "birth-future", "birth-zero", "client-bidi"],
+)  # fmt: skip
+def test_bad_input_that_crashed_or_passed_gets_a_clean_error(args: tuple[str, ...], code: int, fragment: str) -> None:
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert fragment in result.output
+
+
+@pytest.mark.parametrize(
+    ("catalog", "code", "fragment"),
+    [
+        ("catalog-superscript-term.csv", 7, "found '²'"),
+        ("catalog-fullwidth-term.csv", 7, "found '１２'"),
+        ("catalog-long-field.csv", 3, "catalog-long-field.csv:2: expected CSV, found: field larger than field limit"),
+        ("catalog-negative-term.json", 7, "found -6"),
+    ],
+)
+def test_bad_catalog_terms_and_fields(tmp_path: Path, catalog: str, code: int, fragment: str) -> None:
+    assessment = assess_json(tmp_path)
+    result = run("decide", "--assessment", str(assessment), "--catalog", str(DATA / catalog), "--product-id", "BOND-X",
+                 "--client", CLIENT, "--initiated-by", "client", "--as-of", "2026-11-29")  # fmt: skip
+    assert result.exit_code == code, result.output
+    assert fragment in result.stderr
+
+
+def test_confirm_refuses_ids_a_person_would_misread(tmp_path: Path) -> None:
+    assessment = assess_json(tmp_path)
+    decided = run("decide", "--assessment", str(assessment), "--catalog", CATALOG, "--product-id", "FUND-EQ-01",
+                  "--client", CLIENT, "--initiated-by", "client", "--as-of", "2026-11-29", "--json")  # fmt: skip
+    decision = tmp_path / "decision.json"
+    decision.write_text(decided.stdout, encoding="utf-8")
+    base = [
+        "confirm",
+        "--decision",
+        str(decision),
+        "--ack",
+        "我已知晓风险，坚持购买",
+        "--actor",
+        "staff-07",
+        "--channel",
+        "branch",
+    ]
+    for option, value in [("--actor", "staff\u200b-07"), ("--channel", "bran\u0007ch"), ("--channel", "\t")]:
+        args = [*base]
+        args[args.index(option) + 1] = value
+        refused = run(*args)
+        assert refused.exit_code == 3, refused.output
+        assert f"invalid {option}" in refused.stderr
+    evidence = run(*base, "--evidence-id", "REC-1\u2066", "--evidence-sha256", "ab" * 32)
+    assert evidence.exit_code == 3
+    assert "U+2066" in evidence.stderr
+    assert run(*base).exit_code == 0
+
+
+def test_non_utf8_arguments_are_refused_in_a_real_process(tmp_path: Path) -> None:
+    """Python hands argv bytes that are not UTF-8 over as lone surrogates: confirm crashed (exit 70)."""
+    log = str(tmp_path / "log.sqlite3")
+    done = _subprocess(*ASSESS, "--answers", ANSWERS, "--json", "--log", log)
+    assessment = tmp_path / "a.json"
+    assessment.write_text(done.stdout, encoding="utf-8")
+    done = _subprocess("decide", "--assessment", str(assessment), "--catalog", CATALOG, "--product-id", "FUND-EQ-01",
+                       "--client", CLIENT, "--initiated-by", "client", "--as-of", "2026-11-29", "--json", "--log", log)  # fmt: skip
+    decision = tmp_path / "d.json"
+    decision.write_text(done.stdout, encoding="utf-8")
+    confirm = [
+        "confirm",
+        "--decision",
+        str(decision),
+        "--log",
+        log,
+        "--ack",
+        "ok",
+        "--actor",
+        "staff-07",
+        "--channel",
+        "app",
+    ]
+    for option in ("--actor", "--channel", "--ack"):
+        args: list[str | bytes] = [*confirm]
+        args[args.index(option) + 1] = b"staff-\xff"
+        failed = _subprocess(*args)
+        assert failed.returncode == 3, failed.stderr
+        assert "not UTF-8" in failed.stderr or "bytes that are not" in failed.stderr
+        assert f"invalid {option}" in failed.stderr
+        assert "Traceback" not in failed.stderr
+    actor = _subprocess(*ASSESS, "--answers", ANSWERS, "--log", log, "--actor", b"staff-\xff")
+    assert actor.returncode == 3
+    assert "invalid --actor" in actor.stderr
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    """/dev/zero grew memory without bound; a FIFO without a writer hung forever."""
+    log = str(tmp_path / "log.sqlite3")
+    zero = _subprocess(*ASSESS, "--answers", "/dev/zero", "--log", log, memory=1 << 30)
+    assert zero.returncode == 3, zero.stderr
+    assert "expected a regular file, found a character device" in zero.stderr
+    fifo = tmp_path / "answers.json"
+    os.mkfifo(fifo)
+    piped = _subprocess(*ASSESS, "--answers", str(fifo), "--log", log)
+    assert piped.returncode == 3, piped.stderr
+    assert "expected a regular file, found a FIFO" in piped.stderr
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    os.mkfifo(docs / "pipe.json")
+    under = _subprocess("--documents", str(docs), *ASSESS, "--answers", ANSWERS, "--log", log)
+    assert under.returncode == 0, under.stderr
+    assert "warning: skipped" in under.stderr and "pipe.json" in under.stderr
+
+
+def test_a_bad_file_under_documents_does_not_stop_other_work(tmp_path: Path, own_log: Path) -> None:
+    assess_json(tmp_path)
+    verified = run("--documents", str(BAD_FOLDER), "audit", "verify", str(own_log), "--allow-no-checkpoint")
+    assert verified.exit_code == 0, verified.output
+    assert "warning" not in verified.stderr  # audit needs no registry: nothing was read
+    assessed = run("--documents", str(BAD_FOLDER), *ASSESS, "--answers", ANSWERS, "--json")
+    assert assessed.exit_code == 0, assessed.output
+    assert json.loads(assessed.stdout)["profile"] == "C3"
+    assert "warning: skipped" in assessed.stderr
+    assert "notes.json" in assessed.stderr and "invalid JSON" in assessed.stderr
+    own = run("--documents", str(BAD_FOLDER), "questionnaire", "show", "cn-broken")
+    assert own.exit_code == 3
+    assert "cn-broken/2026.1.json" in own.stderr

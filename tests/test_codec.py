@@ -104,3 +104,60 @@ def test_content_hash_ignores_order_and_whitespace() -> None:
 def test_integer_outside_the_json_safe_range_cannot_be_canonicalized() -> None:
     with pytest.raises(InputError, match="JSON-safe"):
         canonical_bytes({"n": 2**60})
+
+
+# --- issue 10: numbers that are not finite and strings that are not text -----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "found"),
+    [("answers-overflow-number.json", "1e400 (it overflows to infinity)"), ("answers-infinity.json", "-Infinity")],
+)
+def test_numbers_that_are_not_finite_are_refused_where_they_stand(name: str, found: str) -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / name)
+    message, line, column = only_problem(exc)
+    assert f"expected a finite JSON number, found {found}" in message
+    assert (line, column) == (3, 12)
+
+
+def test_a_lone_surrogate_in_a_key_is_refused_with_its_place() -> None:
+    with pytest.raises(InputError) as exc:
+        read_json(DATA / "answers-lone-surrogate-key.json")
+    (problem,) = exc.value.problems
+    assert "lone surrogate in the key '\\ud800'" in problem.message
+    assert problem.pointer == "/answers/\\ud800"  # escaped: the message itself must be printable
+    assert (problem.line, problem.column) == (3, 6)
+    exc.value.render().encode("utf-8")  # printable as it stands
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_text() -> None:
+    assert parse_json(b'["\\ud83d\\ude00", "\\\\ud800"]') == ["\U0001f600", "\\ud800"]
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        (float("nan"), ""),
+        ([1, float("inf")], "/1"),
+        ({"a": {"b": -float("inf")}}, "/a/b"),
+        ({"a": None, "b": float("nan")}, "/b"),
+    ],
+)
+def test_canonical_bytes_refuse_floats_that_are_not_finite(value: object, where: str) -> None:
+    """orjson writes NaN and ±Infinity as null: NaN would have hashed as None does."""
+    with pytest.raises(InputError) as exc:
+        canonical_bytes(value)
+    (problem,) = exc.value.problems
+    assert problem.pointer == where
+    assert "expected a finite number" in problem.message
+    with pytest.raises(InputError):
+        content_hash(value)
+
+
+@pytest.mark.parametrize("value", [{"\ud800": 1}, {"a": ["x\udfff"]}, {"\U0001f600": {"\udc00": 1}}])
+def test_canonical_bytes_refuse_lone_surrogates(value: object) -> None:
+    with pytest.raises(InputError) as exc:
+        canonical_bytes(value)
+    assert "lone surrogate" in exc.value.render()
+    exc.value.render().encode("utf-8")

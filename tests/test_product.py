@@ -96,3 +96,47 @@ def test_product_horizon(csrc: Policy) -> None:
     assert product_horizon(catalog["BOND-03"], csrc) == "short"
     assert product_horizon(catalog["PE-09"], csrc) == "long"
     assert product_horizon(catalog["FUND-EQ-01"], csrc) == "medium"
+
+
+# --- issue 10: terms and ids a person would misread, CSV fields that crashed --------------------
+
+
+@pytest.mark.parametrize("name", ["catalog-superscript-term.csv", "catalog-fullwidth-term.csv"])
+def test_only_ascii_digits_are_months(name: str, csrc: Policy) -> None:
+    """ "²" crashed int(); "１２" (full-width) was read as 12 months. Both are now an unknown horizon."""
+    (product,) = load_catalog(DATA / name)
+    assert isinstance(product.term, str)
+    with pytest.raises(ProductError) as exc:
+        check_against(product, csrc)
+    assert [p.pointer for p in exc.value.problems] == ["/term"]
+
+
+def test_a_csv_field_over_the_csv_limit_is_an_input_error() -> None:
+    with pytest.raises(InputError) as exc:
+        load_catalog(DATA / "catalog-long-field.csv")
+    (problem,) = exc.value.problems
+    assert "field larger than field limit (131072)" in problem.message
+    assert problem.line == 2
+
+
+def test_a_negative_term_is_refused() -> None:
+    with pytest.raises(ProductError) as exc:
+        load_catalog(DATA / "catalog-negative-term.json")
+    (problem,) = exc.value.problems
+    assert problem.pointer == "/term"
+    assert "expected a term of 0 to 1200 months, found -6" in problem.message
+
+
+@pytest.mark.parametrize("term", [True, 12.0, 1201, None], ids=["bool", "float", "too-long", "null"])
+def test_a_term_is_a_horizon_or_whole_months(term: object) -> None:
+    with pytest.raises(ProductError) as exc:
+        parse_product({"id": "A", "name": {"zh-CN": "甲", "en": "A"}, "risk_level": "R1", "term": term, "variety": "x"})
+    assert {p.pointer for p in exc.value.problems} == {"/term"}
+
+
+def test_a_product_id_with_a_bidi_override_is_refused() -> None:
+    with pytest.raises(ProductError) as exc:
+        parse_product(load(DATA / "product-id-bidi.json"))
+    (problem,) = exc.value.problems
+    assert problem.pointer == "/id"
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in problem.message

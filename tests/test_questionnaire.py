@@ -170,3 +170,29 @@ def test_documents_are_not_mutated_by_loading(doc: dict[str, Any]) -> None:
     before = copy.deepcopy(doc)
     load_questionnaire(doc)
     assert doc == before
+
+
+# --- issue 10: odd shapes are problems, not crashes ---------------------------------------------
+
+
+def test_enable_when_any_of_holding_a_list_is_a_problem() -> None:
+    found = problems_of(load(DATA / "questionnaire-any-of-list.json"))
+    assert found == [
+        (
+            "/questions/11/enable_when/any_of/0",
+            "expected an option of question 'experienced_products', found ['derivatives']",
+        )
+    ]
+
+
+def test_a_dimension_that_is_not_a_string_is_a_problem(doc: dict[str, Any]) -> None:
+    doc["consistency"][0]["when"] = {"dimension": ["risk_tolerance"], "score_at_most": 3}
+    ((pointer, message),) = problems_of(doc)
+    assert pointer == "/consistency/0/when/dimension"
+    assert "declared dimension" in message
+
+
+def test_schema_problems_under_a_key_like_a_digit_are_reported() -> None:
+    """ "²".isdigit() holds but int("²") fails: the sort of problems by pointer crashed on it."""
+    found = problems_of(load(DATA / "questionnaire-superscript-key.json"))
+    assert [p for p, _ in found] == ["/derive/horizon/map/²"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from suitability import (
     DocumentConflictError,
     DocumentError,
     DocumentNotActiveError,
+    InputError,
     Registry,
     UnknownDocumentError,
 )
@@ -124,3 +127,63 @@ def test_a_file_is_registered_for_the_run_and_validated(registry: Registry) -> N
 def test_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(UnknownDocumentError, match="no document folder"):
         Registry.default([tmp_path / "nope"], environ={})
+
+
+# --- issue 10: one bad unrelated file does not stop the work on every other document ----------
+
+BAD_FOLDER = DATA / "documents-bad-file"
+
+
+def test_a_malformed_unrelated_file_is_skipped_and_reported() -> None:
+    seen: list[tuple[Path, Exception]] = []
+    registry = Registry.default([BAD_FOLDER], environ={}, on_problem=lambda f, e: seen.append((f, e)))
+    assert registry.questionnaire("cn-securities-individual").version == "2026.1"
+    skipped = sorted(str(f.relative_to(BAD_FOLDER)) for f, _ in registry.problems)
+    assert skipped == ["cn-broken/2026.1.json", "notes.json"]
+    assert [(f, type(e)) for f, e in seen] == [(f, type(e)) for f, e in registry.problems]
+    assert all(isinstance(e, InputError) for _, e in registry.problems)
+
+
+@pytest.mark.parametrize("ref", ["cn-broken", "cn-broken@2026.1"])
+def test_asking_for_the_bad_file_s_own_id_gives_its_error(ref: str) -> None:
+    registry = Registry.default([BAD_FOLDER], environ={})
+    with pytest.raises(InputError) as exc:
+        registry.questionnaire(ref)
+    assert "cn-broken/2026.1.json" in exc.value.render()
+    assert "invalid JSON" in exc.value.render()
+
+
+def test_a_bad_file_named_for_an_id_is_not_passed_over_for_an_older_version(tmp_path: Path) -> None:
+    """The skipped file may be the newest version: the registry fails closed, not silently older."""
+    (tmp_path / "cn-securities-individual").mkdir()
+    (tmp_path / "cn-securities-individual" / "2027.1.json").write_text("{", encoding="utf-8")
+    registry = Registry.default([tmp_path], environ={})
+    with pytest.raises(InputError):
+        registry.questionnaire("cn-securities-individual")
+    assert registry.questionnaire("cn-securities-individual@2026.1").version == "2026.1"
+
+
+def test_unknown_ids_list_the_skipped_files() -> None:
+    registry = Registry.default([BAD_FOLDER], environ={})
+    with pytest.raises(UnknownDocumentError) as exc:
+        registry.policy("mifid")
+    assert "notes.json" in exc.value.render()
+
+
+def test_a_document_without_a_usable_id_is_skipped_too(tmp_path: Path) -> None:
+    write(tmp_path, "bad-id.json", {**load(QUESTIONNAIRE_FILE), "id": "../etc"})
+    registry = Registry.default([tmp_path], environ={})
+    ((file, error),) = registry.problems
+    assert file.name == "bad-id.json"
+    assert isinstance(error, UnknownDocumentError)
+    assert registry.questionnaire("cn-securities-individual").version == "2026.1"
+
+
+def test_a_fifo_under_a_folder_is_skipped_not_waited_on(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.json")
+    done = subprocess.run(
+        [sys.executable, "-c", f"from suitability import Registry; print(Registry.default([{str(tmp_path)!r}]).problems)"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "FIFO" in done.stdout

@@ -6,11 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from suitability import Client, Questionnaire, Response, ResponseError, assess
+from suitability import Client, InputError, Policy, Questionnaire, Response, ResponseError, assess, decide, load_catalog
+from suitability.models import identifier_problem, parse_model
 from suitability.scoring import check_answer, next_question
 
-from .conftest import AS_OF
+from .conftest import AS_OF, DATA, EXAMPLES, load
 
 
 def codes(exc: pytest.ExceptionInfo[ResponseError]) -> dict[str, str]:
@@ -193,3 +195,81 @@ def test_check_answer(questionnaire: Questionnaire) -> None:
     assert "list of 2" in (check_answer(questionnaire, "age", ["a18_30", "a31_45"]) or "")
     assert check_answer(questionnaire, "varieties", ["equity"]) is None
     assert "question" in (check_answer(questionnaire, "nope", "x") or "")
+
+
+# --- issue 10: answers and client facts that do not fit are refused cleanly ---------------------
+
+
+def test_a_multi_select_answer_holding_an_object_is_a_response_error(questionnaire: Questionnaire) -> None:
+    given = load(DATA / "answers-multi-object.json")["answers"]
+    with pytest.raises(ResponseError) as exc:
+        assess(questionnaire, given, None, AS_OF)
+    assert codes(exc) == {"/answers/experienced_products": "ANSWER_SHAPE"}
+    assert "found [{}]" in exc.value.render()
+
+
+def test_an_as_of_whose_validity_overflows_is_an_input_error(
+    questionnaire: Questionnaire, answers: dict[str, Any]
+) -> None:
+    with pytest.raises(InputError, match="before the year 10000"):
+        assess(questionnaire, answers, None, date(9999, 12, 31))
+
+
+def test_a_birth_date_after_as_of_is_refused(questionnaire: Questionnaire, answers: dict[str, Any]) -> None:
+    """Rules never read the clock: "in the future" means after the assessment's as_of."""
+    born = parse_model(Client, load(DATA / "client-birth-future.json"), "client.json", ResponseError)
+    with pytest.raises(ResponseError) as exc:
+        assess(questionnaire, answers, born, AS_OF)
+    assert codes(exc) == {"/birth_date": "BIRTH_DATE_IN_FUTURE"}
+    assert "on or before the as_of date 2026-11-28, found 2030-01-01" in exc.value.render()
+    assert assess(questionnaire, answers, born, date(2030, 1, 1)).client_id == "CN-000123"  # born that day
+
+
+@pytest.mark.parametrize(
+    ("name", "pointer", "message"),
+    [
+        ("client-birth-1899.json", "/birth_date", "on or after 1900-01-01, found 1899-12-31"),
+        ("client-birth-zero.json", "/birth_date", "expected a date YYYY-MM-DD, found int 0"),
+        ("client-id-bidi.json", "/client_id", "found U+202E RIGHT-TO-LEFT OVERRIDE at position 3"),
+        ("client-id-control.json", "/client_id", "found U+0000"),
+        ("client-id-blank.json", "/client_id", "found only white space"),
+    ],
+)
+def test_client_facts_a_person_would_misread_are_refused(name: str, pointer: str, message: str) -> None:
+    with pytest.raises(ResponseError) as exc:
+        parse_model(Client, load(DATA / name), name, ResponseError)
+    (problem,) = exc.value.problems
+    assert problem.pointer == pointer
+    assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    "value", ["staff-07", "客户 甲", "C-1.a_b"], ids=["ascii", "chinese-with-space", "punctuation"]
+)
+def test_readable_identifiers_are_accepted(value: str) -> None:
+    assert identifier_problem(value) is None
+    assert Client(client_id=value).client_id == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "   ", " a", "a ", "a\tb", "a\nb", "a\u200bb", "a\u2066b", "a\u00adb", "a\udcffb", "a\u2028b", "\u3000"],
+)
+def test_identifiers_with_invisible_characters_are_refused(value: str) -> None:
+    assert identifier_problem(value) is not None
+    with pytest.raises(ValidationError):
+        Client(client_id=value)
+
+
+def test_decide_refuses_a_birth_date_after_its_as_of(
+    questionnaire: Questionnaire, answers: dict[str, Any], csrc: Policy
+) -> None:
+    """The pure decide() checks it too (the Engine also holds a decision to the assessment's facts)."""
+    born = Client(client_id="CN-000123", birth_date=date(2026, 12, 1))
+    assessment = assess(questionnaire, answers, born, date(2026, 12, 1))
+    product = load_catalog(EXAMPLES / "catalog.csv")[0]
+    assert decide(assessment, product, born, csrc, "client", date(2026, 12, 2)).outcome
+    with pytest.raises(ResponseError) as exc:
+        decide(assessment, product, born.model_copy(update={"birth_date": date(2027, 1, 1)}), csrc, "client",
+               date(2026, 12, 2))  # fmt: skip
+    assert codes(exc) == {"/birth_date": "BIRTH_DATE_IN_FUTURE"}
