@@ -42,7 +42,7 @@ from .matching import (
     decide_many,
     explain_fit,
 )
-from .models import Assessment, Client, Response, as_instant
+from .models import Assessment, Client, Response, as_instant, identifier_problem
 from .policy import Policy
 from .product import Product
 from .questionnaire import Questionnaire
@@ -52,6 +52,12 @@ from .scoring import assess
 from .store import LogStore
 
 _PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
+
+
+def _check_actor(actor: str | None) -> None:
+    """An actor is recorded for reviewers, who compare it by eye: it must be a readable identifier."""
+    if actor is not None and (problem := identifier_problem(actor)) is not None:
+        raise InputError("invalid actor", [Problem(problem, "/actor", code="IDENTIFIER_INVALID")])
 
 
 class Engine:
@@ -132,6 +138,7 @@ class Engine:
 
         ``actor`` (who administered the questionnaire) is recorded for reviewers; it changes nothing.
         """
+        _check_actor(actor)
         q = self._questionnaire(questionnaire)
         given = dict(answers.answers if isinstance(answers, Response) else answers)
         when = self._when(as_of)
@@ -211,6 +218,7 @@ class Engine:
 
         ``actor`` (the salesperson, or the system, behind the sale) is recorded for reviewers.
         """
+        _check_actor(actor)
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
@@ -261,6 +269,7 @@ class Engine:
         Every product screened is recorded, blocked ones included, so a reviewer sees what was
         considered and why it was left out.
         """
+        _check_actor(actor)
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)

@@ -284,3 +284,21 @@ def test_a_well_formed_pseudonym_is_taken_as_it_is(store: SQLiteStore, answers: 
     again = _with({"client_id": a.client_id})
     d = engine.decide(a, CATALOG[0], again, "cn-csrc", "client", AS_OF)  # the app holds only the pseudonym
     assert d.client.client_id == a.client_id == pseudonym("CN-ELDER-1", key)
+
+
+@pytest.mark.parametrize("actor", ["", "  ", "staff\u202e-07", "staff\x1b[2J", " staff-07"])
+def test_an_actor_a_reviewer_would_misread_is_refused_by_the_library(
+    store: SQLiteStore, answers: dict[str, Any], actor: str
+) -> None:
+    from suitability import InputError
+
+    engine = Engine(REGISTRY, store)
+    with pytest.raises(InputError, match="invalid actor"):
+        engine.assess("cn-securities-individual", answers, ELDER, AS_OF, actor=actor)
+    a = _elder_assessment(engine, answers)
+    size = store.size()
+    with pytest.raises(InputError, match="invalid actor"):
+        engine.decide(a, CATALOG[0], ELDER, "cn-csrc", "client", AS_OF, actor=actor)
+    with pytest.raises(InputError, match="invalid actor"):
+        engine.recommend(a, CATALOG, ELDER, "cn-csrc", AS_OF, actor=actor)
+    assert store.size() == size
