@@ -181,6 +181,11 @@ def _context(
     questionnaire_status: str,
 ) -> tuple[tuple[Any, ...], dict[Any, Any], Any]:
     """Check the assessment against the client and the moment; return its facts and a hash of its id part."""
+    if initiated_by != "client" and initiated_by != "firm":  # the Decision is built unvalidated
+        raise DecisionError(
+            "unknown initiator",
+            [Problem(f"expected initiated_by 'client' or 'firm', found {initiated_by!r}", "/initiated_by")],
+        )
     if assessment.client_id is None:
         raise DecisionError(
             "an assessment without a client cannot back a decision",
@@ -259,11 +264,14 @@ def _decide_product(
     digest.update(
         f"\x1f{product.id}\x1f{product.risk_level}\x1f{term}\x1f{product.variety}\x1f{product.professional_only:d}".encode()
     )
-    return Decision(
+    # Built without re-validation: every field is a validated model, a code-made literal or a str
+    # (tests/property/test_decision_construct.py holds it equal to the validated Decision). The
+    # lists are copies, so a caller's change to one cannot reach the memoized result.
+    return Decision.model_construct(
         id="dec_" + digest.hexdigest()[:32],
         outcome=outcome,
-        reasons=reasons,
-        warnings=warnings,
+        reasons=[*reasons],
+        warnings=[*warnings],
         assessment_id=assessment.id,
         client=client,
         product=product,
@@ -343,7 +351,7 @@ def check_client_facts(recorded: Client | None, recorded_on: datetime, given: Cl
         raise DecisionError(f"the client facts differ from those recorded with the assessment ({fields})", problems)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # bounded: a long replay meets each client once, in a run of its records
 def _client_key(client: Client) -> str:
     key = f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
     return key if client.age is None else f"{key}\x1fage={client.age}"  # ids without an age stay as they were
