@@ -9,18 +9,21 @@ Run: python benchmarks/bench_log.py [--records 1000000]
    a confirmation) is built, then `audit.verify` and `audit.replay` run over it, beside hashing the
    same bytes with hashlib alone (SHA-256 of 0x00 ‖ record, the leaf hashes and nothing else) and
    beside parsing them with orjson alone (a bound on any check that reads every record).
+
+Every file it writes goes into temporary folders removed at the end, also on Ctrl-C or SIGTERM,
+unless --folder names where to keep the big log (then it is reused by the next run). The rates
+depend on the host (its disk above all: appends wait for fsync); the ratios to the baselines,
+taken in the same run, are the claim.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import random
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
-from _common import table
+from _common import pin_one_core, scratch, table
 
 from suitability import Client, Registry, assess, audit, confirm, decide, load_catalog
 from suitability.records import assessment_draft, confirmation_draft, decision_draft
@@ -118,9 +121,8 @@ def bench_appends(folder: Path) -> list[list[str]]:
     return rows
 
 
-def bench_appends_at_scale(log: Path) -> list[list[str]]:
+def bench_appends_at_scale(log: Path, folder: Path) -> list[list[str]]:
     """Batches appended to a copy of the big log, beside raw inserts into a table holding its records."""
-    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     copy = folder / "log.sqlite3"
     shutil.copy(log, copy)
     raw = raw_table(folder / "raw.sqlite3", copy_of=copy)
@@ -133,7 +135,6 @@ def bench_appends_at_scale(log: Path) -> list[list[str]]:
         rows.append([f"appends, {batch} per commit, to a {size:,}-record log", *measured, "-"])
     store.close()
     raw.close()
-    shutil.rmtree(folder)
     return rows
 
 
@@ -172,16 +173,19 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--folder", type=Path, default=None, help="keep the logs here (default: a temporary folder)")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    folder = args.folder or Path(tempfile.mkdtemp(prefix="bench-log-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [["measure", "suitability", "baseline", "ratio", "target"]]
-    rows += bench_appends(Path(tempfile.mkdtemp(prefix="bench-appends-")))
+    pin_one_core()
+    with scratch("bench-log-", keep=args.folder) as folder, scratch("bench-work-") as work:
+        measure(folder, work, args.records)
 
-    log = folder / f"log-{args.records}.sqlite3"
+
+def measure(folder: Path, work: Path, records: int) -> None:
+    rows = [["measure", "suitability", "baseline", "ratio", "target"]]
+    (work / "appends").mkdir()
+    rows += bench_appends(work / "appends")
+
+    log = folder / f"log-{records}.sqlite3"
     if not log.exists():
-        build_log(log, args.records)
+        build_log(log, records)
     store = SQLiteStore(log)
     n = store.size()
     data = [d for _, d, _ in store.scan()]
@@ -237,7 +241,8 @@ def main() -> None:
         [f"replay, {n:,} records", f"{replay_rate:,.0f}/s", "-", f"{replay_rate / 20_000:.2f}× target", "≥ 20,000/s"]
     )
     store.close()
-    rows += bench_appends_at_scale(log)
+    (work / "scale").mkdir()
+    rows += bench_appends_at_scale(log, work / "scale")
     print(table(rows))
 
 

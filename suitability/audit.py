@@ -398,7 +398,7 @@ def _short(value: Any, limit: int = 160) -> str:
 class _Cache:
     """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
 
-    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 50_000) -> None:
+    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 4_096) -> None:
         self.store, self.load, self.limit = store, load, limit
         self.items: OrderedDict[str, Any] = OrderedDict()
 
@@ -455,15 +455,17 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
         ),
     )
     decisions = _Cache(store, lambda r: Decision.model_validate(r["result"]))
-    products: dict[bytes, Product] = {}  # products and clients repeat: validate each once
-    clients: dict[bytes, Client] = {}
+    # Products and clients repeat (a client's records sit together): each is validated once while
+    # it recurs. Both caches are bounded, the oldest entry going first, so memory stays flat.
+    products: dict[str, Product] = {}
+    clients: dict[str, Client] = {}
 
-    def parsed(cache: dict[bytes, Any], model: Any, value: Any) -> Any:
-        key = orjson.dumps(value)
+    def parsed(cache: dict[str, Any], model: Any, value: Any) -> Any:
+        key = orjson.dumps(value).decode()  # a compact copy: orjson's bytes keep a 4 KiB buffer each
         found = cache.get(key)
         if found is None:
-            if len(cache) > 100_000:
-                cache.clear()
+            if len(cache) >= 4_096:
+                del cache[next(iter(cache))]
             found = cache[key] = model.model_validate(value)
         return found
 

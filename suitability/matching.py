@@ -181,6 +181,11 @@ def _context(
     questionnaire_status: str,
 ) -> tuple[tuple[Any, ...], dict[Any, Any], Any]:
     """Check the assessment against the client and the moment; return its facts and a hash of its id part."""
+    if initiated_by != "client" and initiated_by != "firm":  # the Decision is built unvalidated
+        raise DecisionError(
+            "unknown initiator",
+            [Problem(f"expected initiated_by 'client' or 'firm', found {initiated_by!r}", "/initiated_by")],
+        )
     if assessment.client_id is None:
         raise DecisionError(
             "an assessment without a client cannot back a decision",
@@ -260,19 +265,40 @@ def _decide_product(
     digest.update(
         f"\x1f{product.id}\x1f{product.risk_level}\x1f{term}\x1f{product.variety}\x1f{product.professional_only:d}".encode()
     )
-    return Decision(
-        id="dec_" + digest.hexdigest()[:32],
-        outcome=outcome,
-        reasons=reasons,
-        warnings=warnings,
-        assessment_id=assessment.id,
-        client=client,
-        product=product,
-        questionnaire=assessment.questionnaire,
-        policy=policy.ref,
-        initiated_by=initiated_by,
-        as_of=when,
+    # Built without re-validation: every field is a validated model, a code-made literal or a str
+    # (tests/property/test_decision_construct.py holds it equal to the validated Decision). The
+    # lists are copies, so a caller's change to one cannot reach the memoized result.
+    return _built(
+        {
+            "id": "dec_" + digest.hexdigest()[:32],
+            "outcome": outcome,
+            "reasons": [*reasons],
+            "warnings": [*warnings],
+            "assessment_id": assessment.id,
+            "client": client,
+            "product": product,
+            "questionnaire": assessment.questionnaire,
+            "policy": policy.ref,
+            "initiated_by": initiated_by,
+            "as_of": when,
+        }
     )
+
+
+_DECISION_FIELDS = frozenset(Decision.model_fields)
+_new_decision = Decision.__new__
+_set = object.__setattr__
+
+
+def _built(values: dict[str, Any]) -> Decision:
+    """A Decision of ``values`` (every field, in order) without validation: what pydantic's
+    ``model_construct`` ends with, without its per-field loop (which costs more than validating)."""
+    decision = _new_decision(Decision)
+    _set(decision, "__dict__", values)
+    _set(decision, "__pydantic_fields_set__", set(_DECISION_FIELDS))
+    _set(decision, "__pydantic_extra__", None)
+    _set(decision, "__pydantic_private__", None)
+    return decision
 
 
 def client_fact_differences(recorded: Client, recorded_on: datetime, given: Client, when: datetime) -> list[Problem]:
@@ -344,7 +370,7 @@ def check_client_facts(recorded: Client | None, recorded_on: datetime, given: Cl
         raise DecisionError(f"the client facts differ from those recorded with the assessment ({fields})", problems)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # bounded: a long replay meets each client once, in a run of its records
 def _client_key(client: Client) -> str:
     key = f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
     return key if client.age is None else f"{key}\x1fage={client.age}"  # ids without an age stay as they were
