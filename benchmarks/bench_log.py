@@ -6,7 +6,7 @@ Run: python benchmarks/bench_log.py [--records 1000000]
    one record per commit, and batches of 100 and 1,000, beside raw SQLite inserts of the bytes
    they stored into a plain table with the same durability (WAL, synchronous=FULL), in turns.
 2. A log of --records records (assessments, and decisions on them, one product in three needing
-   a confirmation) is built, then `audit.verify` and `audit.replay` run over it, beside hashing the
+   a confirmation) is built, then `verify` and `replay` run over it, beside hashing the
    same bytes with hashlib alone (SHA-256 of 0x00 ‖ record, the leaf hashes and nothing else) and
    beside parsing them with orjson alone (a bound on any check that reads every record).
 
@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import orjson
 from _common import pin_one_core, scratch, table
 
-from suitability import Client, Registry, assess, audit, confirm, decide, load_catalog
+from suitability import Client, Registry, assess, confirm, decide, load_catalog, replay, verify
+from suitability.log.sqlite import SQLiteStore
+from suitability.log.store import BatchWriter, Draft, Stored
 from suitability.records import assessment_draft, confirmation_draft, decision_draft
-from suitability.store import BatchWriter, Draft, SQLiteStore, Stored
 from tests.workload import random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,14 +200,14 @@ def measure(folder: Path, work: Path, records: int) -> None:
     parsing = n / (time.perf_counter() - start)  # what any check of every record's content costs at least
     del data
     start = time.perf_counter()
-    report = audit.verify(store)
+    report = verify(store)
     verify_rate = n / (time.perf_counter() - start)
     assert report.ok
     start = time.perf_counter()
-    assert audit.verify(store, deep=False).ok
+    assert verify(store, deep=False).ok
     quick_rate = n / (time.perf_counter() - start)
     start = time.perf_counter()
-    replayed = audit.replay(store)
+    replayed = replay(store)
     replay_rate = n / (time.perf_counter() - start)
     assert replayed.ok, replayed.differences[:3] or replayed.errors[:3]
     mb = log.stat().st_size / 1e6

@@ -41,7 +41,7 @@ def _drafts(writer: int, n: int) -> list:  # type: ignore[type-arg]
 
 
 def _ours(url: str, writer: int, batch: int, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
-    from suitability.store_pg import PostgresStore
+    from suitability.log.postgres import PostgresStore
 
     drafts = _drafts(writer, PER_WRITER[batch])
     store = PostgresStore(url)
@@ -55,7 +55,7 @@ def _ours(url: str, writer: int, batch: int, start: mp.synchronize.Barrier, out:
 def _plain(url: str, writer: int, batch: int, start: mp.synchronize.Barrier, out: mp.Queue) -> None:  # type: ignore[type-arg]
     import psycopg
 
-    from suitability.store import render
+    from suitability.log.store import render
 
     data = [render(d, i, "2026-01-01T00:00:00Z") for i, d in enumerate(_drafts(writer, PER_WRITER[batch]))]
     conn = psycopg.connect(url, autocommit=True)
@@ -96,7 +96,7 @@ def fresh_schema(admin, base_url: str) -> tuple[str, str]:  # type: ignore[no-un
     """A new schema holding an empty log and an empty plain table; return its name and a URL into it."""
     import psycopg
 
-    from suitability.store_pg import upgrade
+    from suitability.log.postgres import upgrade
 
     schema = "bench_" + uuid.uuid4().hex[:8]
     admin.execute(f"CREATE SCHEMA {schema}")

@@ -6,8 +6,6 @@ after a special warning, or is blocked, with every reason.
 """
 
 from .__about__ import __version__
-from .audit import ReplayReport, VerifyReport, export, prove, replay, verify, verify_proof
-from .checkpoint import Checkpoint, Signer, Verifier, open_note
 from .codec import canonical_bytes, content_hash, parse_json, read_json
 from .engine import Engine
 from .errors import (
@@ -25,6 +23,10 @@ from .errors import (
     SuitabilityError,
     UnknownDocumentError,
 )
+from .log import DEFAULT_LOG, LogStore, SQLiteStore, open_store
+from .log.checkpoint import Checkpoint, Signer, Verifier, open_note
+from .log.export import export
+from .log.verify import VerifyReport, prove, verify, verify_proof
 from .matching import (
     Confirmation,
     Decision,
@@ -49,8 +51,8 @@ from .policy import REASON_CODES, Policy, load_policy
 from .product import Product, load_catalog, parse_product
 from .questionnaire import Questionnaire, load_questionnaire
 from .registry import Registry
+from .replay import ReplayReport, replay
 from .scoring import assess
-from .store import DEFAULT_LOG, LogStore, SQLiteStore, open_store
 
 __all__ = [
     "DEFAULT_LOG",

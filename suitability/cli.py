@@ -24,31 +24,30 @@ from pydantic import BaseModel
 
 from . import __version__
 from ._output import write_atomic
-from .audit import (
+from .codec import content_hash, read_bytes, read_json
+from .engine import Engine
+from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
+from .log import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
+from .log.checkpoint import Checkpoint, Signer, Verifier, open_note
+from .log.export import copy_log, export
+from .log.postgres import upgrade as pg_upgrade
+from .log.verify import (
     NO_CHECKPOINT,
-    copy_log,
-    export,
     kept_checkpoints,
     prove,
     prove_consistency,
-    replay,
     sign_checkpoint,
     verify,
     verify_consistency_proof,
     verify_proof,
 )
-from .checkpoint import Checkpoint, Signer, Verifier, open_note
-from .codec import content_hash, read_bytes, read_json
-from .demo import generate
-from .engine import Engine
-from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
 from .matching import Decision, Evidence, Language
 from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_model
 from .policy import Policy, load_policy
 from .product import Product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
-from .report_html import render as render_report
+from .replay import replay
 from .review import (
     OUTCOMES,
     ROW_FIELDS,
@@ -61,9 +60,9 @@ from .review import (
     review,
     review_json,
 )
+from .review.demo import generate
+from .review.html import render as render_report
 from .scoring import check_answer, next_question
-from .store import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
-from .store_pg import upgrade as pg_upgrade
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INTERNAL = 70

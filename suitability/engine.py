@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from .errors import DecisionError, InputError, Problem, ResponseError
+from .log.store import LogStore
 from .matching import (
     Confirmation,
     Decision,
@@ -49,7 +50,6 @@ from .questionnaire import Questionnaire
 from .records import assessment_draft, confirmation_draft, decision_draft, pseudonym
 from .registry import Registry
 from .scoring import assess
-from .store import LogStore
 
 _PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 

@@ -20,11 +20,11 @@ import hashlib
 import hmac
 from typing import Any
 
+from .log.store import Draft
 from .matching import Confirmation, Decision
 from .models import Assessment, Client
 from .policy import Policy
 from .questionnaire import Questionnaire
-from .store import Draft
 
 
 def _iso(value: Any) -> str:
@@ -102,11 +102,3 @@ def confirmation_draft(confirmation: Confirmation, decision_seq: int) -> Draft:
 def pseudonym(client_id: str, key: bytes) -> str:
     """Return the keyed pseudonym of a client id: ``hmac-sha256:<hex>`` (HMAC-SHA256 with ``key``)."""
     return "hmac-sha256:" + hmac.new(key, client_id.encode(), hashlib.sha256).hexdigest()
-
-
-def key_of(record: dict[str, Any]) -> str | None:
-    """The key a stored record is found by: an artifact's hash, or its result's id."""
-    if record.get("type") == "artifact":
-        return str(record["hash"])
-    result = record.get("result")
-    return str(result["id"]) if isinstance(result, dict) and "id" in result else None

@@ -14,8 +14,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from suitability import Client, assess
+from suitability.log import open_store
+from suitability.log.sqlite import SQLiteStore
 from suitability.records import assessment_draft
-from suitability.store import SQLiteStore, open_store
 from tests.workload import REGISTRY, random_answers
 
 

@@ -19,12 +19,14 @@ import orjson
 import pytest
 from click.testing import CliRunner, Result
 
-from suitability import audit
-from suitability.checkpoint import Checkpoint, Signer, open_note
 from suitability.cli import cli
 from suitability.errors import InputError, IntegrityError, LogError
-from suitability.merkle import leaf_hash
-from suitability.store import SQLiteStore
+from suitability.log import export as audit_export
+from suitability.log import verify as audit_verify
+from suitability.log.checkpoint import Checkpoint, Signer, open_note
+from suitability.log.merkle import leaf_hash
+from suitability.log.sqlite import SQLiteStore
+from suitability.replay import replay as replay_log
 
 from .workload import mixed_workload
 
@@ -46,8 +48,8 @@ def log(built: tuple[Path, Signer], tmp_path: Path) -> Path:
 
 
 def signed(store: SQLiteStore, signer: Signer, size: int | None = None) -> str:
-    report = audit.verify(store)
-    from suitability.merkle import root
+    report = audit_verify.verify(store)
+    from suitability.log.merkle import root
 
     n = report.size if size is None else size
     leaves = [leaf_hash(d) for _, d, _ in store.scan(0, n)]
@@ -79,8 +81,8 @@ def test_replay_catches_a_rewritten_result_at_its_record(log: Path) -> None:
     seq = first_of(log, "decision", "blocked")
     tamper(log, seq, {"outcome": "suitable"})
     store = SQLiteStore(log)
-    assert audit.verify(store).ok  # internally consistent: the attacker recomputed the hashes
-    report = audit.replay(store)
+    assert audit_verify.verify(store).ok  # internally consistent: the attacker recomputed the hashes
+    report = replay_log(store)
     assert [(d.seq, d.field, d.recorded, d.recomputed) for d in report.differences] == [
         (seq, "outcome", "suitable", "blocked")
     ]
@@ -92,7 +94,7 @@ def test_replay_catches_a_rewritten_result_at_its_record(log: Path) -> None:
 def test_replay_reports_nested_differences(log: Path) -> None:
     seq = first_of(log, "assessment")
     tamper(log, seq, {"dimension_scores": {"financial_situation": 99}})
-    (difference, *_) = audit.replay(SQLiteStore(log)).differences
+    (difference, *_) = replay_log(SQLiteStore(log)).differences
     assert difference.seq == seq and difference.field.startswith("dimension_scores/")
 
 
@@ -102,8 +104,8 @@ def test_every_record_is_provable_offline(log: Path, built: tuple[Path, Signer])
     note = signed(store, signer)
     size = store.size()
     for seq in range(size):
-        proof = audit.prove(store, seq, note, signer.verifier())
-        proven_seq, record, checkpoint = audit.verify_proof(json.loads(json.dumps(proof)), signer.verifier())
+        proof = audit_verify.prove(store, seq, note, signer.verifier())
+        proven_seq, record, checkpoint = audit_verify.verify_proof(json.loads(json.dumps(proof)), signer.verifier())
         assert proven_seq == seq and record == store.get(seq).data  # type: ignore[union-attr]
         assert checkpoint.size == size
 
@@ -112,21 +114,21 @@ def test_bad_proofs_are_refused(log: Path, built: tuple[Path, Signer]) -> None:
     signer = built[1]
     store = SQLiteStore(log)
     note = signed(store, signer)
-    proof = audit.prove(store, 3, note, signer.verifier())
+    proof = audit_verify.prove(store, 3, note, signer.verifier())
     import base64
 
     altered = dict(proof, record=base64.b64encode(store.get(4).data).decode())  # type: ignore[union-attr]
     with pytest.raises(IntegrityError, match="not proven"):
-        audit.verify_proof(altered, signer.verifier())
+        audit_verify.verify_proof(altered, signer.verifier())
     moved = dict(proof, seq=4)
     with pytest.raises(IntegrityError, match="not proven"):
-        audit.verify_proof(moved, signer.verifier())
+        audit_verify.verify_proof(moved, signer.verifier())
     with pytest.raises(IntegrityError, match="no valid signature"):
-        audit.verify_proof(proof, Signer.generate("auditor").verifier())
+        audit_verify.verify_proof(proof, Signer.generate("auditor").verifier())
     with pytest.raises(InputError, match="not an inclusion proof"):
-        audit.verify_proof({"format": "x"}, signer.verifier())
+        audit_verify.verify_proof({"format": "x"}, signer.verifier())
     with pytest.raises(InputError, match="not covered"):
-        audit.prove(store, store.size(), note, signer.verifier())
+        audit_verify.prove(store, store.size(), note, signer.verifier())
 
 
 def test_a_checkpoint_the_log_does_not_reproduce_cannot_be_proven_against(
@@ -137,17 +139,17 @@ def test_a_checkpoint_the_log_does_not_reproduce_cannot_be_proven_against(
     note = signed(store, signer)
     tamper(log, first_of(log, "assessment"), {"score": 1})
     with pytest.raises(IntegrityError, match="does not reproduce"):
-        audit.prove(SQLiteStore(log), 0, note, signer.verifier())
+        audit_verify.prove(SQLiteStore(log), 0, note, signer.verifier())
 
 
 def test_export_is_checked_by_the_stdlib_script(log: Path, built: tuple[Path, Signer], tmp_path: Path) -> None:
     signer = built[1]
     store = SQLiteStore(log)
     with pytest.raises(LogError, match="no checkpoint"):
-        audit.export(store, tmp_path / "none")
+        audit_export.export(store, tmp_path / "none")
     store.add_checkpoint(store.size(), signed(store, signer), signer.verifier().text())
     mixed_workload(store, clients=1, seed=77)  # records after the checkpoint are exported too
-    manifest = audit.export(store, tmp_path / "bundle")
+    manifest = audit_export.export(store, tmp_path / "bundle")
     assert manifest["records"] == store.size()
     lines = (tmp_path / "bundle" / "records.jsonl").read_bytes().split(b"\n")
     assert lines[:-1] == [d for _, d, _ in store.scan()]
@@ -173,7 +175,7 @@ def test_export_is_checked_by_the_stdlib_script(log: Path, built: tuple[Path, Si
 
 
 def test_the_pure_python_ed25519_agrees_with_cryptography() -> None:
-    from suitability import _verify_export
+    from suitability.log import _verify_export
 
     signer = Signer.generate("k")
     public = signer.verifier().public
@@ -320,7 +322,7 @@ def test_a_long_pass_raises_the_collector_thresholds_and_restores_them(log: Path
     other = threading.Thread(target=hold)
     other.start()
     started.wait(10)
-    assert audit.verify(SQLiteStore(log)).ok  # a pass of its own, ending while the other runs
+    assert audit_verify.verify(SQLiteStore(log)).ok  # a pass of its own, ending while the other runs
     assert gc.get_threshold()[0] == PASS_THRESHOLD
     release.set()
     other.join()
@@ -350,7 +352,7 @@ def test_checkpoint_refuses_to_sign_a_rewritten_log(log: Path, tmp_path: Path) -
     key, _ = keys(tmp_path)
     assert checkpoint_cli(log, key, tmp_path / "cp1.txt").exit_code == 0
     tamper(log, first_of(log, "decision", "blocked"), {"outcome": "suitable"})
-    assert audit.verify(SQLiteStore(log)).ok  # internally consistent: nothing but the old checkpoint can tell
+    assert audit_verify.verify(SQLiteStore(log)).ok  # internally consistent: nothing but the old checkpoint can tell
     refused = checkpoint_cli(log, key, tmp_path / "cp2.txt")
     assert refused.exit_code == 10, refused.output
     assert "is not consistent with" in refused.stderr and "latest checkpoint kept with the log" in refused.stderr
@@ -381,7 +383,7 @@ def test_checkpoint_refuses_a_truncated_log(log: Path, tmp_path: Path) -> None:
     db.execute("DROP TRIGGER records_no_delete")
     db.execute("DELETE FROM records WHERE seq >= 40")
     db.close()
-    assert audit.verify(SQLiteStore(log)).ok
+    assert audit_verify.verify(SQLiteStore(log)).ok
     refused = checkpoint_cli(log, key, tmp_path / "cp2.txt")
     assert refused.exit_code == 10 and "truncated" in refused.stderr
 
@@ -428,7 +430,7 @@ def test_audit_consistency_proves_and_checks_offline(log: Path, tmp_path: Path) 
     assert made.exit_code == 0, made.output
     assert "CONSISTENT" in made.stdout and "  [0] " in made.stdout
     doc = json.loads(proof.read_text())
-    assert doc["format"] == audit.CONSISTENCY_FORMAT and doc["old_size"] == 50 and doc["consistency"]
+    assert doc["format"] == audit_verify.CONSISTENCY_FORMAT and doc["old_size"] == 50 and doc["consistency"]
     # an outsider holding only the two checkpoints, the proof and the key: no log at all
     log.unlink()
     for args in ([], [str(cp1), str(cp2)]):
@@ -456,15 +458,15 @@ def test_audit_consistency_catches_a_rewritten_log(log: Path, tmp_path: Path, bu
     store = SQLiteStore(log)
     old = signed(store, signer, 20)
     new = signed(store, signer)
-    assert audit.prove_consistency(store, old, new, signer.verifier())["new_size"] == store.size()
+    assert audit_verify.prove_consistency(store, old, new, signer.verifier())["new_size"] == store.size()
     tamper(log, first_of(log, "assessment"), {"score": 1})  # inside the first 20 records
     assert first_of(log, "assessment") < 20
     with pytest.raises(IntegrityError, match="does not reproduce"):
-        audit.prove_consistency(SQLiteStore(log), old, new, signer.verifier())
+        audit_verify.prove_consistency(SQLiteStore(log), old, new, signer.verifier())
     # a rewritten tree re-signed by an attacker's key is not signed by the key the verifier trusts
     forged = signed(SQLiteStore(log), Signer.generate("auditor"))
     with pytest.raises(IntegrityError, match="no valid signature"):
-        audit.prove_consistency(SQLiteStore(log), old, forged, signer.verifier())
+        audit_verify.prove_consistency(SQLiteStore(log), old, forged, signer.verifier())
 
 
 @pytest.mark.parametrize(
@@ -486,7 +488,7 @@ def test_verify_proof_refuses_wrong_types(
 ) -> None:
     """A proof checked by someone who does not trust its maker coerces nothing: exit 3, with the field's pointer."""
     signer = built[1]
-    proof = audit.prove(SQLiteStore(log), 3, signed(SQLiteStore(log), signer), signer.verifier())
+    proof = audit_verify.prove(SQLiteStore(log), 3, signed(SQLiteStore(log), signer), signer.verifier())
     path, pub = tmp_path / "p.json", tmp_path / "k.pub"
     path.write_text(json.dumps(dict(proof, **{field: value})))
     pub.write_text(signer.verifier().text())
@@ -530,7 +532,7 @@ def test_an_export_verifies_only_against_the_trusted_key(log: Path, built: tuple
     store = SQLiteStore(log)
     store.add_checkpoint(store.size(), signed(store, signer), signer.verifier().text())
     bundle = tmp_path / "bundle"
-    audit.export(store, bundle)
+    audit_export.export(store, bundle)
     trusted = tmp_path / "trusted.pub"
     trusted.write_text(signer.verifier().text() + "\n")
     assert run_verify_py(bundle, "--public-key", str(trusted), "--origin", "test/log").returncode == 0
@@ -539,7 +541,7 @@ def test_an_export_verifies_only_against_the_trusted_key(log: Path, built: tuple
     at = records.index(b'"actor":"staff-') + len(b'"actor":"staff-')
     forged_records = records[:at] + b"X" + records[at + 1 :]
     (bundle / "records.jsonl").write_bytes(forged_records)
-    from suitability.merkle import root
+    from suitability.log.merkle import root
 
     lines = forged_records.split(b"\n")[:-1]
     forger = Signer.generate("auditor")
@@ -564,7 +566,7 @@ def test_an_export_checks_the_origin_and_every_signature_by_the_trusted_key(
     note = signed(store, signer)
     store.add_checkpoint(store.size(), note, signer.verifier().text())
     bundle = tmp_path / "bundle"
-    audit.export(store, bundle)
+    audit_export.export(store, bundle)
     key = signer.verifier().text()
     wrong_origin = run_verify_py(bundle, "--public-key", key, "--origin", "test/another-log")
     assert wrong_origin.returncode == 1 and "(2) FAIL" in wrong_origin.stdout
@@ -616,7 +618,7 @@ def test_the_wycheproof_vectors_ship_with_their_licence() -> None:
 def test_the_pure_python_ed25519_passes_wycheproof(
     tc_id: int, public: bytes, message: bytes, signature: bytes, valid: bool
 ) -> None:
-    from suitability import _verify_export
+    from suitability.log import _verify_export
 
     assert _verify_export.ed25519_verify(public, message, signature) is valid, tc_id
 
@@ -624,7 +626,7 @@ def test_the_pure_python_ed25519_passes_wycheproof(
 def test_the_pure_python_ed25519_refuses_x0_with_the_sign_bit_set() -> None:
     """RFC 8032 §5.1.3 step 4: x = 0 with the sign bit set is not a point. ed25519-speccheck case 9
     (novifinancial/ed25519-speccheck, cases.json, Apache-2.0): R = (0, -1) encoded with the sign bit."""
-    from suitability import _verify_export
+    from suitability.log import _verify_export
 
     message = bytes.fromhex("9bedc267423725d473888631ebf45988bad3db83851ee85c85e241a07d148b41")
     public = bytes.fromhex("f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43")
@@ -700,7 +702,7 @@ def test_export_and_report_on_a_full_disk_leave_nothing_half_written(
     assert run.returncode == 3 and "cannot write" in run.stderr, run.stderr
     assert list(out.iterdir()) == []
     # an existing bundle is left as it was
-    audit.export(SQLiteStore(log), out / "bundle")
+    audit_export.export(SQLiteStore(log), out / "bundle")
     before = {p.name: p.read_bytes() for p in (out / "bundle").iterdir()}
     run = run_cli_limited(limit, "audit", "export", str(log), "--out", str(out / "bundle"))
     assert run.returncode == 3
@@ -904,7 +906,7 @@ def test_quick_reads_each_records_own_seq_by_parsing_it(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "log.sqlite3") as store:
         store.append_raw([(i, "note", None, data, leaf_hash(data)) for i, data in enumerate(records)])
         for deep in (True, False):
-            report = audit.verify(store, deep=deep)
+            report = audit_verify.verify(store, deep=deep)
             assert not report.checks[0].ok and report.checks[0].seq == 1, deep
             assert report.checks[0].failure is not None
             assert "expected the record to say seq 1, found 0" in report.checks[0].failure.message

@@ -7,8 +7,8 @@ import hashlib
 
 import pytest
 
-from suitability.checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
 from suitability.errors import InputError, IntegrityError
+from suitability.log.checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
 
 ROOT = bytes(range(32))
 

@@ -11,10 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from suitability import Client, DecisionError, LogError, audit
+from suitability import Client, DecisionError, LogError
 from suitability.engine import Engine
+from suitability.log import verify as audit_verify
+from suitability.log.sqlite import SQLiteStore
 from suitability.records import pseudonym
-from suitability.store import SQLiteStore
+from suitability.replay import replay as replay_log
 
 from .conftest import AS_OF
 from .workload import CATALOG, REGISTRY, mixed_workload
@@ -51,7 +53,7 @@ def test_each_call_is_recorded_with_its_artifacts_first(
     found = engine.recommend(a, CATALOG, client, "cn-csrc", AS_OF + timedelta(days=2))
     assert types(store)[5:] == ["decision"] * len(CATALOG)  # every product screened is on the record
     assert [r.product.id for r in found] == ["MMF-01", "BOND-03", "MIX-05"]
-    assert audit.verify(store).ok and audit.replay(store).ok
+    assert audit_verify.verify(store).ok and replay_log(store).ok
 
 
 def test_no_result_escapes_when_the_append_fails(tmp_path: Path, answers: dict[str, Any], client: Client) -> None:
@@ -93,7 +95,7 @@ def test_client_ids_can_be_pseudonymized(store: SQLiteStore, answers: dict[str, 
     engine.decide(a, CATALOG[0], client, as_of=AS_OF)
     for _, data, _ in store.scan():
         assert b"CN-000123" not in data
-    assert audit.replay(store).ok
+    assert replay_log(store).ok
 
 
 def test_the_engine_is_safe_to_share_between_threads(store: SQLiteStore, answers: dict[str, Any]) -> None:
@@ -116,15 +118,15 @@ def test_the_engine_is_safe_to_share_between_threads(store: SQLiteStore, answers
         t.join()
     assert errors == []
     assert store.size() == 2 + 8 * 25 * 2
-    assert audit.verify(store).ok
+    assert audit_verify.verify(store).ok
 
 
 def test_mixed_workload_verifies_and_replays(store: SQLiteStore) -> None:
     counts = mixed_workload(store, clients=8)
     assert counts["confirmation"] > 0
-    report = audit.verify(store)
+    report = audit_verify.verify(store)
     assert report.ok and report.size == store.size()
-    replayed = audit.replay(store)
+    replayed = replay_log(store)
     assert replayed.ok, replayed.differences[:3] or replayed.errors[:3]
     assert replayed.counts["assessment"] == counts["assessment"]
     assert replayed.counts["decision"] == counts["decision"]
@@ -225,7 +227,7 @@ def test_replay_catches_a_decision_on_other_facts_than_its_assessment(
     lifted = decide(a, r5, pro, policy, "client", AS_OF)
     assert lifted.outcome == "suitable"
     store.append([decision_draft(lifted, 1, policy, "active")])
-    report = audit.replay(store)
+    report = replay_log(store)
     assert not report.ok
     assert [e.pointer for e in report.errors] == ["/records/3"]
     assert "investor_type" in report.errors[0].message and "birth_date" in report.errors[0].message
@@ -245,7 +247,7 @@ def test_under_a_key_records_hold_the_age_not_the_birth_date(store: SQLiteStore,
     assert all(f["birth_date"] is None for f in facts)
     for _, data, _ in store.scan():
         assert b"1950-03-01" not in data and b"CN-ELDER-1" not in data
-    assert audit.verify(store).ok and audit.replay(store).ok
+    assert audit_verify.verify(store).ok and replay_log(store).ok
     # a birth date that does not give the recorded age on the day of the assessment is refused
     with pytest.raises(DecisionError, match="birth_date"):
         engine.decide(a, r4, _with({"birth_date": "1960-03-01"}), "cn-csrc", "client", later)

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from suitability import audit
-from suitability.checkpoint import Verifier, open_note
-from suitability.store import SQLiteStore
+from suitability.log import export as audit_export
+from suitability.log import verify as audit_verify
+from suitability.log.checkpoint import Verifier, open_note
+from suitability.log.sqlite import SQLiteStore
+from suitability.replay import replay as replay_log
 
 from .conftest import DATA
 
@@ -36,19 +38,19 @@ def verifier() -> Verifier:
 
 def test_the_golden_log_verifies_against_its_checkpoint(golden: SQLiteStore) -> None:
     checkpoint = open_note((GOLDEN / "checkpoint.txt").read_text(encoding="utf-8"), verifier())
-    report = audit.verify(golden, [(checkpoint, "checkpoint.txt")])
+    report = audit_verify.verify(golden, [(checkpoint, "checkpoint.txt")])
     assert report.ok, [c.failure for c in report.checks if c.failure]
     assert report.size == checkpoint.size == 72
 
 
 def test_the_golden_log_replays(golden: SQLiteStore) -> None:
-    report = audit.replay(golden)
+    report = replay_log(golden)
     assert report.ok, report.differences[:3] or report.errors[:3]
     assert report.counts["confirmation"] > 0 and report.counts["decision"] > report.counts["assessment"]
 
 
 def test_the_golden_log_exports_byte_for_byte(golden: SQLiteStore, tmp_path: Path) -> None:
-    audit.export(golden, tmp_path / "bundle")
+    audit_export.export(golden, tmp_path / "bundle")
     made = sorted(p.name for p in (tmp_path / "bundle").iterdir())
     assert made == sorted(p.name for p in (GOLDEN / "bundle").iterdir())
     for name in made:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suitability import merkle
+from suitability.log import merkle
 
 from .conftest import ROOT
 

@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 from suitability import Registry
 from suitability.cli import cli
-from suitability.demo import BATCH_SPAN, DRIFTER, PUSHER, generate
-from suitability.report_html import render
+from suitability.log.sqlite import SQLiteStore
 from suitability.review import QueryFilter, Review, ReviewConfig, load_config, query, review
-from suitability.store import SQLiteStore
+from suitability.review.demo import BATCH_SPAN, DRIFTER, PUSHER, generate
+from suitability.review.html import render
 
 REGISTRY = Registry.default(environ={})
 
@@ -338,7 +338,7 @@ def drift_log(path: Path, *, retake_as_of: timedelta) -> dict[str, int]:
     """A client assessed at C2, then 'retaking' two days later (recorded) at C5 dated ``retake_as_of``
     after the first, then buying an R5 product on the strength of the retake, dated like it."""
     from suitability import Engine, Product
-    from suitability.demo import _answers_for
+    from suitability.review.demo import _answers_for
 
     q = REGISTRY.questionnaire("cn-securities-individual")
     now = [T0]
@@ -494,8 +494,8 @@ HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "
 
 def hostile_log(path: Path) -> None:
     """Assessments whose actor is each hostile string (actors are free text in the record)."""
-    from suitability.demo import _answers_for
     from suitability.records import assessment_draft
+    from suitability.review.demo import _answers_for
     from suitability.scoring import assess
 
     q = REGISTRY.questionnaire("cn-securities-individual")
@@ -580,7 +580,7 @@ def test_an_infinite_threshold_is_refused(tmp_path: Path) -> None:
 def append_tampered(path: Path, change: Callable[[dict[str, Any]], None], kind: str = "decision") -> int:
     """Append a copy of the log's last ``kind`` record, changed, as an insider with the database could."""
     from suitability.codec import canonical_bytes
-    from suitability.merkle import leaf_hash
+    from suitability.log.merkle import leaf_hash
 
     store = SQLiteStore(path)
     seq = store.size()

@@ -11,10 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suitability import audit
 from suitability.errors import InputError, IntegrityError, LogError
-from suitability.merkle import leaf_hash
-from suitability.store import Draft, SQLiteStore, open_store
+from suitability.log import open_store
+from suitability.log import verify as audit_verify
+from suitability.log.merkle import leaf_hash
+from suitability.log.sqlite import SQLiteStore
+from suitability.log.store import Draft
+from suitability.replay import replay as replay_log
 
 from .workload import kill_a_writer, mixed_workload, run_writers
 
@@ -161,7 +164,7 @@ def test_a_log_of_the_first_format_is_read_and_written_as_it_is(tmp_path: Path) 
     mixed_workload(store, clients=2)
     seqs = {orjson.loads(d)["result"]["id"]: s for s, d, _ in store.scan() if b'"result"' in d}
     assert seqs and all(store.find(ident).seq == seq for ident, seq in seqs.items())  # type: ignore[union-attr]
-    assert audit.verify(store).ok and audit.replay(store).ok
+    assert audit_verify.verify(store).ok and replay_log(store).ok
     store.close()
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/1",)
@@ -201,7 +204,7 @@ def test_db_upgrade_gives_an_old_log_the_folded_index_and_changes_no_record(tmp_
     assert len(ids) > len(before) // 2
     assert all(upgraded.find(k).seq == s for k, s in ids.items())  # type: ignore[union-attr]
     assert all(stale.find(k).seq == s for k, s in ids.items())  # type: ignore[union-attr]
-    assert audit.verify(upgraded).ok and audit.replay(upgraded).ok
+    assert audit_verify.verify(upgraded).ok and replay_log(upgraded).ok
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/2",)
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'records_key'").fetchall() == []
@@ -223,7 +226,7 @@ def test_four_processes_append_at_once(tmp_path: Path) -> None:
     for seq, ident in acked.items():  # every record is found by its id, folded or recent
         found = store.find(ident)
         assert found is not None and found.seq == seq
-    report = audit.verify(store)
+    report = audit_verify.verify(store)
     assert report.ok, [c.failure for c in report.checks]
 
 
@@ -235,13 +238,13 @@ def test_a_writer_killed_mid_batch_loses_no_acknowledged_record(tmp_path: Path) 
     for seq, ident in acked.items():
         stored = store.get(seq)
         assert stored is not None and orjson.loads(stored.data)["result"]["id"] == ident
-    assert audit.verify(store).ok
+    assert audit_verify.verify(store).ok
     more = mixed_workload(store, clients=1)  # the log goes on after the crash
-    assert more["assessment"] == 1 and audit.verify(store).ok
+    assert more["assessment"] == 1 and audit_verify.verify(store).ok
 
 
 def test_batch_writer_predicts_every_seq(tmp_path: Path) -> None:
-    from suitability.store import BatchWriter
+    from suitability.log.store import BatchWriter
 
     store = SQLiteStore(tmp_path / "log.sqlite3")
     store.append([Draft("note", {"n": 0}, artifacts=[artifact("q")])])  # an artifact already in the log
@@ -260,7 +263,7 @@ def test_batch_writer_predicts_every_seq(tmp_path: Path) -> None:
 
 def test_find_across_epochs_of_the_key_index(tmp_path: Path) -> None:
     """Keys folded into different epochs (2**14 records each) are all found, the first one first."""
-    from suitability.store import EPOCH_BITS
+    from suitability.log.sqlite import EPOCH_BITS
 
     store = SQLiteStore(tmp_path / "log.sqlite3")
     total = 3 * (1 << EPOCH_BITS) + 500
@@ -379,7 +382,7 @@ def test_a_record_not_stored_as_bytes_is_reported_altered(tmp_path: Path, column
     )
     db.close()
     with SQLiteStore(path, create=False) as store, pytest.raises(IntegrityError, match="altered") as caught:
-        audit.verify(store)
+        audit_verify.verify(store)
     assert caught.value.seq == 2 and f"found {found}" in caught.value.render()
     for command in (["audit", "verify", str(path), "--allow-no-checkpoint"], ["audit", "replay", str(path)],
                     ["audit", "query", str(path)]):  # fmt: skip

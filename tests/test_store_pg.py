@@ -18,10 +18,13 @@ from urllib.parse import quote
 import orjson
 import pytest
 
-from suitability import audit
 from suitability.errors import LogError
-from suitability.store import SQLiteStore, open_store
-from suitability.store_pg import LATEST, PostgresStore, upgrade
+from suitability.log import export as audit_export
+from suitability.log import open_store
+from suitability.log import verify as audit_verify
+from suitability.log.postgres import LATEST, PostgresStore, upgrade
+from suitability.log.sqlite import SQLiteStore
+from suitability.replay import replay as replay_log
 
 from .conftest import ROOT
 from .workload import kill_a_writer, mixed_workload, run_writers
@@ -89,8 +92,8 @@ def test_a_workload_verifies_and_replays(url: str) -> None:
     request_close(store)
     counts = mixed_workload(store, clients=4, seed=11)
     assert store.size() == sum(counts.values()) + 3  # one questionnaire and two policy artifacts
-    assert audit.verify(store).ok
-    replayed = audit.replay(store)
+    assert audit_verify.verify(store).ok
+    replayed = replay_log(store)
     assert replayed.ok, replayed.differences[:2] or replayed.errors[:2]
     first = store.get(1)
     assert first is not None and orjson.loads(first.data)["type"] == "assessment"
@@ -122,7 +125,7 @@ def test_eight_processes_append_at_once(url: str) -> None:
     for seq, data, _ in store.scan():
         if seq in acked:
             assert orjson.loads(data)["result"]["id"] == acked[seq]
-    assert audit.verify(store).ok
+    assert audit_verify.verify(store).ok
 
 
 def test_a_killed_writer_loses_no_acknowledged_record(url: str) -> None:
@@ -133,30 +136,30 @@ def test_a_killed_writer_loses_no_acknowledged_record(url: str) -> None:
     for seq, ident in acked.items():
         stored = store.get(seq)
         assert stored is not None and orjson.loads(stored.data)["result"]["id"] == ident
-    assert audit.verify(store).ok
+    assert audit_verify.verify(store).ok
 
 
 def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Path) -> None:
-    from suitability.checkpoint import Checkpoint, Signer
+    from suitability.log.checkpoint import Checkpoint, Signer
 
     lite = SQLiteStore(tmp_path / "log.sqlite3")
     mixed_workload(lite, clients=3, seed=12)
     signer = Signer.generate("auditor")
-    before = audit.verify(lite)
+    before = audit_verify.verify(lite)
     lite.add_checkpoint(
         before.size, Checkpoint("test/log", before.size, before.root).sign(signer), signer.verifier().text()
     )
     upgrade(url)
     pg = open_store(url)
     request_close(pg)
-    assert audit.copy_log(lite, pg) == before.size
-    after = audit.verify(pg)
+    assert audit_export.copy_log(lite, pg) == before.size
+    after = audit_verify.verify(pg)
     assert after.ok and after.root == before.root and after.size == before.size
     with pytest.raises(LogError, match="not empty"):
-        audit.copy_log(lite, pg)
+        audit_export.copy_log(lite, pg)
     # an export from PostgreSQL has the form of one from SQLite, and passes the same verify.py
-    audit.export(lite, tmp_path / "from-sqlite")
-    audit.export(pg, tmp_path / "from-postgres")
+    audit_export.export(lite, tmp_path / "from-sqlite")
+    audit_export.export(pg, tmp_path / "from-postgres")
     for name in ("records.jsonl", "checkpoint.txt", "public-key.txt", "verify.py", "manifest.json"):
         assert (tmp_path / "from-sqlite" / name).read_bytes() == (tmp_path / "from-postgres" / name).read_bytes()
     run = subprocess.run(
@@ -255,7 +258,7 @@ def test_the_app_role_appends_and_reads_but_cannot_rewrite(url: str, app_role: s
     acked = run_writers(app, writers=4, appends=30, batch=1)  # four processes as the app role
     assert len(acked) == 4 * 30
     with open_store(app) as store:
-        assert store.size() == 4 * 30 + 1 and audit.verify(store).ok
+        assert store.size() == 4 * 30 + 1 and audit_verify.verify(store).ok
         store.add_checkpoint(1, "note", "key")  # keeping a checkpoint is allowed
     with psycopg.connect(app, autocommit=True) as conn:
         for sql in (
@@ -299,7 +302,7 @@ def test_an_unfit_app_role_is_refused(url: str) -> None:
 
 def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None:
     """A log written before migration 2: upgrade adds the triggers and functions, appends continue."""
-    from suitability.store_pg import MIGRATIONS
+    from suitability.log.postgres import MIGRATIONS
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE suitability_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
@@ -314,7 +317,7 @@ def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None
     assert upgrade(url) == ["002 append-only checkpoints, gap-checked appends through owner functions"]
     with open_store(url) as store:
         mixed_workload(store, clients=1)
-        report = audit.verify(store)  # (5) objects to the old "note" records, which name nothing
+        report = audit_verify.verify(store)  # (5) objects to the old "note" records, which name nothing
         assert all(check.ok for check in report.checks[:4]) and report.size == store.size() > 3
     with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.RaiseException):
         conn.execute("DELETE FROM checkpoints")

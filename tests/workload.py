@@ -13,8 +13,8 @@ from typing import Any
 
 from suitability import Client, Registry, load_catalog
 from suitability.engine import Engine
+from suitability.log.store import LogStore
 from suitability.scoring import next_question
-from suitability.store import LogStore
 
 from .conftest import EXAMPLES
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suitability import audit
-from suitability.checkpoint import Checkpoint, Signer, open_note
-from suitability.merkle import leaf_hash
-from suitability.store import SQLiteStore
+from suitability.log import verify as audit_verify
+from suitability.log.checkpoint import Checkpoint, Signer, open_note
+from suitability.log.merkle import leaf_hash
+from suitability.log.sqlite import SQLiteStore
 
 from ..workload import mixed_workload
 
@@ -27,7 +27,7 @@ def base() -> tuple[Path, int, list[tuple[Checkpoint, str]]]:
     path = folder / "base.sqlite3"
     store = SQLiteStore(path)
     mixed_workload(store, clients=3, seed=5)
-    report = audit.verify(store)
+    report = audit_verify.verify(store)
     assert report.ok
     signer = Signer.generate("auditor")
     note = Checkpoint("test/log", report.size, report.root).sign(signer)
@@ -45,12 +45,12 @@ def attacker(base: Path) -> tuple[Path, sqlite3.Connection]:
     return copy, db
 
 
-def verdict(path: Path, checkpoints: list[tuple[Checkpoint, str]] | None = None) -> audit.VerifyReport:
+def verdict(path: Path, checkpoints: list[tuple[Checkpoint, str]] | None = None) -> audit_verify.VerifyReport:
     """The deep verification, after checking the quick one blames the same record."""
     store = SQLiteStore(path)
     try:
-        deep = audit.verify(store, checkpoints or [])
-        quick = audit.verify(store, checkpoints or [], deep=False)
+        deep = audit_verify.verify(store, checkpoints or [])
+        quick = audit_verify.verify(store, checkpoints or [], deep=False)
         assert quick.ok == deep.ok or deep.checks[1].failure or deep.checks[4].failure
         if quick.first_bad() is not None:
             assert quick.first_bad() == deep.first_bad()

@@ -15,11 +15,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from suitability import audit
-from suitability.checkpoint import Checkpoint, Signer
+from suitability.log.export import export
+from suitability.log.checkpoint import Checkpoint, Signer
 from suitability.engine import Engine
-from suitability.merkle import root
-from suitability.store import SQLiteStore
+from suitability.log.merkle import root
+from suitability.log.sqlite import SQLiteStore
 from tests.workload import REGISTRY, mixed_workload
 
 HERE = Path(__file__).resolve().parent
@@ -39,7 +39,7 @@ def main() -> None:
     note = Checkpoint("suitability/golden", len(leaves), root(leaves)).sign(signer)
     store.add_checkpoint(len(leaves), note, signer.verifier().text())
     (HERE / "checkpoint.txt").write_text(note, encoding="utf-8")
-    audit.export(store, HERE / "bundle")
+    export(store, HERE / "bundle")
     store.close()
 
 

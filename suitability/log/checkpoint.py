@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from .errors import InputError, IntegrityError, Problem
+from ..errors import InputError, IntegrityError, Problem
 
 _ED25519 = b"\x01"
 _DASH = "\u2014"
@@ -303,3 +303,19 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
             )
         ],
     )
+
+
+def unverified(note: str, source: str) -> Checkpoint:
+    """Parse a checkpoint's origin, size and root without checking any signature (for display, or a
+    note checked elsewhere).
+
+    Raises:
+        InputError: the note does not have the three body lines.
+    """
+    lines = note.split("\n")
+    try:
+        return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
+    except (IndexError, ValueError) as exc:
+        raise InputError(
+            f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
+        ) from None

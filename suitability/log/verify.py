@@ -1,4 +1,4 @@
-"""Auditing a decision log: verify, replay, prove, export.
+"""Verifying a decision log: the numbered checks, inclusion and consistency proofs, signing checkpoints.
 
 :func:`verify` is a numbered checklist over the stored bytes, streamed once:
 
@@ -11,37 +11,29 @@
    artifact, every decision a policy artifact and an earlier assessment, every confirmation an
    earlier decision.
 
-:func:`replay` recomputes every assessment, decision and confirmation from the log alone and
-compares the result field by field. :func:`prove` and :func:`verify_proof` make and check an
+:func:`prove` and :func:`verify_proof` make and check an
 offline inclusion proof of one record against a signed checkpoint; :func:`prove_consistency` and
 :func:`verify_consistency_proof` make and check an RFC 9162 consistency proof between two
 checkpoints (the log only grew); :func:`sign_checkpoint` signs a new checkpoint only once the log is
-verified and proven consistent with every earlier checkpoint; :func:`export` writes a bundle a
-regulator can check with nothing but Python's standard library.
+verified and proven consistent with every earlier checkpoint. Replaying results needs the rules and
+lives above this wing, in :mod:`suitability.replay`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ._output import atomic_folder, atomic_writer, write_atomic
-from ._passes import long_pass
-from .checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
-from .codec import content_hash, is_canonical
-from .errors import InputError, IntegrityError, LogError, Problem, SuitabilityError
-from .matching import Decision, Evidence, check_client_facts, confirm, decide
+from .._passes import long_pass
+from ..codec import content_hash, is_canonical
+from ..errors import InputError, IntegrityError, Problem
+from .checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note, unverified
 from .merkle import (
     EMPTY_ROOT,
     RootBuilder,
@@ -52,11 +44,6 @@ from .merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from .models import Assessment, Client
-from .policy import Policy, load_policy
-from .product import Product
-from .questionnaire import Questionnaire, load_questionnaire
-from .scoring import assess
 from .store import RECORD_TYPES, LogStore
 
 Progress = Callable[[int], None]
@@ -344,189 +331,6 @@ def _check_references(record: dict[str, Any], seq: int, check: Check, index: _In
     index.add(kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None)
 
 
-# --- replay -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Difference:
-    """A field whose recomputed value differs from the recorded one."""
-
-    seq: int
-    type: str
-    field: str
-    recorded: Any
-    recomputed: Any
-
-
-@dataclass
-class ReplayReport:
-    """What :func:`replay` recomputed."""
-
-    counts: dict[str, int]
-    differences: list[Difference]
-    errors: list[Problem]
-
-    @property
-    def ok(self) -> bool:
-        """Whether every result was reproduced."""
-        return not self.differences and not self.errors
-
-    def raise_for_failure(self) -> None:
-        """Raise :class:`IntegrityError` naming the first record that did not replay."""
-        if self.ok:
-            return
-        problems = [
-            Problem(
-                f"{d.type} field {d.field}: recorded {_short(d.recorded)}, recomputed {_short(d.recomputed)}",
-                f"/records/{d.seq}",
-            )
-            for d in self.differences[:20]
-        ]
-        problems += self.errors[:20]
-        seqs = [d.seq for d in self.differences]
-        first = min(seqs) if seqs else None
-        raise IntegrityError(
-            f"replay did not reproduce the log ({len(self.differences)} difference(s))", problems, seq=first
-        )
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _Cache:
-    """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
-
-    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 4_096) -> None:
-        self.store, self.load, self.limit = store, load, limit
-        self.items: OrderedDict[str, Any] = OrderedDict()
-
-    def put(self, key: str, value: Any) -> None:
-        self.items[key] = value
-        if len(self.items) > self.limit:
-            self.items.popitem(last=False)
-
-    def get(self, key: str, seq: int) -> Any:
-        value = self.items.get(key)
-        if value is None:
-            stored = self.store.get(seq)
-            if stored is None:
-                raise KeyError(key)
-            value = self.load(orjson.loads(stored.data))
-        return value
-
-
-def _first_difference(recorded: Any, recomputed: Any, path: str) -> tuple[str, Any, Any]:
-    """The JSON Pointer of the first leaf where the two values differ, and both values there."""
-    if isinstance(recorded, dict) and isinstance(recomputed, dict):
-        for key in sorted(set(recorded) | set(recomputed)):
-            if recorded.get(key) != recomputed.get(key):
-                return _first_difference(recorded.get(key), recomputed.get(key), f"{path}/{key}")
-    if isinstance(recorded, list) and isinstance(recomputed, list) and len(recorded) == len(recomputed):
-        for index, (a, b) in enumerate(zip(recorded, recomputed, strict=True)):
-            if a != b:
-                return _first_difference(a, b, f"{path}/{index}")
-    return path, recorded, recomputed
-
-
-def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str, Any], out: list[Difference]) -> None:
-    if recorded == recomputed:
-        return
-    for name in sorted(set(recorded) | set(recomputed)):
-        if recorded.get(name) != recomputed.get(name):
-            where, was, now = _first_difference(recorded.get(name), recomputed.get(name), name)
-            out.append(Difference(seq, kind, where, was, now))
-
-
-@long_pass()
-def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:
-    """Recompute every result in ``store`` from the log alone and compare it with its record."""
-    counts = dict.fromkeys(RECORD_TYPES, 0)
-    differences: list[Difference] = []
-    errors: list[Problem] = []
-    documents: dict[str, Questionnaire | Policy] = {}
-    # an assessment is kept with the client facts recorded beside it, which its decisions must use
-    assessments = _Cache(
-        store,
-        lambda r: (
-            Assessment.model_validate(r["result"]),
-            None if r["client"] is None else Client.model_validate(r["client"]),
-        ),
-    )
-    decisions = _Cache(store, lambda r: Decision.model_validate(r["result"]))
-    # Products and clients repeat (a client's records sit together): each is validated once while
-    # it recurs. Both caches are bounded, the oldest entry going first, so memory stays flat.
-    products: dict[str, Product] = {}
-    clients: dict[str, Client] = {}
-
-    def parsed(cache: dict[str, Any], model: Any, value: Any) -> Any:
-        key = orjson.dumps(value).decode()  # a compact copy: orjson's bytes keep a 4 KiB buffer each
-        found = cache.get(key)
-        if found is None:
-            if len(cache) >= 4_096:
-                del cache[next(iter(cache))]
-            found = cache[key] = model.model_validate(value)
-        return found
-
-    for seq, data, _ in store.scan():
-        try:
-            record = orjson.loads(data)
-            kind = record["type"]
-            counts[kind] = counts.get(kind, 0) + 1
-            if kind == "artifact":
-                loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
-                documents[record["hash"]] = loader(record["document"], f"record {seq}")
-            elif kind == "assessment":
-                q = documents[record["questionnaire"]["hash"]]
-                assert isinstance(q, Questionnaire)
-                client = parsed(clients, Client, record["client"]) if record["client"] is not None else None
-                result = assess(q, record["answers"], client, _instant(record["as_of"]))
-                _compare(seq, kind, record["result"], result.model_dump(mode="json"), differences)
-                assessments.put(result.id, (result, client))
-            elif kind == "decision":
-                p = documents[record["policy"]["hash"]]
-                assert isinstance(p, Policy)
-                a, facts = assessments.get(record["assessment_id"], record["assessment_seq"])
-                who, when = parsed(clients, Client, record["client"]), _instant(record["as_of"])
-                # a decision on facts other than its assessment's lifted a limit the assessment set
-                check_client_facts(facts, a.assessed_at, who, when)
-                d = decide(
-                    a,
-                    parsed(products, Product, record["product"]),
-                    who,
-                    p,
-                    record["initiated_by"],
-                    when,
-                    questionnaire_status=record["questionnaire_status"],
-                )
-                _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)
-                decisions.put(d.id, d)
-            elif kind == "confirmation":
-                d = decisions.get(record["decision_id"], record["decision_seq"])
-                evidence = Evidence.model_validate(record["evidence"]) if record["evidence"] else None
-                c = confirm(
-                    d,
-                    record["acknowledgement"],
-                    record["actor"],
-                    record["channel"],
-                    evidence,
-                    language=record["language"],
-                    confirmed_at=_instant(record["confirmed_at"]),
-                )
-                _compare(seq, kind, record["result"], c.model_dump(mode="json"), differences)
-        except (KeyError, TypeError, ValueError, AssertionError, SuitabilityError) as exc:
-            detail = exc.render() if isinstance(exc, SuitabilityError) else f"{type(exc).__name__}: {exc}"
-            errors.append(Problem(f"cannot replay this record: {detail}", f"/records/{seq}"))
-        if progress is not None and seq % 10_000 == 0:
-            progress(seq)
-    return ReplayReport(counts, differences, errors)
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 # --- proofs -----------------------------------------------------------------------------------
 
 PROOF_FORMAT = "suitability-inclusion-proof/1"
@@ -544,7 +348,7 @@ def prove(
         InputError: ``seq`` is not covered by the checkpoint.
         IntegrityError: the log does not reproduce the checkpoint.
     """
-    checkpoint = open_note(note, verifier, source) if verifier else _unverified(note, source)
+    checkpoint = open_note(note, verifier, source) if verifier else unverified(note, source)
     if not 0 <= seq < checkpoint.size:
         raise InputError(
             f"record {seq} is not covered by {source}",
@@ -576,16 +380,6 @@ def prove(
         "inclusion": [_b64(h) for h in inclusion_proof(leaves, seq)],
         "checkpoint": note,
     }
-
-
-def _unverified(note: str, source: str) -> Checkpoint:
-    lines = note.split("\n")
-    try:
-        return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
-    except (IndexError, ValueError) as exc:
-        raise InputError(
-            f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
-        ) from None
 
 
 def verify_proof(proof: Any, verifier: Verifier, source: str = "<proof>") -> tuple[int, bytes, Checkpoint]:
@@ -949,107 +743,17 @@ def sign_checkpoint(
     return SignedCheckpoint(note, report, checked)
 
 
-# --- export -----------------------------------------------------------------------------------
-
-
-def export(
-    store: LogStore,
-    out: Path,
-    *,
-    note: str | None = None,
-    public_key: str | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
-    """Write a self-contained bundle to ``out``: the records, a checkpoint, the key and ``verify.py``.
-
-    ``records.jsonl`` holds the exact stored bytes, one record a line (canonical JSON has no raw
-    newline). ``verify.py`` needs only Python's standard library, and trusts only the key and
-    origin its user gives it: ``public-key.txt`` is a hint, never trusted.
-
-    Raises:
-        LogError: there is no checkpoint to export (make one with ``audit checkpoint``).
-        InputError: the bundle could not be written whole (nothing is left half written).
-    """
-    note = note or store.latest_checkpoint()
-    if note is None:
-        raise LogError(
-            f"no checkpoint kept with {store.location}",
-            [Problem("expected a checkpoint: run `suitability audit checkpoint` first, or pass one")],
-        )
-    key = public_key or store.public_key()
-    script = resources.files("suitability").joinpath("_verify_export.py").read_text(encoding="utf-8")
-    count = 0
-    # The bundle is written whole into a folder beside ``out`` and moved in at the end: a full disk
-    # leaves no half bundle (and no records file that stops short of what the checkpoint covers).
-    with atomic_folder(out) as staging:
-        with atomic_writer(staging / "records.jsonl") as handle:
-            for seq, data, _ in store.scan():
-                handle.write(data + b"\n")
-                count += 1
-                if progress is not None and seq % 10_000 == 0:
-                    progress(seq)
-        if progress is not None:
-            progress(count)
-        write_atomic(staging / "checkpoint.txt", note)
-        if key:
-            write_atomic(staging / "public-key.txt", key + "\n")
-        write_atomic(staging / "verify.py", script)
-        manifest = {
-            "records": count,
-            "checkpoint": "checkpoint.txt",
-            "public_key": "public-key.txt" if key else None,
-            "verifier": "verify.py",
-        }
-        write_atomic(staging / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-    return manifest
-
-
-def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = None) -> int:
-    """Copy every record of ``source`` (exact bytes and leaf hashes) and its checkpoints to an empty ``target``.
-
-    Returns the number of records copied; the target then has the source's root.
-
-    Raises:
-        LogError: the target is not empty.
-    """
-    from .records import key_of
-
-    if target.size():
-        raise LogError(f"{target.location} is not empty", [Problem("expected an empty log to copy into")])
-    batch: list[tuple[int, str, str | None, bytes, bytes]] = []
-    count = 0
-    for seq, data, leaf in source.scan():
-        record = orjson.loads(data)
-        batch.append((seq, str(record.get("type")), key_of(record), data, leaf))
-        count += 1
-        if len(batch) >= 5_000:
-            target.append_raw(batch)
-            batch = []
-            if progress is not None:
-                progress(count)
-    target.append_raw(batch)
-    note, key = source.latest_checkpoint(), source.public_key()
-    if note and key:
-        target.add_checkpoint(_unverified(note, source.location).size, note, key)
-    return count
-
-
 __all__ = [
     "CHECKS",
     "CONSISTENCY_FORMAT",
     "NO_CHECKPOINT",
     "PROOF_FORMAT",
     "Check",
-    "Difference",
-    "ReplayReport",
     "SignedCheckpoint",
     "VerifyReport",
-    "copy_log",
-    "export",
     "kept_checkpoints",
     "prove",
     "prove_consistency",
-    "replay",
     "sign_checkpoint",
     "verify",
     "verify_consistency_proof",

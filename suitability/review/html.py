@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from .review import Figure, Review
+from .figures import Figure, Review
 
 _PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#b83b3b", "#7a5bb5", "#6b7b8c", "#c2a32b", "#2fa3a3")
 

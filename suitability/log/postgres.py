@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import LogError, Problem
+from ..errors import LogError, Problem
 from .store import Draft, KeptCheckpoint, LogStore, Row, Stored, check_continues, layout, now_text
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (

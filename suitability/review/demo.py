@@ -27,14 +27,14 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from .matching import confirm, decide
-from .models import Assessment, Client
-from .policy import Policy
-from .product import Product
-from .questionnaire import Questionnaire
-from .records import assessment_draft, confirmation_draft, decision_draft
-from .scoring import assess, next_question
-from .store import BatchWriter, Draft, LogStore
+from ..log.store import BatchWriter, Draft, LogStore
+from ..matching import confirm, decide
+from ..models import Assessment, Client
+from ..policy import Policy
+from ..product import Product
+from ..questionnaire import Questionnaire
+from ..records import assessment_draft, confirmation_draft, decision_draft
+from ..scoring import assess, next_question
 
 DRIFTER = "CN-DRIFT-0001"
 PUSHER = "staff-99"

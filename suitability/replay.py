@@ -1,0 +1,210 @@
+"""Replay: every assessment, decision and confirmation recomputed from the log alone.
+
+The one part of auditing that needs the rules. :func:`replay` streams the log once, rebuilds each
+document from its artifact record and recomputes each result from its recorded inputs and
+``as_of``, then compares it field by field with the recorded result. A decision made on client
+facts other than its assessment's is named too. Memory stays bounded: results are cached by id up
+to a limit and found again by seq (docs/adr/0003-fast-passes.md).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ._passes import long_pass
+from .errors import IntegrityError, Problem, SuitabilityError
+from .log.store import RECORD_TYPES, LogStore
+from .matching import Decision, Evidence, check_client_facts, confirm, decide
+from .models import Assessment, Client
+from .policy import Policy, load_policy
+from .product import Product
+from .questionnaire import Questionnaire, load_questionnaire
+from .scoring import assess
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Difference:
+    """A field whose recomputed value differs from the recorded one."""
+
+    seq: int
+    type: str
+    field: str
+    recorded: Any
+    recomputed: Any
+
+
+@dataclass
+class ReplayReport:
+    """What :func:`replay` recomputed."""
+
+    counts: dict[str, int]
+    differences: list[Difference]
+    errors: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every result was reproduced."""
+        return not self.differences and not self.errors
+
+    def raise_for_failure(self) -> None:
+        """Raise :class:`IntegrityError` naming the first record that did not replay."""
+        if self.ok:
+            return
+        problems = [
+            Problem(
+                f"{d.type} field {d.field}: recorded {_short(d.recorded)}, recomputed {_short(d.recomputed)}",
+                f"/records/{d.seq}",
+            )
+            for d in self.differences[:20]
+        ]
+        problems += self.errors[:20]
+        seqs = [d.seq for d in self.differences]
+        first = min(seqs) if seqs else None
+        raise IntegrityError(
+            f"replay did not reproduce the log ({len(self.differences)} difference(s))", problems, seq=first
+        )
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Cache:
+    """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
+
+    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 4_096) -> None:
+        self.store, self.load, self.limit = store, load, limit
+        self.items: OrderedDict[str, Any] = OrderedDict()
+
+    def put(self, key: str, value: Any) -> None:
+        self.items[key] = value
+        if len(self.items) > self.limit:
+            self.items.popitem(last=False)
+
+    def get(self, key: str, seq: int) -> Any:
+        value = self.items.get(key)
+        if value is None:
+            stored = self.store.get(seq)
+            if stored is None:
+                raise KeyError(key)
+            value = self.load(orjson.loads(stored.data))
+        return value
+
+
+def _first_difference(recorded: Any, recomputed: Any, path: str) -> tuple[str, Any, Any]:
+    """The JSON Pointer of the first leaf where the two values differ, and both values there."""
+    if isinstance(recorded, dict) and isinstance(recomputed, dict):
+        for key in sorted(set(recorded) | set(recomputed)):
+            if recorded.get(key) != recomputed.get(key):
+                return _first_difference(recorded.get(key), recomputed.get(key), f"{path}/{key}")
+    if isinstance(recorded, list) and isinstance(recomputed, list) and len(recorded) == len(recomputed):
+        for index, (a, b) in enumerate(zip(recorded, recomputed, strict=True)):
+            if a != b:
+                return _first_difference(a, b, f"{path}/{index}")
+    return path, recorded, recomputed
+
+
+def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str, Any], out: list[Difference]) -> None:
+    if recorded == recomputed:
+        return
+    for name in sorted(set(recorded) | set(recomputed)):
+        if recorded.get(name) != recomputed.get(name):
+            where, was, now = _first_difference(recorded.get(name), recomputed.get(name), name)
+            out.append(Difference(seq, kind, where, was, now))
+
+
+@long_pass()
+def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:
+    """Recompute every result in ``store`` from the log alone and compare it with its record."""
+    counts = dict.fromkeys(RECORD_TYPES, 0)
+    differences: list[Difference] = []
+    errors: list[Problem] = []
+    documents: dict[str, Questionnaire | Policy] = {}
+    # an assessment is kept with the client facts recorded beside it, which its decisions must use
+    assessments = _Cache(
+        store,
+        lambda r: (
+            Assessment.model_validate(r["result"]),
+            None if r["client"] is None else Client.model_validate(r["client"]),
+        ),
+    )
+    decisions = _Cache(store, lambda r: Decision.model_validate(r["result"]))
+    # Products and clients repeat (a client's records sit together): each is validated once while
+    # it recurs. Both caches are bounded, the oldest entry going first, so memory stays flat.
+    products: dict[str, Product] = {}
+    clients: dict[str, Client] = {}
+
+    def parsed(cache: dict[str, Any], model: Any, value: Any) -> Any:
+        key = orjson.dumps(value).decode()  # a compact copy: orjson's bytes keep a 4 KiB buffer each
+        found = cache.get(key)
+        if found is None:
+            if len(cache) >= 4_096:
+                del cache[next(iter(cache))]
+            found = cache[key] = model.model_validate(value)
+        return found
+
+    for seq, data, _ in store.scan():
+        try:
+            record = orjson.loads(data)
+            kind = record["type"]
+            counts[kind] = counts.get(kind, 0) + 1
+            if kind == "artifact":
+                loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
+                documents[record["hash"]] = loader(record["document"], f"record {seq}")
+            elif kind == "assessment":
+                q = documents[record["questionnaire"]["hash"]]
+                assert isinstance(q, Questionnaire)
+                client = parsed(clients, Client, record["client"]) if record["client"] is not None else None
+                result = assess(q, record["answers"], client, _instant(record["as_of"]))
+                _compare(seq, kind, record["result"], result.model_dump(mode="json"), differences)
+                assessments.put(result.id, (result, client))
+            elif kind == "decision":
+                p = documents[record["policy"]["hash"]]
+                assert isinstance(p, Policy)
+                a, facts = assessments.get(record["assessment_id"], record["assessment_seq"])
+                who, when = parsed(clients, Client, record["client"]), _instant(record["as_of"])
+                # a decision on facts other than its assessment's lifted a limit the assessment set
+                check_client_facts(facts, a.assessed_at, who, when)
+                d = decide(
+                    a,
+                    parsed(products, Product, record["product"]),
+                    who,
+                    p,
+                    record["initiated_by"],
+                    when,
+                    questionnaire_status=record["questionnaire_status"],
+                )
+                _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)
+                decisions.put(d.id, d)
+            elif kind == "confirmation":
+                d = decisions.get(record["decision_id"], record["decision_seq"])
+                evidence = Evidence.model_validate(record["evidence"]) if record["evidence"] else None
+                c = confirm(
+                    d,
+                    record["acknowledgement"],
+                    record["actor"],
+                    record["channel"],
+                    evidence,
+                    language=record["language"],
+                    confirmed_at=_instant(record["confirmed_at"]),
+                )
+                _compare(seq, kind, record["result"], c.model_dump(mode="json"), differences)
+        except (KeyError, TypeError, ValueError, AssertionError, SuitabilityError) as exc:
+            detail = exc.render() if isinstance(exc, SuitabilityError) else f"{type(exc).__name__}: {exc}"
+            errors.append(Problem(f"cannot replay this record: {detail}", f"/records/{seq}"))
+        if progress is not None and seq % 10_000 == 0:
+            progress(seq)
+    return ReplayReport(counts, differences, errors)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
