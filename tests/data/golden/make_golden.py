@@ -15,9 +15,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from suitability.log.export import export
-from suitability.log.checkpoint import Checkpoint, Signer
 from suitability.engine import Engine
+from suitability.log.checkpoint import Checkpoint, Signer
+from suitability.log.export import export
 from suitability.log.merkle import root
 from suitability.log.sqlite import SQLiteStore
 from tests.workload import REGISTRY, mixed_workload
