@@ -26,10 +26,12 @@ import hashlib
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
 
+from .._output import write_atomic
 from .._passes import long_pass
 from ..codec import content_hash, is_canonical
 from ..errors import InputError, IntegrityError, Problem
@@ -696,20 +698,24 @@ def sign_checkpoint(
     signer: Signer,
     origin: str,
     *,
+    out: str | Path | None = None,
     held: Sequence[tuple[str, str]] = (),
     trusted: Sequence[Verifier] = (),
     progress: Progress | None = None,
 ) -> SignedCheckpoint:
-    """Verify ``store``, prove it consistent with every earlier checkpoint, then sign its size and root.
+    """Verify ``store``, prove it consistent with every earlier checkpoint, sign its size and root, keep it.
 
     The earlier checkpoints are the latest one kept with the log and every one in ``held`` (note,
     source), for instance a checkpoint an outside party kept: the check then does not rest only on
     what the firm stores. Each must be signed by the signer's own key or one of ``trusted`` (a
     rotated key), name ``origin``, and be a prefix of the log by an RFC 9162 consistency proof;
     the full numbered checks of :func:`verify` run over every record, those added since included.
+    The new note is then written whole to ``out`` (when given) and kept with the log, where the
+    next checkpoint and ``audit verify`` find it.
 
     Raises:
-        InputError: the origin is not one line of printable text, or a checkpoint is malformed.
+        InputError: the origin is not one line of printable text, a checkpoint is malformed, or
+            ``out`` cannot be written whole (then nothing is kept).
         IntegrityError: the log fails verification, an earlier checkpoint is not signed by a
             trusted key, names another origin, or the log is not consistent with it; nothing is
             signed.
@@ -740,6 +746,10 @@ def sign_checkpoint(
         checked.append((source, cp.size))
     # (4) sign
     note = Checkpoint(origin, report.size, report.root).sign(signer)
+    # (5) write it for the caller to hand out, then keep it with the log
+    if out is not None:
+        write_atomic(out, note)
+    store.add_checkpoint(report.size, note, signer.verifier().text())
     return SignedCheckpoint(note, report, checked)
 
 
