@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from suitability import parse_instant
 from suitability.errors import InputError
-from suitability.models import as_instant, parse_instant
+from suitability.models import as_instant
 
 
 def test_a_date_means_its_midnight_utc() -> None:

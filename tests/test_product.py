@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from suitability import InputError, Policy, ProductError, load_catalog, parse_product
-from suitability.product import check_against, find_product, product_horizon
+from suitability import InputError, Policy, ProductError, find_product, load_catalog, parse_product
+from suitability.product import check_against, product_horizon
 
 from .conftest import DATA, EXAMPLES, load
 
