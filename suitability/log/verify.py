@@ -731,9 +731,12 @@ def sign_checkpoint(
     for note, source in earlier:
         unique.setdefault(note, source)  # the same note given twice (kept and held) is checked once
     opened = [(_open_trusted(note, verifiers, source), source) for note, source in unique.items()]
-    # (2) every record passes the numbered checks
-    report = verify(store, progress=progress)
-    report.raise_for_failure()
+    # (2) every record passes the numbered checks, against every checkpoint kept with the log under a
+    # trusted key: the latest alone could be a copy of an old note appended to hide a later rewrite
+    every_kept = [cp for v in verifiers for cp in kept_checkpoints(store, v, store.location)]
+    report = verify(store, every_kept, progress=progress)
+    if any(not c.ok for c in report.checks if c.name != "root"):
+        report.raise_for_failure()
     # (3) the log only grew since each earlier checkpoint
     checked: list[tuple[str, int]] = []
     for cp, source in opened:
@@ -744,6 +747,7 @@ def sign_checkpoint(
             )
         _consistency(store, cp, source, report.size, report.root, f"{store.location} (now {report.size} records)")
         checked.append((source, cp.size))
+    report.raise_for_failure()  # an earlier kept checkpoint the log no longer reproduces
     # (4) sign
     note = Checkpoint(origin, report.size, report.root).sign(signer)
     # (5) write it for the caller to hand out, then keep it with the log
