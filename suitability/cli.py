@@ -689,6 +689,7 @@ def decide_command(
 @click.option("--channel", required=True, callback=_identifier, help="Where: branch, app, phone…")
 @click.option("--evidence-id", callback=_identifier, help="双录 recording id.")
 @click.option("--evidence-sha256", help="SHA-256 (hex) of the recording.")
+@_as_of_option
 @_output_options
 @_log_option
 @click.pass_context
@@ -700,6 +701,7 @@ def confirm_command(
     channel: str,
     evidence_id: str | None,
     evidence_sha256: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -722,7 +724,9 @@ def confirm_command(
             InputError,
         )
     language: Language = "en" if lang == "en" else "zh-CN"
-    confirmation = _engine(ctx, log).confirm(decision, ack, actor, channel, evidence, language=language)
+    confirmation = _engine(ctx, log).confirm(
+        decision, ack, actor, channel, evidence, language=language, confirmed_at=as_of
+    )
     if as_json:
         _emit_json(confirmation)
         return

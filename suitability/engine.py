@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -43,7 +43,7 @@ from .matching import (
     decide_many,
     explain_fit,
 )
-from .models import Assessment, Client, Response, as_instant, identifier_problem
+from .models import Assessment, Client, Response, as_instant, identifier_problem, oldest_age_at
 from .policy import Policy
 from .product import Product
 from .questionnaire import Questionnaire
@@ -69,6 +69,8 @@ class Engine:
         pseudonym_key: when given, client ids are pseudonymized with HMAC-SHA256 under this key
             and birth dates recorded as ages; an empty key is refused, never taken as "off".
         clock: returns "now" when a call gives no ``as_of`` (read at this edge, then recorded).
+        confirm_within: how long after its decision a confirmation may be taken (the client's
+            situation, and the warnings that fit it, may change after that).
 
     Raises:
         InputError: ``pseudonym_key`` is empty.
@@ -81,6 +83,7 @@ class Engine:
         *,
         pseudonym_key: bytes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        confirm_within: timedelta = timedelta(hours=24),
     ) -> None:
         if pseudonym_key is not None and not pseudonym_key:
             raise InputError(
@@ -91,6 +94,7 @@ class Engine:
         self.store = store
         self._key = pseudonym_key
         self._clock = clock
+        self._confirm_within = confirm_within
 
     def _pseudonymous(self, client: Client) -> Client:
         """``client`` named by its pseudonym (a well-formed pseudonym is taken as it is)."""
@@ -191,7 +195,28 @@ class Engine:
         given = self._pseudonymous(client)
         facts = Client.model_validate(record["client"]) if record.get("client") is not None else None
         check_client_facts(facts, recorded.assessed_at, given, when)
+        assert facts is not None  # check_client_facts refused an assessment without facts
+        if facts.birth_date is None and facts.age is not None:
+            # Only an age was recorded: the decision takes the highest age it allows at ``when``,
+            # so no fact given now (an age, a birth date) can make the client younger.
+            age = oldest_age_at(facts.age, recorded.assessed_at.date(), when.date())
+            return seq, recorded, given.model_copy(update={"birth_date": None, "age": age})
         return seq, recorded, self._recordable(given, when)
+
+    def _needs_age(self, policy: Policy, client: Client, when: datetime) -> None:
+        """A policy with an age rule (special care) cannot be applied without the client's age."""
+        if policy.care_age is not None and client.age_at(when.date()) is None:
+            raise DecisionError(
+                f"policy {policy.id}@{policy.version} needs the client's age",
+                [
+                    Problem(
+                        f"expected a birth date (or age) in the client's facts: the policy's special care from "
+                        f"age {policy.care_age} cannot be applied without one; assess again with it",
+                        "/client/birth_date",
+                        code="AGE_REQUIRED",
+                    )
+                ],
+            )
 
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
@@ -222,6 +247,7 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
         self.store.append([decision_draft(result, seq, p, status, actor)])
@@ -239,8 +265,14 @@ class Engine:
         shown_warnings: Sequence[Reason] | None = None,
         confirmed_at: datetime | None = None,
     ) -> Confirmation:
-        """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it."""
+        """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it.
+
+        A confirmation is taken within ``confirm_within`` of its decision and while the assessment
+        behind it is valid: a decision kept for later cannot be confirmed once the client's
+        situation (an age, an expired profile) may have changed.
+        """
         seq, recorded, _ = self._recorded(decision, Decision, "decision")
+        when = self._when(confirmed_at)
         result = confirm(
             recorded,
             acknowledgement,
@@ -249,10 +281,36 @@ class Engine:
             evidence,
             language=language,
             shown_warnings=shown_warnings,
-            confirmed_at=self._when(confirmed_at),
+            confirmed_at=when,
         )
+        self._still_confirmable(recorded, when)  # after the decision's own checks: those come first
         self.store.append([confirmation_draft(result, seq)])
         return result
+
+    def _still_confirmable(self, decision: Decision, when: datetime) -> None:
+        problems = []
+        if when > decision.as_of + self._confirm_within:
+            problems.append(
+                Problem(
+                    f"expected a confirmation by {(decision.as_of + self._confirm_within).isoformat()} "
+                    f"({self._confirm_within} after the decision), found {when.isoformat()}: decide again",
+                    "/confirmed_at",
+                    code="CONFIRMATION_TOO_LATE",
+                )
+            )
+        found = self.store.find(decision.assessment_id)
+        valid_until = Assessment.model_validate(orjson.loads(found.data)["result"]).valid_until if found else None
+        if valid_until is not None and when > valid_until:
+            problems.append(
+                Problem(
+                    f"expected a confirmation while the assessment is valid (until {valid_until.isoformat()}), "
+                    f"found {when.isoformat()}: assess the client again",
+                    "/confirmed_at",
+                    code="ASSESSMENT_EXPIRED",
+                )
+            )
+        if problems:
+            raise DecisionError(f"decision {decision.id} can no longer be confirmed", problems)
 
     def recommend(
         self,
@@ -273,6 +331,7 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         # decide_many refuses an unknown level, term or variety before anything is recorded
         decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)

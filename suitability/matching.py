@@ -498,7 +498,7 @@ def confirm(
 
     Raises:
         DecisionError: the decision is ``blocked`` or ``suitable``, the warnings shown differ from
-            the decision's, the acknowledgement is empty (or not text), or the actor or channel is
+            the decision's, ``confirmed_at`` is before the decision, the acknowledgement is empty (or not text), or the actor or channel is
             not an identifier a person can read (:func:`~suitability.models.identifier_problem`).
     """
     if decision.outcome != "requires_confirmation":
@@ -532,9 +532,18 @@ def confirm(
                 code="WARNINGS_DIFFER",
             )
         )
+    at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
+    if at < decision.as_of:
+        problems.append(
+            Problem(
+                f"expected a confirmation at or after the decision ({decision.as_of.isoformat()}), "
+                f"found {at.isoformat()}",
+                "/confirmed_at",
+                code="CONFIRMED_BEFORE_DECISION",
+            )
+        )
     if problems:
         raise DecisionError(f"cannot confirm decision {decision.id}", problems)
-    at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
     return Confirmation(
         id=_digest_id("cnf_", [decision.id, expected, acknowledgement, actor, channel, at.isoformat()]),
         decision_id=decision.id,

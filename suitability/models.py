@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -229,6 +229,20 @@ class Assessment(_Frozen):
     def consistent(self) -> bool:
         """Whether a decision may rest on this assessment."""
         return not self.consistency_violations
+
+
+def oldest_age_at(age: int, on: date, at: date) -> int:
+    """The highest age on ``at`` of anyone aged ``age`` on ``on``: a recorded age is never taken lower.
+
+    Under a pseudonymization key the log holds a client's age, not the birth date; a later decision
+    uses this bound, so a limit set by age (special care) can come up to a year early, never late.
+    """
+    try:
+        last_birthday_missed = on.replace(year=on.year - age - 1)
+    except ValueError:  # 29 February in a common year
+        last_birthday_missed = on.replace(year=on.year - age - 1, day=28)
+    born = last_birthday_missed + timedelta(days=1)
+    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
 
 
 def as_instant(value: date | datetime) -> datetime:

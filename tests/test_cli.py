@@ -278,7 +278,8 @@ def test_decide_confirm_recommend(tmp_path: Path) -> None:
     decision = tmp_path / "decision.json"
     decision.write_text(as_json.stdout, encoding="utf-8")
     confirmed = run("confirm", "--decision", str(decision), "--ack", "我已知晓风险，坚持购买", "--actor", "staff-07",
-                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-sha256", "ab" * 32, "--json")  # fmt: skip
+                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-sha256", "ab" * 32, "--json",
+                    "--as-of", "2026-11-29T00:10:00Z")  # fmt: skip
     data = json.loads(confirmed.stdout)
     assert data["decision_id"] == json.loads(as_json.stdout)["id"]
     assert data["evidence"] == {"recording_id": "REC-1", "sha256": "ab" * 32}
@@ -434,6 +435,8 @@ def test_confirm_refuses_ids_a_person_would_misread(tmp_path: Path) -> None:
         "staff-07",
         "--channel",
         "branch",
+        "--as-of",
+        "2026-11-29T01:00:00Z",
     ]
     for option, value in [("--actor", "staff\u200b-07"), ("--channel", "bran\u0007ch"), ("--channel", "\t")]:
         args = [*base]

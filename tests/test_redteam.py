@@ -34,7 +34,6 @@ def _answers(**change: str) -> dict[str, Any]:
 # --- facts at decide time ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="an age-only client at decide time is taken at its word within a year's slack")
 def test_an_age_given_in_place_of_the_birth_date_drops_special_care(tmp_path: Path) -> None:
     """Under a pseudonymization key the assessment records the age (64). Sixty days later the client is
     65; the salesperson passes {"age": 64} instead of the birth date, inside the tolerance the fact
@@ -52,7 +51,6 @@ def test_an_age_given_in_place_of_the_birth_date_drops_special_care(tmp_path: Pa
     assert "SPECIAL_CARE_REQUIRED" in [r.code for r in lied.reasons]
 
 
-@pytest.mark.xfail(strict=True, reason="special care rests on the KYC birth date alone; the age answer is ignored")
 def test_a_client_without_a_birth_date_who_answered_over_70_gets_no_special_care(tmp_path: Path) -> None:
     """Leave the birth date out of the client facts: the questionnaire's own "over 70" answer caps the
     profile at C2, but an R4 purchase needs no special-care warning."""
@@ -67,7 +65,6 @@ def test_a_client_without_a_birth_date_who_answered_over_70_gets_no_special_care
     assert "SPECIAL_CARE_REQUIRED" in [r.code for r in decision.reasons]
 
 
-@pytest.mark.xfail(strict=True, reason="a decision can be confirmed years later, or before it was made")
 def test_a_stale_decision_is_confirmed_after_its_assessment_expired(tmp_path: Path) -> None:
     """Make a requires_confirmation decision while the client is 64, keep it, and confirm it three
     years later: long after the assessment expired and the client turned 65."""
