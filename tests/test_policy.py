@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from suitability import REASON_CODES, DocumentError, Policy, load_policy
 
 from .conftest import CSRC_FILE, DATA, load
+from .test_questionnaire import _DELETE, edited
 
 
 def problems_of(document: Any) -> dict[str, str]:
@@ -88,3 +90,65 @@ def test_horizon_of_months(csrc: Policy) -> None:
     assert [csrc.horizon_of_months(m) for m in (0, 12, 13, 60, 61, 600)] == [
         "short", "short", "medium", "medium", "long", "long",
     ]  # fmt: skip
+
+
+# --- issue 11 item 9: the checkers report exactly what the one long validator reported ----------
+
+#: Bad variants of the bundled CSRC policy; the last one has a problem in nearly every section.
+POLICY_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "duplicate-profile": (("/profiles/-", "C5"),),
+    "duplicate-risk-level": (("/risk_levels/-", "R1"),),
+    "duplicate-horizon": (("/horizons/-", "short"),),
+    "duplicate-variety": (("/varieties/-", "equity"),),
+    "profiles-out-of-order": (("/profiles/0", "C2"), ("/profiles/1", "C1")),
+    "matrix-row-missing": (("/matrix/C2", _DELETE),),
+    "matrix-row-undeclared": (("/profiles/4", _DELETE),),
+    "matrix-unknown-level": (("/matrix/C3/-", "R9"),),
+    "matrix-not-monotone": (("/matrix/C4", ["R1", "R2", "R4"]),),
+    "lowest-category-unknown-level": (("/lowest_category_max_risk", "R0"),),
+    "special-care-unknown-level": (("/special_care/from_risk", "R9"),),
+    "horizon-months-unknown-horizon": (("/horizon_max_months/eternal", 1),),
+    "horizon-months-decreasing": (("/horizon_max_months/short", 90),),
+    "message-missing": (("/messages/LOWEST_CATEGORY", _DELETE),),
+    "message-unknown-code": (("/messages/MADE_UP", {"zh-CN": "x", "en": "x"}),),
+    "message-unknown-placeholder": (("/messages/RISK_ABOVE_PROFILE/en", "Level {level} is {too} high"),),
+    "everything-at-once": (
+        ("/profiles", ["C2", "C1", "C3", "C2"]),
+        ("/risk_levels/-", "R3"),
+        ("/horizons/-", "medium"),
+        ("/varieties/-", "other"),
+        ("/matrix/C1", _DELETE),
+        ("/matrix/C3", ["R1", "R7"]),
+        ("/matrix/C5/-", "R8"),
+        ("/lowest_category_max_risk", "R0"),
+        ("/special_care/from_risk", "R9"),
+        ("/horizon_max_months", {"eternal": 1, "medium": 6, "short": 12}),
+        ("/messages/HORIZON_MISMATCH", _DELETE),
+        ("/messages/DOCUMENT_NOT_ACTIVE", _DELETE),
+        ("/messages/MADE_UP", {"zh-CN": "{nope}", "en": "x"}),
+        ("/messages/RISK_ABOVE_PROFILE/en", "Level {level} is {too} high"),
+    ),
+}
+
+SNAPSHOT = DATA / "policy-problems.snapshot.json"
+
+
+def report_of(document: Any) -> dict[str, Any]:
+    """Every problem ``load_policy`` reports for ``document``, as plain JSON."""
+    try:
+        load_policy(document, "p.json")
+    except DocumentError as exc:
+        return {"error": str(exc), "problems": [[p.code, p.pointer, p.message] for p in exc.problems]}
+    return {"error": None, "problems": []}
+
+
+def policy_reports() -> dict[str, Any]:
+    reports = {path.name: report_of(load(path)) for path in sorted(DATA.glob("policy-*.json"))}
+    bundled = load(CSRC_FILE)
+    reports |= {name: report_of(edited(bundled, *edits)) for name, edits in POLICY_EDITS.items()}
+    return reports
+
+
+def test_problems_are_reported_exactly_as_before() -> None:
+    """The snapshot was written by the one long validator, before it became a list of checkers."""
+    assert policy_reports() == json.loads(SNAPSHOT.read_text(encoding="utf-8"))

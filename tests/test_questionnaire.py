@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
@@ -196,3 +197,109 @@ def test_schema_problems_under_a_key_like_a_digit_are_reported() -> None:
     """ "²".isdigit() holds but int("²") fails: the sort of problems by pointer crashed on it."""
     found = problems_of(load(DATA / "questionnaire-superscript-key.json"))
     assert [p for p, _ in found] == ["/derive/horizon/map/²"]
+
+
+# --- issue 11 item 9: the checkers report exactly what the one long validator reported ----------
+
+_DELETE = object()
+
+
+def edited(document: dict[str, Any], *edits: tuple[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``document`` with each ``(pointer, value)`` set (``_DELETE`` removes it;
+    a last token ``-`` appends to a list)."""
+    out = copy.deepcopy(document)
+    for where, value in edits:
+        *path, last = where.split("/")[1:]
+        parent: Any = out
+        for token in path:
+            parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+        if isinstance(parent, list):
+            if last == "-":
+                parent.append(value)
+            elif value is _DELETE:
+                del parent[int(last)]
+            else:
+                parent[int(last)] = value
+        elif value is _DELETE:
+            del parent[last]
+        else:
+            parent[last] = value
+    return out
+
+
+#: Bad variants of the bundled questionnaire, one or several problems each; the last one has a
+#: problem in nearly every section, interleaved across items, so the order of the report is pinned.
+QUESTIONNAIRE_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "duplicate-dimension": (("/dimensions/-", "personal"),),
+    "duplicate-question-id": (("/questions/3/id", "age"),),
+    "unknown-dimension": (("/questions/4/dimension", "luck"),),
+    "duplicate-option-id": (("/questions/0/options/1/id", "a18_30"),),
+    "enable-when-later-question": (("/questions/11/enable_when", {"question": "horizon", "any_of": ["over_5y"]}),),
+    "enable-when-self": (("/questions/11/enable_when", {"question": "derivatives_frequency", "any_of": ["weekly"]}),),
+    "enable-when-score": (("/questions/11/enable_when", {"total_score_at_least": 3}),),
+    "knockout-optional": (("/questions/19/required", False),),
+    "knockout-conditional": (("/questions/18/enable_when", {"question": "age", "any_of": ["a18_30"]}),),
+    "band-min-above-max": (("/bands/2/min", 60),),
+    "band-order": (("/bands/3/profile", "C2"),),
+    "band-overlap": (("/bands/1/min", 15),),
+    "band-gap": (("/bands/1/min", 25),),
+    "band-low-coverage": (("/bands/0/min", 6),),
+    "band-high-coverage": (("/bands/4/max", 90),),
+    "duplicate-rule-id": (("/consistency/0/id", "over_70_cap"),),
+    "rule-unknown-option": (("/rules/0/when", {"question": "age", "any_of": ["over_90"]}),),
+    "rule-unknown-question": (("/rules/1/when", {"question": "zodiac", "any_of": ["rat"]}),),
+    "consistency-unknown-dimension": (("/consistency/1/when", {"dimension": "luck", "score_at_most": 3}),),
+    "derive-unknown-question": (("/derive/varieties/question", "zodiac"),),
+    "derive-horizon-multi": (("/derive/horizon/question", "varieties"),),
+    "derive-map-unknown-option": (("/derive/varieties/map/lottery", "other"),),
+    "derive-map-incomplete": (("/derive/horizon/map/over_5y", _DELETE),),
+    "everything-at-once": (
+        ("/dimensions/-", "objectives"),
+        ("/questions/1/id", "age"),
+        ("/questions/1/dimension", "luck"),
+        ("/questions/1/options/2/id", "salary"),
+        ("/questions/2/enable_when", {"question": "horizon", "any_of": ["over_5y"]}),
+        ("/questions/2/dimension", "fate"),
+        ("/questions/3/required", False),
+        ("/questions/3/options/0/knockout", "lowest_category"),
+        ("/questions/3/id", "annual_income"),
+        ("/questions/11/enable_when", {"question": "derivatives_frequency", "any_of": ["weekly"]}),
+        ("/questions/19/required", False),
+        ("/bands/0/min", 6),
+        ("/bands/1/min", 40),
+        ("/bands/2/profile", "C1"),
+        ("/bands/3/min", 50),
+        ("/bands/4/max", 90),
+        ("/rules/0/id", "loss_capacity_cap"),
+        ("/rules/0/when", {"question": "age", "any_of": ["over_90", "a18_30"]}),
+        ("/consistency/0/id", "over_70_cap"),
+        ("/consistency/0/when", {"dimension": "luck", "score_at_most": 3}),
+        ("/consistency/1/id", "loss_capacity_cap"),
+        ("/derive/horizon/question", "varieties"),
+        ("/derive/horizon/map/lottery", "long"),
+        ("/derive/varieties/question", "zodiac"),
+    ),
+}
+
+SNAPSHOT = DATA / "questionnaire-problems.snapshot.json"
+
+
+def report_of(document: Any) -> dict[str, Any]:
+    """Every problem ``load_questionnaire`` reports for ``document``, as plain JSON."""
+    try:
+        load_questionnaire(document, "q.json")
+    except DocumentError as exc:
+        return {"error": str(exc), "problems": [[p.code, p.pointer, p.message] for p in exc.problems]}
+    return {"error": None, "problems": []}
+
+
+def questionnaire_reports() -> dict[str, Any]:
+    reports = {path.name: report_of(load(path)) for path in sorted(DATA.glob("questionnaire-*.json"))}
+    bundled = load(QUESTIONNAIRE_FILE)
+    reports |= {name: report_of(edited(bundled, *edits)) for name, edits in QUESTIONNAIRE_EDITS.items()}
+    return reports
+
+
+def test_problems_are_reported_exactly_as_before() -> None:
+    """The snapshot was written by the one long validator, before it became a list of checkers."""
+    assert questionnaire_reports() == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
