@@ -130,7 +130,7 @@ POLICY_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
     ),
 }
 
-SNAPSHOT = DATA / "policy-problems.snapshot.json"
+SNAPSHOT = DATA / "snapshots" / "policy-problems.json"
 
 
 def report_of(document: Any) -> dict[str, Any]:

@@ -281,7 +281,7 @@ QUESTIONNAIRE_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
     ),
 }
 
-SNAPSHOT = DATA / "questionnaire-problems.snapshot.json"
+SNAPSHOT = DATA / "snapshots" / "questionnaire-problems.json"
 
 
 def report_of(document: Any) -> dict[str, Any]:
