@@ -253,6 +253,7 @@ QUESTIONNAIRE_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
     "derive-horizon-multi": (("/derive/horizon/question", "varieties"),),
     "derive-map-unknown-option": (("/derive/varieties/map/lottery", "other"),),
     "derive-map-incomplete": (("/derive/horizon/map/over_5y", _DELETE),),
+    "derive-duplicate-question-id": (("/questions/15/id", "horizon"),),
     "everything-at-once": (
         ("/dimensions/-", "objectives"),
         ("/questions/1/id", "age"),
