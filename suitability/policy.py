@@ -5,7 +5,8 @@ the horizon and variety categories, the lowest-category limit, the professional-
 the special-care threshold, what a mismatch leads to per initiator, the assessment validity, and
 a bilingual message for every reason code. :func:`load_policy` reports every schema problem, or
 else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
-that is not monotone, a missing message), each with its JSON Pointer.
+that is not monotone, a missing message; one checker each in :data:`CHECKS`), each with its
+JSON Pointer.
 """
 
 from __future__ import annotations

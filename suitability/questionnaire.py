@@ -3,8 +3,9 @@
 A questionnaire arrives as parsed JSON. :func:`load_questionnaire` checks it against the published
 schema, then runs the checks a schema cannot express (design §2): unique ids, references,
 ``enable_when`` order, band coverage of every reachable score, knockout placement, rule and
-derivation references. Every problem is collected and raised at once as a
-:class:`~suitability.errors.DocumentError`, each with its JSON Pointer.
+derivation references. Each of these is one checker in :data:`CHECKS`; every problem is
+collected and raised at once as a :class:`~suitability.errors.DocumentError`, each with its JSON
+Pointer.
 
 A valid document is compiled once into tuples and closures (:class:`Questionnaire`), so scoring
 never re-reads or re-validates the document.

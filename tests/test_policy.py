@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from suitability import REASON_CODES, DocumentError, Policy, load_policy
+from suitability import policy as pol
+from suitability._schema import Check, run_checks
+from suitability.policy import PolicyDoc
 
 from .conftest import CSRC_FILE, DATA, load
 from .test_questionnaire import _DELETE, edited
@@ -152,3 +155,78 @@ def policy_reports() -> dict[str, Any]:
 def test_problems_are_reported_exactly_as_before() -> None:
     """The snapshot was written by the one long validator, before it became a list of checkers."""
     assert policy_reports() == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+# --- each checker alone, on a small document with exactly one problem of its kind ---------------
+
+_T = {"zh-CN": "文", "en": "text"}
+
+#: A small valid policy: two profiles, two levels, two horizons, one variety.
+SMALL: dict[str, Any] = {
+    "kind": "policy",
+    "schema_version": 1,
+    "id": "small",
+    "version": "1",
+    "status": "active",
+    "effective_from": "2026-01-01",
+    "title": _T,
+    "profiles": ["C1", "C2"],
+    "risk_levels": ["R1", "R2"],
+    "matrix": {"C1": ["R1"], "C2": ["R1", "R2"]},
+    "horizons": ["short", "long"],
+    "horizon_max_months": {"short": 12},
+    "varieties": ["equity"],
+    "variety_mode": "selected",
+    "lowest_category_max_risk": "R1",
+    "professional_may_buy_all": True,
+    "special_care": {"min_age": 65, "from_risk": "R2"},
+    "on_mismatch": {"client": "requires_confirmation", "firm": "blocked"},
+    "messages": {code: dict(_T) for code in REASON_CODES},  # one dict each: edits change one
+}
+
+
+def test_the_small_policy_is_valid() -> None:
+    load_policy(SMALL)
+    assert run_checks(pol.CHECKS, PolicyDoc.model_validate(SMALL)) == []
+
+
+@pytest.mark.parametrize(
+    ("check", "edits", "where", "code"),
+    [
+        (pol.unique_entries, [("/varieties/-", "equity")], "/varieties/1", "INVALID"),
+        (pol.profiles_in_c_order, [("/profiles", ["C2", "C1"])], "/profiles", "INVALID"),
+        (pol.matrix_rows_present, [("/matrix/C1", _DELETE)], "/matrix", "MATRIX_ROW_MISSING"),
+        (pol.matrix_rows_declared, [("/profiles", ["C1"])], "/matrix/C2", "INVALID"),
+        (pol.matrix_rows_declared, [("/matrix/C2/-", "R9")], "/matrix/C2/2", "UNKNOWN_LEVEL"),
+        (pol.matrix_monotone, [("/matrix/C2", ["R2"])], "/matrix/C2", "MATRIX_NOT_MONOTONE"),
+        (
+            pol.limits_are_declared_levels,
+            [("/special_care/from_risk", "R3")],
+            "/special_care/from_risk",
+            "UNKNOWN_LEVEL",
+        ),
+        (
+            pol.limits_are_declared_levels,
+            [("/lowest_category_max_risk", "R0")],
+            "/lowest_category_max_risk",
+            "UNKNOWN_LEVEL",
+        ),
+        (pol.month_limits_declared, [("/horizon_max_months/eternal", 1)], "/horizon_max_months/eternal", "INVALID"),
+        (pol.month_limits_increasing, [("/horizon_max_months/long", 6)], "/horizon_max_months", "INVALID"),
+        (pol.message_for_every_reason, [("/messages/LOWEST_CATEGORY", _DELETE)], "/messages", "MESSAGE_MISSING"),
+        (pol.messages_well_formed, [("/messages/MADE_UP", _T)], "/messages/MADE_UP", "INVALID"),
+        (
+            pol.messages_well_formed,
+            [("/messages/LOWEST_CATEGORY/en", "{nope}")],
+            "/messages/LOWEST_CATEGORY/en",
+            "INVALID",
+        ),
+    ],
+)
+def test_each_checker_finds_its_one_problem(
+    check: Check[PolicyDoc], edits: list[tuple[str, Any]], where: str, code: str
+) -> None:
+    doc = PolicyDoc.model_validate(edited(SMALL, *edits))
+    (problem,) = check(doc)
+    assert (problem.pointer, problem.code) == (where, code)
+    assert problem in run_checks(pol.CHECKS, doc)  # and the full list reports it
