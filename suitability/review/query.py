@@ -22,6 +22,7 @@ import orjson
 from .._passes import long_pass
 from ..errors import InputError, IntegrityError, Problem
 from ..log.store import RECORD_TYPES, LogStore
+from ..models import age_on
 from ..policy import REASON_CODES
 
 ROW_FIELDS = (
@@ -130,8 +131,7 @@ def _client_age(client: Any, at: str) -> int | None:
     birth = client.get("birth_date")
     if not birth:
         return None
-    born, when = date.fromisoformat(birth), datetime.fromisoformat(at).date()
-    return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+    return age_on(date.fromisoformat(birth), datetime.fromisoformat(at).date())
 
 
 def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
