@@ -40,8 +40,7 @@ from .matching import (
     check_client_facts,
     confirm,
     decide,
-    decide_many,
-    explain_fit,
+    screen,
 )
 from .models import Assessment, Client, Response, as_instant, identifier_problem
 from .policy import Policy
@@ -274,11 +273,7 @@ class Engine:
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
         status = self._questionnaire_status(recorded)
-        # decide_many refuses an unknown level, term or variety before anything is recorded
-        decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)
+        # screen refuses an unknown level, term or variety before anything is recorded
+        decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
-        return [
-            Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))
-            for d in decisions
-            if d.outcome == "suitable"
-        ]
+        return chosen

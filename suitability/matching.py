@@ -551,14 +551,34 @@ def recommend(
     A recommendation is firm-initiated (CSRC 办法 Art. 22(3)-(4)): anything that does not fit on
     every dimension is left out, as is anything needing a confirmation.
     """
+    return screen(assessment, catalog, client, policy, as_of, questionnaire_status=questionnaire_status)[1]
+
+
+def screen(
+    assessment: Assessment,
+    catalog: Iterable[Product],
+    client: Client,
+    policy: Policy,
+    as_of: date | datetime,
+    *,
+    questionnaire_status: str = "active",
+) -> tuple[list[Decision], list[Recommendation]]:
+    """:func:`recommend` with every decision it made: the firm-initiated decision on each product of
+    ``catalog``, blocked ones included (what the engine records), and the recommendations.
+
+    Raises:
+        ProductError: a product names a level, term or variety the policy does not know (before
+            any decision is returned).
+    """
     decisions = decide_many(
         assessment, catalog, client, policy, "firm", as_of, questionnaire_status=questionnaire_status
     )
-    return [
+    chosen = [
         Recommendation(product=d.product, decision=d, fits=explain_fit(assessment, d.product, client, policy))
         for d in decisions
         if d.outcome == "suitable"
     ]
+    return decisions, chosen
 
 
 def explain_fit(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:

@@ -304,3 +304,25 @@ def test_an_actor_a_reviewer_would_misread_is_refused_by_the_library(
     with pytest.raises(InputError, match="invalid actor"):
         engine.recommend(a, CATALOG, ELDER, "cn-csrc", AS_OF, actor=actor)
     assert store.size() == size
+
+
+@pytest.mark.parametrize("investor_type", ["ordinary", "professional"])
+def test_recommend_through_the_engine_is_matching_recommend_on_the_record(
+    store: SQLiteStore, answers: dict[str, Any], client: Client, investor_type: str
+) -> None:
+    """Engine.recommend and matching.recommend give equal results; the engine records every decision screened."""
+    from suitability.matching import recommend, screen
+
+    who = client.model_copy(update={"investor_type": investor_type})
+    engine = Engine(REGISTRY, store)
+    a = engine.assess("cn-securities-individual", answers, who, AS_OF)
+    when = AS_OF + timedelta(days=2)
+    before = store.size()
+    found = engine.recommend(a, CATALOG, who, "cn-csrc", when)
+    policy = REGISTRY.policy("cn-csrc")
+    assert found == recommend(a, CATALOG, who, policy, when) and found
+    decisions, chosen = screen(a, CATALOG, who, policy, when)
+    assert chosen == found
+    records = [orjson.loads(data) for _, data, _ in store.scan(before)]
+    recorded = [r["result"] for r in records if r["type"] == "decision"]
+    assert recorded == [d.model_dump(mode="json") for d in decisions]
