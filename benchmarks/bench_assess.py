@@ -19,26 +19,17 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import interleaved, pin_one_core, ratio_cell, table
+from _workload import random_answers
 
 from suitability import Client, assess, load_questionnaire, read_json
-from suitability.scoring import next_question
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = ROOT / "questionnaires" / "cn-securities-individual" / "2026.1.json"
 N = 20_000
-
-
-def random_answers(q: Any, rnd: random.Random) -> dict[str, Any]:
-    given: dict[str, Any] = {}
-    while (question := next_question(q, given)) is not None:
-        ids = [o.id for o in question.options]
-        given[question.id] = rnd.sample(ids, rnd.randint(1, len(ids))) if question.type == "multi" else rnd.choice(ids)
-    return given
 
 
 def main() -> None:
@@ -54,7 +45,7 @@ def main() -> None:
     load_s = statistics.median(loads)
     q = load_questionnaire(read_json(FILE))
     rnd = random.Random(7)
-    pool = [random_answers(q, rnd) for _ in range(1000)]
+    pool = [random_answers(rnd, q, knockout_rate=None, multi_max=None) for _ in range(1000)]
     clients = [Client(client_id=f"C-{i}", birth_date="1970-01-01") for i in range(100)]
     when = datetime(2026, 11, 28, tzinfo=UTC)
     scores = {qq.id: qq.scores for qq in q.questions}

@@ -29,16 +29,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
 from _common import pin_one_core, scratch, table
+from _workload import random_answers
 
 from suitability import Client, Registry, assess, confirm, decide, load_catalog, replay, verify
 from suitability.log.sqlite import SQLiteStore
 from suitability.log.store import BatchWriter, Draft, Stored
 from suitability.records import assessment_draft, confirmation_draft, decision_draft
-from tests.workload import random_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = Registry.default(environ={})

@@ -1,11 +1,7 @@
 """Long passes over a whole log: the cyclic garbage collector set to run rarely meanwhile.
 
-A pass over a log (verify, replay, review rows) allocates millions of short-lived containers while holding
-tens of thousands of cached results. With CPython's default thresholds a collection starts every
-700 container allocations and each full one walks every cached object, which cost replay about a
-third of its time. Reference counting still frees each record as soon as it is done with; only
-reference cycles wait, and the pass makes none. The thresholds are process-wide, so nested and
-concurrent passes share one raised setting, and the last to finish restores the original.
+Process-wide and reference-counted, so nested and concurrent passes share one raised setting and the
+last to finish restores the original (docs/adr/0003-fast-paths-for-long-passes.md).
 """
 
 from __future__ import annotations

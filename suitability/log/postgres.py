@@ -1,24 +1,10 @@
 """The PostgreSQL decision-log store, for many app servers writing one log.
 
-Same contract as :class:`~suitability.store.SQLiteStore`: records are stored as the exact bytes
-that were hashed; a commit is durable before the result is returned (PostgreSQL's
-``synchronous_commit``); triggers reject UPDATE, DELETE and TRUNCATE on the records and on the
-checkpoints kept beside them.
-
-Appends go through two ``SECURITY DEFINER`` functions owned by the schema's owner:
-``suitability_next_seq()`` takes ``LOCK TABLE records IN EXCLUSIVE MODE`` (readers go on; writers
-on every connection and process queue, to the commit), checks that the records it extends are
-gap-free and returns the next seq; ``suitability_append(...)`` inserts rows that continue the log
-exactly there. So the application role needs no table privilege but SELECT (and INSERT on the
-checkpoints): ``suitability db upgrade URL --app-role NAME`` grants just that, and such a role can
-neither write a record out of sequence nor UPDATE, DELETE, TRUNCATE, ALTER or disable a trigger.
-The owner still can; a signed checkpoint held outside the database is what catches it.
-
-The schema is created and upgraded only by versioned migrations (:func:`upgrade`, run by
-``suitability db upgrade URL``); a store refuses a database whose schema is missing or newer than
-it knows. Reads stream through server-side cursors, so verify, replay, query, report and export
-hold no more than a page of records in memory.
-
+Same contract as :class:`~suitability.log.sqlite.SQLiteStore` (exact bytes, durable before a result
+is returned, append-only triggers). One log per schema, changed only by versioned migrations, with an
+owner and an application role (docs/adr/0004-one-log-per-postgresql-schema.md); appends go through
+two ``SECURITY DEFINER`` functions that take the table lock and refuse a gap
+(docs/adr/0005-gap-free-sequence.md). Reads stream through server-side cursors.
 psycopg 3 is an optional dependency: ``pip install 'suitability[postgres]'``.
 """
 
@@ -260,11 +246,25 @@ def _grant_app_role(conn: Any, role: str) -> None:
         "GRANT INSERT ON checkpoints TO {app}",
         "GRANT USAGE ON SEQUENCE checkpoints_id_seq TO {app}",
         f"GRANT EXECUTE ON FUNCTION {_FUNCTIONS} TO {{app}}",
+        # The append functions run as the owner with the log's schema on their search_path: a role
+        # that can create there could shadow a builtin they call (an exact-type overload wins).
+        "REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA {schema} FROM {app}",
     ):
         conn.execute(
             sql.SQL(statement).format(
                 tables=tables, app=app, schema=sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
             )
+        )
+    if conn.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')", (role,)).fetchone()[0]:
+        raise LogError(
+            f"role {role!r} cannot be the application role",
+            [
+                Problem(
+                    "expected a role that cannot CREATE in the log's schema, found it can (through another role): "
+                    "it could shadow a function the owner's append functions call and run code as the owner"
+                )
+            ],
         )
 
 
