@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from . import __version__
 from ._output import write_atomic
-from .codec import content_hash, read_bytes, read_json
+from .codec import content_hash, read_json, read_text
 from .engine import Engine
 from .errors import InputError, Problem, ResponseError, SuitabilityError
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
@@ -796,14 +796,7 @@ def audit_group() -> None:
 
 
 def _read_text(path: str) -> str:
-    data = read_bytes(path) if path else b""
-    try:
-        return data.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not UTF-8 text",
-            [Problem(f"expected UTF-8, found byte 0x{data[exc.start]:02x} at offset {exc.start}", source=path)],
-        ) from None
+    return read_text(path) if path else ""
 
 
 def _verifier(path: str) -> Verifier:

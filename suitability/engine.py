@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
-
-from .errors import DecisionError, InputError, Problem, ResponseError
+from .errors import DecisionError, InputError, IntegrityError, Problem, ResponseError
 from .log.store import LogStore
 from .matching import (
     Confirmation,
@@ -40,14 +38,22 @@ from .matching import (
     check_client_facts,
     confirm,
     decide,
-    decide_many,
-    explain_fit,
+    screen,
 )
 from .models import Assessment, Client, Response, as_instant, identifier_problem, oldest_age_at
 from .policy import Policy
 from .product import Product
 from .questionnaire import Questionnaire
-from .records import assessment_draft, confirmation_draft, decision_draft, pseudonym
+from .records import (
+    AssessmentRecord,
+    DecisionRecord,
+    Record,
+    assessment_draft,
+    confirmation_draft,
+    decision_draft,
+    pseudonym,
+    read_record,
+)
 from .registry import Registry
 from .scoring import assess
 
@@ -151,21 +157,31 @@ class Engine:
         self.store.append([assessment_draft(q, given, who, result, actor)])
         return result
 
-    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, dict[str, Any]]:
+    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, AssessmentRecord | DecisionRecord]:
         """The seq, recorded result and whole record of an assessment or decision (``given`` as an object or id).
 
         Raises:
-            DecisionError: it is not in this log, or ``given`` differs from its record.
+            DecisionError: it is not in this log (another type of record under that key included),
+                or ``given`` differs from its record.
         """
         ident = given if isinstance(given, str) else given.id
         found = self.store.find(ident)
-        if found is None:
+        record = self._read(found.seq, found.data) if found is not None else None
+        if (
+            found is None
+            or record is None
+            or record["type"] == "artifact"
+            or record["type"] == "confirmation"
+            or record["type"] != kind
+        ):
             raise DecisionError(
                 f"{kind} {ident} is not in the decision log {self.store.location}",
                 [Problem(f"expected a {kind} recorded in this log (made through the engine), found none", "/id")],
             )
-        record = orjson.loads(found.data)
-        recorded = model.model_validate(record["result"])
+        try:
+            recorded = model.model_validate(record["result"])
+        except (KeyError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+            raise self._damaged(found.seq, exc) from None
         if not isinstance(given, str) and given != recorded:
             raise DecisionError(
                 f"{kind} {ident} differs from its record (seq {found.seq})",
@@ -176,6 +192,19 @@ class Engine:
                 ],
             )
         return found.seq, recorded, record
+
+    def _read(self, seq: int, data: bytes) -> Record:
+        try:
+            return read_record(data)
+        except ValueError as exc:
+            raise self._damaged(seq, exc) from None
+
+    def _damaged(self, seq: int, exc: Exception) -> IntegrityError:
+        return IntegrityError(
+            f"record {seq} of the decision log {self.store.location} cannot be read",
+            [Problem(f"expected a well-formed record, found {type(exc).__name__}: {exc}", f"/records/{seq}")],
+            seq=seq,
+        )
 
     def recorded_assessment(self, assessment: Assessment | str) -> tuple[int, Assessment]:
         """Return the sequence number and recorded form of an assessment in this log.
@@ -193,7 +222,11 @@ class Engine:
         with the assessment (given facts that differ are refused)."""
         seq, recorded, record = self._recorded(assessment, Assessment, "assessment")
         given = self._pseudonymous(client)
-        facts = Client.model_validate(record["client"]) if record.get("client") is not None else None
+        client_facts = record.get("client")
+        try:
+            facts = Client.model_validate(client_facts) if client_facts is not None else None
+        except ValueError as exc:
+            raise self._damaged(seq, exc) from None
         check_client_facts(facts, recorded.assessed_at, given, when)
         assert facts is not None  # check_client_facts refused an assessment without facts
         if facts.birth_date is None and facts.age is not None:
@@ -223,9 +256,10 @@ class Engine:
         for entry in self.registry.entries("questionnaire"):
             if entry.id == ref.id and entry.version == ref.version:
                 return entry.status
-        artifact = self.store.find(ref.hash)
-        if artifact is not None:
-            return str(orjson.loads(artifact.data)["document"].get("status", "active"))
+        found = self.store.find(ref.hash)
+        artifact = self._read(found.seq, found.data) if found is not None else None
+        if artifact is not None and artifact["type"] == "artifact":
+            return str(artifact["document"].get("status", "active"))
         return "active"
 
     def decide(
@@ -333,11 +367,7 @@ class Engine:
         p = self._policy(policy)
         self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
-        # decide_many refuses an unknown level, term or variety before anything is recorded
-        decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)
+        # screen refuses an unknown level, term or variety before anything is recorded
+        decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
-        return [
-            Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))
-            for d in decisions
-            if d.outcome == "suitable"
-        ]
+        return chosen

@@ -103,6 +103,11 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def age_on(born: date, when: date) -> int:
+    """The age in whole years on ``when`` of someone born on ``born``: the one age rule."""
+    return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+
+
 class Client(_Frozen):
     """Client facts from KYC, not from the questionnaire (design §4).
 
@@ -141,8 +146,7 @@ class Client(_Frozen):
         birth date: it is the age at the ``as_of`` these facts were given for), or None."""
         if self.birth_date is None:
             return self.age
-        born = self.birth_date
-        return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+        return age_on(self.birth_date, when)
 
     def check_at(self, when: date | datetime, source: str | None = None) -> None:
         """Check the facts that depend on the moment: a client is born on or before ``when``.
@@ -251,6 +255,8 @@ def as_instant(value: date | datetime) -> datetime:
     Raises:
         ValueError: ``value`` is a naive datetime, whose instant is ambiguous.
     """
+    if type(value) is datetime and value.tzinfo is UTC:  # the common case, on every hot path
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"expected a timezone-aware datetime, found naive {value.isoformat()}")

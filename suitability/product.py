@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .codec import parse_json, read_bytes
+from .codec import decode_text, parse_json, read_bytes
 from .errors import InputError, Problem, ProductError, pointer
 from .models import LocalizedText, ReadableId, RiskLevel, field_message
 from .policy import Policy
@@ -151,7 +151,7 @@ def load_catalog(path: str | Path) -> list[Product]:
     suffix = Path(path).suffix.lower()
     products: list[Product] = []
     if suffix == ".csv":
-        text = parse_text(raw, source)
+        text = decode_text(raw, source)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -205,29 +205,6 @@ def load_catalog(path: str | Path) -> list[Product]:
             )
         seen.add(product.id)
     return products
-
-
-def parse_text(raw: bytes, source: str) -> str:
-    """Decode ``raw`` as UTF-8 without a BOM (the same rules as JSON input)."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise InputError(
-            f"cannot read {source}",
-            [Problem("expected UTF-8 without a byte order mark, found a BOM", source=source, line=1)],
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"cannot read {source}",
-            [
-                Problem(
-                    f"expected UTF-8 text, found the byte 0x{raw[exc.start]:02x}",
-                    source=source,
-                    line=line,
-                )
-            ],
-        ) from None
 
 
 def product_horizon(product: Product, policy: Policy) -> str:

@@ -198,6 +198,29 @@ def test_sizes_are_plain_decimal() -> None:
             open_note(note, signer.verifier())
 
 
+@pytest.mark.parametrize(
+    ("size", "root"),
+    [("7", base64.b64encode(b"short").decode()), ("007", base64.b64encode(ROOT).decode()), ("-1", "AA==")],
+)
+def test_a_checkpoint_body_is_parsed_by_one_rule_signed_or_not(size: str, root: str) -> None:
+    """unverified (prove without a key, copy) reads a body exactly as open_note does: a short root or a
+    size with leading zeros is malformed either way (unverified took them before)."""
+    from suitability.log.checkpoint import unverified
+
+    signer = Signer.generate("k")
+    good = Checkpoint("example.com/log", 7, ROOT).sign(signer)
+    assert unverified(good, "cp") == open_note(good, signer.verifier()) == Checkpoint("example.com/log", 7, ROOT)
+    assert unverified(Checkpoint("o", 3, ROOT).body(), "cp") == Checkpoint("o", 3, ROOT)
+    body = f"example.com/log\n{size}\n{root}\n"
+    note = (
+        body + "\n\u2014 k " + base64.b64encode(signer.verifier().key_id + signer.sign(body.encode())).decode() + "\n"
+    )
+    for read in (lambda: unverified(note, "cp"), lambda: open_note(note, signer.verifier(), "cp")):
+        with pytest.raises(InputError, match="is not a checkpoint") as caught:
+            read()
+        assert "32-byte root" in caught.value.render()
+
+
 # --- a key pair on disk ---------------------------------------------------------------------------
 
 

@@ -250,18 +250,13 @@ def _valid_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(ch.isspace() for ch in name)
 
 
-def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Checkpoint:
-    """Check a signed checkpoint against ``verifier`` and return what it says.
-
-    Follows C2SP signed-note: the text ends at the last blank line; a signature line by
-    ``verifier`` (same name and key id) that does not verify makes the whole note invalid, even
-    when another line by it does; lines by other keys are ignored.
+def _body(text: str, source: str) -> Checkpoint:
+    """Parse a checkpoint body (the text of a note, ending with a newline): the one body parser.
 
     Raises:
-        InputError: the note is not a well-formed signed checkpoint.
-        IntegrityError: no valid signature by ``verifier``, or a bad one, is on it.
+        InputError: not the origin, size and root lines (and optional extension lines), none empty,
+            with a decimal size without leading zeros and a base64 32-byte root.
     """
-    text, signatures = split_note(note, source)
     lines = text.split("\n")[:-1]
     if len(lines) < 3 or any(not line for line in lines):
         raise _malformed(source, "expected origin, size and root lines (and optional extension lines), none empty")
@@ -276,7 +271,22 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
             f"expected a decimal size without leading zeros and a base64 32-byte root, found {size_text!r}, {root_text!r}",
             2,
         )
-    size = int(size_text)
+    return Checkpoint(origin, int(size_text), root)
+
+
+def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Checkpoint:
+    """Check a signed checkpoint against ``verifier`` and return what it says.
+
+    Follows C2SP signed-note: the text ends at the last blank line; a signature line by
+    ``verifier`` (same name and key id) that does not verify makes the whole note invalid, even
+    when another line by it does; lines by other keys are ignored.
+
+    Raises:
+        InputError: the note is not a well-formed signed checkpoint.
+        IntegrityError: no valid signature by ``verifier``, or a bad one, is on it.
+    """
+    text, signatures = split_note(note, source)
+    checkpoint = _body(text, source)
     message = text.encode()
     verified = False
     for name, key_id, signature in signatures:
@@ -295,7 +305,7 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
             )
         verified = True
     if verified:
-        return Checkpoint(origin, size, root)
+        return checkpoint
     raise IntegrityError(
         f"{source}: no valid signature by {verifier.name}",
         [
@@ -309,18 +319,13 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
 
 def unverified(note: str, source: str) -> Checkpoint:
     """Parse a checkpoint's origin, size and root without checking any signature (for display, or a
-    note checked elsewhere).
+    note checked elsewhere): the body of ``note``, up to its last blank line, as :func:`open_note` reads it.
 
     Raises:
-        InputError: the note does not have the three body lines.
+        InputError: the body is not a well-formed checkpoint.
     """
-    lines = note.split("\n")
-    try:
-        return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
-    except (IndexError, ValueError) as exc:
-        raise InputError(
-            f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
-        ) from None
+    end = note.rfind("\n\n")
+    return _body(note[: end + 1] if end >= 0 else note.rstrip("\n") + "\n", source)
 
 
 def write_key_pair(private_path: str | Path, public_path: str | Path, name: str = "suitability") -> Signer:
