@@ -746,3 +746,85 @@ def test_a_server_killed_under_load_loses_no_acknowledged_record(tmp_path: Path)
     assert len(logged_at_kill - acked_at_kill) <= clients  # recorded, not answered: only requests in flight
     assert len(acked) == total
     assert acked == logged  # every answered id is in the log, and every record was answered
+
+
+# --- several servers, one PostgreSQL log ----------------------------------------------------
+
+
+def _postgres_url() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    base = os.environ.get("SUITABILITY_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+    try:
+        psycopg.connect(base, connect_timeout=3).close()
+    except psycopg.Error:
+        return None
+    return base
+
+
+def test_two_servers_share_one_postgresql_log_gap_free(tmp_path: Path) -> None:
+    base = _postgres_url()
+    if base is None:
+        pytest.skip("no PostgreSQL server at SUITABILITY_TEST_POSTGRES_URL (default postgresql://127.0.0.1:5432/test)")
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    from suitability.log import open_store, upgrade
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = psycopg.connect(base, autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    url = f"{base}{'&' if '?' in base else '?'}options={quote(f'-csearch_path={schema}')}"
+    servers: list[Server] = []
+    try:
+        upgrade(url)
+        for n in range(2):
+            folder = tmp_path / f"s{n}"
+            folder.mkdir()
+            servers.append(Server(folder, url))
+        key = add_key(servers[0].keys, "staff-07", "sales")[1]
+        shutil.copy(servers[0].keys, servers[1].keys)
+        for server in servers:
+            server.start()
+        acked: list[str] = []
+        lock = threading.Lock()
+
+        def worker(w: int) -> None:
+            server = servers[w % 2]
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+                for i in range(15):
+                    body = {
+                        "questionnaire": "cn-securities-individual",
+                        "answers": ANSWERS,
+                        "client": {**CLIENT, "client_id": f"PG-{w}-{i}"},
+                    }
+                    r = http.post("/v1/assessments", json=body, headers={"Idempotency-Key": f"pg-{w}-{i}"})
+                    assert r.status_code == 201, r.text
+                    with lock:
+                        acked.append(r.json()["id"])
+
+        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert httpx.get(servers[1].url + "/readyz").status_code == 200
+        for server in servers:
+            server.stop()
+        store = open_store(url)
+        try:
+            report = verify(store)
+            assert report.ok, report
+            assert [seq for seq, _, _ in store.scan()] == list(range(store.size()))
+            assert all(store.find(ident) is not None for ident in acked) and len(acked) == 120
+        finally:
+            store.close()
+    finally:
+        for server in servers:
+            server.stop()
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
