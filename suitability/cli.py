@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,11 +26,10 @@ from . import __version__
 from ._output import write_atomic
 from .codec import content_hash, read_bytes, read_json
 from .engine import Engine
-from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
-from .log import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
-from .log.checkpoint import Checkpoint, Signer, Verifier, open_note
+from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
+from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
-from .log.postgres import upgrade as pg_upgrade
 from .log.verify import (
     NO_CHECKPOINT,
     kept_checkpoints,
@@ -42,9 +41,9 @@ from .log.verify import (
     verify_proof,
 )
 from .matching import Decision, Evidence, Language
-from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_model
-from .policy import Policy, load_policy
-from .product import Product, load_catalog, parse_product
+from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_instant, parse_model
+from .policy import load_policy
+from .product import Product, find_product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
 from .replay import replay
@@ -53,6 +52,7 @@ from .review import (
     ROW_FIELDS,
     TIMES,
     QueryFilter,
+    demo,
     load_config,
     parse_time,
     query,
@@ -60,7 +60,6 @@ from .review import (
     review,
     review_json,
 )
-from .review.demo import generate
 from .review.html import render as render_report
 from .scoring import check_answer, next_question
 
@@ -103,11 +102,28 @@ def _json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")(func)
 
 
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Fold a stack of option decorators into one, listed in --help in the order given."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """``--as-of`` as an instant; a datetime without an offset is UTC (the CLI's rule since its first day)."""
+    return None if value is None else parse_instant(value, naive="utc", name="--as-of")
+
+
 def _as_of_option(func: F) -> F:
     return click.option(
         "--as-of",
         "as_of",
         metavar="DATE",
+        callback=_instant,
         help="The instant the result is for: YYYY-MM-DD (midnight UTC) or an ISO 8601 datetime. Default: now.",
     )(func)
 
@@ -127,22 +143,6 @@ def _engine(ctx: click.Context, log: str) -> Engine:
     key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")  # set but empty is refused by the Engine, never "off"
     store = ctx.with_resource(open_store(log))
     return Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode())
-
-
-def _parse_as_of(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
-        raise InputError(
-            "invalid --as-of",
-            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime between the years 1 and 9999, found {value!r}")],
-        ) from None
 
 
 _FOLDERS = "suitability.documents"
@@ -186,20 +186,17 @@ def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _questionnaire(ctx: click.Context, ref: str, allow_retired: bool = True) -> Questionnaire:
-    registry = _registry(ctx)
-    if Path(ref).is_file():
-        result: Questionnaire = registry.load_file("questionnaire", ref, allow_retired=allow_retired)
-        return result
-    return registry.questionnaire(ref, allow_retired=allow_retired)
-
-
-def _policy(ctx: click.Context, ref: str, allow_retired: bool = True) -> Policy:
-    registry = _registry(ctx)
-    if Path(ref).is_file():
-        result: Policy = registry.load_file("policy", ref, allow_retired=allow_retired)
-        return result
-    return registry.policy(ref, allow_retired=allow_retired)
+_actor_option = click.option(
+    "--actor",
+    "actor",
+    default=None,
+    callback=_identifier,
+    help="Who handled it (staff id or system), recorded for reviewers.",
+)
+#: What every recorded call takes after its own options: when, how to show it, where to record it, who.
+_recorded_call_options = _options(_as_of_option, _lang_option, _json_option, _log_option, _actor_option)
+_output_options = _options(_lang_option, _json_option)
+_log_argument = click.argument("log", metavar="LOG")
 
 
 def _emit_json(value: Any) -> None:
@@ -288,8 +285,7 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
     group.help = f"List, show, validate and hash {kind} documents."
 
     @group.command("list")
-    @_lang_option
-    @_json_option
+    @_output_options
     @click.pass_context
     def list_(ctx: click.Context, lang: str, as_json: bool) -> None:
         entries = _registry(ctx).entries(kind)
@@ -365,8 +361,7 @@ cli.add_command(policy_group)
 
 @questionnaire_group.command("show")
 @click.argument("ref", metavar="ID[@VERSION]|FILE")
-@_lang_option
-@_json_option
+@_output_options
 @click.pass_context
 def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     """Show a questionnaire: its questions, options and scores, bands and rules.
@@ -375,7 +370,7 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
     Example:
       suitability questionnaire show cn-securities-individual --lang en
     """
-    q = _questionnaire(ctx, ref)
+    q = _registry(ctx).resolve_questionnaire(ref)
     if as_json:
         _emit_json(q.document)
         return
@@ -402,8 +397,7 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
 
 @policy_group.command("show")
 @click.argument("ref", metavar="ID[@VERSION]|FILE")
-@_lang_option
-@_json_option
+@_output_options
 @click.pass_context
 def policy_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     """Show a policy: its matrix, limits and messages.
@@ -412,7 +406,7 @@ def policy_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     Example:
       suitability policy show cn-csrc --lang en
     """
-    p = _policy(ctx, ref)
+    p = _registry(ctx).resolve_policy(ref)
     if as_json:
         _emit_json(p.document)
         return
@@ -526,24 +520,14 @@ def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
     type=click.Path(),
     help="Client facts (client_id, investor_type, birth_date, full_civil_capacity).",
 )
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def assess_command(
     ctx: click.Context,
     questionnaire_ref: str,
     answers_file: str | None,
     client_file: str | None,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -558,7 +542,7 @@ def assess_command(
       suitability assess --questionnaire cn-securities-individual \\
           --answers examples/answers.json --client examples/client.json --as-of 2026-11-28
     """
-    q = _questionnaire(ctx, questionnaire_ref, allow_retired=False)
+    q = _registry(ctx).resolve_questionnaire(questionnaire_ref, allow_retired=False)
     engine = _engine(ctx, log)
     client = _read_model(Client, client_file, ResponseError) if client_file else None
     if answers_file:
@@ -567,7 +551,7 @@ def assess_command(
     else:
         response = Response(answers=_interactive_answers(q, lang))
         source = "<terminal>"
-    assessment = engine.assess(q, response, client, _parse_as_of(as_of), actor=actor, source=source)
+    assessment = engine.assess(q, response, client, as_of, actor=actor, source=source)
     if as_json:
         _emit_json(assessment)
     else:
@@ -609,13 +593,7 @@ def _product(product_file: str | None, catalog_file: str | None, product_id: str
     if product_file and not catalog_file and not product_id:
         return parse_product(read_json(product_file), "product", product_file)
     if catalog_file and product_id and not product_file:
-        for product in load_catalog(catalog_file):
-            if product.id == product_id:
-                return product
-        raise ProductError(
-            f"{catalog_file}: no product {product_id!r}",
-            [Problem(f"expected a product with id {product_id!r}, found none", source=catalog_file)],
-        )
+        return find_product(catalog_file, product_id)
     raise click.UsageError("give either --product FILE, or --catalog FILE with --product-id ID")
 
 
@@ -627,20 +605,27 @@ _policy_option = click.option(
     metavar="ID[@VERSION]|FILE",
     help="The matching policy.",
 )
+_client_facts_option = click.option(
+    "--client", "client_file", required=True, type=click.Path(), help="Client facts JSON."
+)
+
+
+def _catalog_option(*, required: bool) -> Callable[[F], F]:
+    return click.option(
+        "--catalog", "catalog_file", required=required, type=click.Path(), help="A catalog (.json, .jsonl or .csv)."
+    )
+
+
+def _assessment_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--assessment", "assessment_file", required=True, type=click.Path(), help=help_text)
 
 
 @cli.command("decide")
-@click.option(
-    "--assessment",
-    "assessment_file",
-    required=True,
-    type=click.Path(),
-    help="Assessment JSON (from assess --json).",
-)
+@_assessment_option("Assessment JSON (from assess --json).")
 @click.option("--product", "product_file", type=click.Path(), help="One product as JSON.")
-@click.option("--catalog", "catalog_file", type=click.Path(), help="A catalog (.json, .jsonl or .csv).")
+@_catalog_option(required=False)
 @click.option("--product-id", help="The product's id in --catalog.")
-@click.option("--client", "client_file", required=True, type=click.Path(), help="Client facts JSON.")
+@_client_facts_option
 @click.option(
     "--initiated-by",
     type=click.Choice(["client", "firm"]),
@@ -648,18 +633,8 @@ _policy_option = click.option(
     help="Who started the sale.",
 )
 @_policy_option
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def decide_command(
     ctx: click.Context,
     assessment_file: str,
@@ -669,7 +644,7 @@ def decide_command(
     client_file: str,
     initiated_by: str,
     policy_ref: str,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -685,14 +660,14 @@ def decide_command(
     assessment = _read_model(Assessment, assessment_file, InputError)
     client = _read_model(Client, client_file, ResponseError)
     product = _product(product_file, catalog_file, product_id)
-    policy = _policy(ctx, policy_ref)
+    policy = _registry(ctx).resolve_policy(policy_ref)
     decision = _engine(ctx, log).decide(
         assessment,
         product,
         client,
         policy,
         "client" if initiated_by == "client" else "firm",
-        _parse_as_of(as_of),
+        as_of,
         actor=actor,
     )
     if as_json:
@@ -714,10 +689,9 @@ def decide_command(
 @click.option("--channel", required=True, callback=_identifier, help="Where: branch, app, phone…")
 @click.option("--evidence-id", callback=_identifier, help="双录 recording id.")
 @click.option("--evidence-sha256", help="SHA-256 (hex) of the recording.")
-@_lang_option
-@_json_option
-@click.pass_context
+@_output_options
 @_log_option
+@click.pass_context
 def confirm_command(
     ctx: click.Context,
     decision_file: str,
@@ -769,35 +743,19 @@ def confirm_command(
 
 
 @cli.command("recommend")
-@click.option("--assessment", "assessment_file", required=True, type=click.Path(), help="Assessment JSON.")
-@click.option(
-    "--catalog",
-    "catalog_file",
-    required=True,
-    type=click.Path(),
-    help="A catalog (.json, .jsonl or .csv).",
-)
-@click.option("--client", "client_file", required=True, type=click.Path(), help="Client facts JSON.")
+@_assessment_option("Assessment JSON.")
+@_catalog_option(required=True)
+@_client_facts_option
 @_policy_option
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def recommend_command(
     ctx: click.Context,
     assessment_file: str,
     catalog_file: str,
     client_file: str,
     policy_ref: str,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -811,9 +769,9 @@ def recommend_command(
     """
     assessment = _read_model(Assessment, assessment_file, InputError)
     client = _read_model(Client, client_file, ResponseError)
-    policy = _policy(ctx, policy_ref)
+    policy = _registry(ctx).resolve_policy(policy_ref)
     catalog = load_catalog(catalog_file)
-    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of), actor=actor)
+    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, as_of, actor=actor)
     if as_json:
         _emit_json(found)
         return
@@ -905,23 +863,12 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
     Example:
       suitability audit keygen --private log.key --public log.pub --name broker-x
     """
-    for path in (private_file, public_file):
-        if Path(path).exists():
-            raise InputError(
-                f"{path} exists", [Problem("expected a new file; an existing key is never overwritten", source=path)]
-            )
-    signer = Signer.generate(name)
-    write_atomic(private_file, signer.text() + "\n", mode=0o600, exclusive=True)
-    try:
-        write_atomic(public_file, signer.verifier().text() + "\n", exclusive=True)
-    except BaseException:
-        Path(private_file).unlink()  # a signing key whose verifier key was never written is of no use
-        raise
+    signer = write_key_pair(private_file, public_file, name)
     click.echo(f"signing key {private_file} (keep it secret), verifier key {public_file}: {signer.verifier().text()}")
 
 
 @audit_group.command("checkpoint")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--key", "key_file", required=True, type=click.Path(dir_okay=False), help="The signing key (from audit keygen)."
 )
@@ -971,10 +918,8 @@ def audit_checkpoint(
     held = [(_read_text(path), path) for path in checkpoint_files]
     store = _existing_log(ctx, log)
     made = sign_checkpoint(
-        store, signer, origin, held=held, trusted=trusted, progress=_progress("verify", store.size())
+        store, signer, origin, out=out_file, held=held, trusted=trusted, progress=_progress("verify", store.size())
     )
-    write_atomic(out_file, made.note)
-    store.add_checkpoint(made.report.size, made.note, signer.verifier().text())
     for source, size in made.consistent_with:
         click.echo(f"consistent with {source} ({size} records)")
     root = base64.b64encode(made.report.root).decode()
@@ -1045,7 +990,7 @@ def audit_consistency(
 
 
 @audit_group.command("verify")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @_checkpoint_options
 @click.option(
     "--quick",
@@ -1098,7 +1043,7 @@ def audit_verify(
 
 
 @audit_group.command("replay")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.pass_context
 def audit_replay(ctx: click.Context, log: str) -> None:
     """Recompute every assessment, decision and confirmation from LOG alone and compare field by field.
@@ -1117,7 +1062,7 @@ def audit_replay(ctx: click.Context, log: str) -> None:
 
 
 @audit_group.command("prove")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--seq", type=int, required=True, help="The record to prove.")
 @click.option(
     "--checkpoint",
@@ -1176,7 +1121,7 @@ def audit_verify_proof(proof_file: str, public_key: str, as_json: bool) -> None:
 
 
 @audit_group.command("export")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The folder to write the bundle to."
 )
@@ -1247,7 +1192,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 @audit_group.command("query")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--client", default=None, help="Client id (or pseudonym).")
 @click.option("--actor", default=None, help="Who handled it.")
 @click.option("--product", default=None, help="Product id.")
@@ -1354,7 +1299,7 @@ def audit_query(
 
 
 @audit_group.command("report")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
 @_checkpoint_options
@@ -1393,8 +1338,8 @@ def audit_report(
 
 @cli.command("demo")
 @click.option("--log", "log", required=True, metavar="PATH", help="The log to create (must not exist).")
-@click.option("--clients", default=500, show_default=True, help="How many ordinary clients.")
-@click.option("--seed", default=1, show_default=True, help="Random seed (the same seed, the same log).")
+@click.option("--clients", default=demo.CLIENTS, show_default=True, help="How many ordinary clients.")
+@click.option("--seed", default=demo.SEED, show_default=True, help="Random seed (the same seed, the same log).")
 @click.option("--no-patterns", is_flag=True, help="Leave out the planted mis-selling patterns.")
 @click.pass_context
 def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patterns: bool) -> None:
@@ -1404,20 +1349,8 @@ def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patte
     Example:
       suitability demo --log demo.sqlite3 --clients 2000 && suitability audit report demo.sqlite3 --out demo.html
     """
-    if Path(log).exists():
-        raise InputError(
-            f"{log} exists", [Problem("expected a new log file; a demo never writes into an existing log", source=log)]
-        )
-    registry = _registry(ctx)
-    store = ctx.with_resource(open_store(log))
-    summary = generate(
-        store,
-        registry.questionnaire("cn-securities-individual"),
-        registry.policy("cn-csrc"),
-        clients=clients,
-        seed=seed,
-        plant=not no_patterns,
-        progress=_progress("demo", clients * 5),
+    summary = demo.generate_log(
+        log, _registry(ctx), clients=clients, seed=seed, plant=not no_patterns, progress=_progress("demo", clients * 5)
     )
     click.echo(
         f"demo log {log}: {summary.records} records, {summary.clients} clients, actors {', '.join(summary.actors)}"
@@ -1430,7 +1363,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--app-role",
     "app_role",
@@ -1454,11 +1387,7 @@ def db_upgrade(ctx: click.Context, log: str, app_role: str | None) -> None:
     """
     if app_role is not None and not is_url(log):
         raise click.UsageError("--app-role applies to a PostgreSQL log only")
-    applied = (
-        pg_upgrade(log, app_role=app_role)
-        if is_url(log)
-        else ctx.with_resource(SQLiteStore(log, create=False)).upgrade()
-    )
+    applied = upgrade(log, app_role=app_role)
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
 
 

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import Problem, ResponseError, SuitabilityError, pointer
+from .errors import InputError, Problem, ResponseError, SuitabilityError, pointer
 
 #: A text in several languages, keyed by BCP 47 tag; ``zh-CN`` and ``en`` are always present.
 LocalizedText = dict[str, str]
@@ -242,6 +242,43 @@ def as_instant(value: date | datetime) -> datetime:
             raise ValueError(f"expected a timezone-aware datetime, found naive {value.isoformat()}")
         return value.astimezone(UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def parse_instant(text: str, *, naive: Literal["utc", "refuse"] = "refuse", name: str = "instant") -> datetime:
+    """Parse ``text`` as an instant and return it as an aware UTC datetime.
+
+    ``YYYY-MM-DD`` (exactly ten characters) means that day's midnight, UTC, as in :func:`as_instant`.
+    Anything else must be an ISO 8601 datetime (:meth:`datetime.fromisoformat`); one with an offset
+    is converted to UTC. A datetime without an offset names no instant, so by default it is refused,
+    as the models refuse it; ``naive="utc"`` reads it as UTC instead (the command line's ``--as-of``
+    has always done so, and keeps doing so).
+
+    Args:
+        text: the text to parse.
+        naive: what a datetime without an offset means: ``"refuse"`` (an error) or ``"utc"``.
+        name: what the text is, for the error message (the CLI says ``--as-of``).
+
+    Raises:
+        InputError: ``text`` is not a date or an ISO 8601 datetime between the years 1 and 9999
+            (an offset that moves it out of that range included), or is naive and ``naive`` is
+            ``"refuse"``.
+    """
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None and naive == "refuse":
+            raise InputError(
+                f"invalid {name}",
+                [Problem(f"expected a UTC offset (such as Z or +08:00) or a date, found a naive datetime {text!r}")],
+            )
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
+        raise InputError(
+            f"invalid {name}",
+            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime between the years 1 and 9999, found {text!r}")],
+        ) from None
 
 
 def parse_model(model: type[_M], data: Any, source: str, error: type[SuitabilityError]) -> _M:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -267,3 +268,22 @@ def check_against(product: Product, policy: Policy) -> None:
         )
     if problems:
         raise ProductError(f"product {product.id} does not fit policy {policy.id}@{policy.version}", problems)
+
+
+def find_product(catalog: str | Path | Iterable[Product], product_id: str) -> Product:
+    """Return the product ``product_id`` of ``catalog``: a catalog file (see :func:`load_catalog`) or products.
+
+    Raises:
+        InputError: the catalog file cannot be read or parsed.
+        ProductError: a row is invalid, or the catalog holds no product with that id (the error
+            names the catalog file, or ``<catalog>`` for products given in memory).
+    """
+    source = str(catalog) if isinstance(catalog, str | Path) else "<catalog>"
+    products = load_catalog(catalog) if isinstance(catalog, str | Path) else catalog
+    for product in products:
+        if product.id == product_id:
+            return product
+    raise ProductError(
+        f"{source}: no product {product_id!r}",
+        [Problem(f"expected a product with id {product_id!r}, found none", source=source)],
+    )

@@ -145,6 +145,11 @@ def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Pa
     lite = SQLiteStore(tmp_path / "log.sqlite3")
     mixed_workload(lite, clients=3, seed=12)
     signer = Signer.generate("auditor")
+    early = audit_verify.verify(lite)
+    lite.add_checkpoint(
+        early.size, Checkpoint("test/log", early.size, early.root).sign(signer), signer.verifier().text()
+    )
+    mixed_workload(lite, clients=1, seed=13)
     before = audit_verify.verify(lite)
     lite.add_checkpoint(
         before.size, Checkpoint("test/log", before.size, before.root).sign(signer), signer.verifier().text()
@@ -155,6 +160,7 @@ def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Pa
     assert audit_export.copy_log(lite, pg) == before.size
     after = audit_verify.verify(pg)
     assert after.ok and after.root == before.root and after.size == before.size
+    assert pg.checkpoints() == lite.checkpoints()  # every kept checkpoint comes along, not only the latest
     with pytest.raises(LogError, match="not empty"):
         audit_export.copy_log(lite, pg)
     # an export from PostgreSQL has the form of one from SQLite, and passes the same verify.py

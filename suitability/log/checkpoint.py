@@ -15,11 +15,13 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .._output import write_atomic
 from ..errors import InputError, IntegrityError, Problem
 
 _ED25519 = b"\x01"
@@ -319,3 +321,34 @@ def unverified(note: str, source: str) -> Checkpoint:
         raise InputError(
             f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
         ) from None
+
+
+def write_key_pair(private_path: str | Path, public_path: str | Path, name: str = "suitability") -> Signer:
+    """Make an Ed25519 key pair named ``name`` and write it: both files, or neither.
+
+    The signing key goes to ``private_path`` with mode 0600, the verifier key to ``public_path``,
+    each written whole (:func:`~suitability._output.write_atomic`) and never over an existing file.
+    If the verifier key cannot be written, the signing key just written is removed: a signing key
+    whose verifier key was never handed out is of no use.
+
+    Returns:
+        The new signer (its :meth:`Signer.verifier` is the key written to ``public_path``).
+
+    Raises:
+        InputError: either file exists, the name is not a valid key name, or a file could not be
+            written whole; no key file is left behind.
+    """
+    for path in (private_path, public_path):
+        if Path(path).exists():
+            raise InputError(
+                f"{path} exists",
+                [Problem("expected a new file; an existing key is never overwritten", source=str(path))],
+            )
+    signer = Signer.generate(name)
+    write_atomic(private_path, signer.text() + "\n", mode=0o600, exclusive=True)
+    try:
+        write_atomic(public_path, signer.verifier().text() + "\n", exclusive=True)
+    except BaseException:
+        Path(private_path).unlink()
+        raise
+    return signer

@@ -235,11 +235,25 @@ def _grant_app_role(conn: Any, role: str) -> None:
         "GRANT INSERT ON checkpoints TO {app}",
         "GRANT USAGE ON SEQUENCE checkpoints_id_seq TO {app}",
         f"GRANT EXECUTE ON FUNCTION {_FUNCTIONS} TO {{app}}",
+        # The append functions run as the owner with the log's schema on their search_path: a role
+        # that can create there could shadow a builtin they call (an exact-type overload wins).
+        "REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA {schema} FROM {app}",
     ):
         conn.execute(
             sql.SQL(statement).format(
                 tables=tables, app=app, schema=sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
             )
+        )
+    if conn.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')", (role,)).fetchone()[0]:
+        raise LogError(
+            f"role {role!r} cannot be the application role",
+            [
+                Problem(
+                    "expected a role that cannot CREATE in the log's schema, found it can (through another role): "
+                    "it could shadow a function the owner's append functions call and run code as the owner"
+                )
+            ],
         )
 
 

@@ -92,7 +92,7 @@ def parse_time(text: str) -> datetime:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         if _INSTANT.fullmatch(text):
             return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # an offset that carries the instant past year 1 or 9999
         pass
     raise ValueError(f"expected {TIME_FORMS}; found {text!r}")
 
