@@ -1405,6 +1405,143 @@ def db_copy(ctx: click.Context, source: str, target: str) -> None:
     click.echo(f"copied {count} records from {source} to {dst.location}")
 
 
+# --- serving sales apps over HTTP (suitability.service, imported only here) ---------------------
+
+
+def _service() -> Any:
+    try:
+        from . import service
+    except ImportError as exc:  # FastAPI and uvicorn are an optional extra
+        raise click.UsageError(f"the service needs its extra: pip install 'suitability[service]' ({exc})") from None
+    return service
+
+
+@cli.command("serve")
+@click.option(
+    "--log", "log", required=True, metavar="LOCATION", help="The decision log: a SQLite file or a postgresql:// URL."
+)
+@click.option(
+    "--keys", "keys_file", required=True, type=click.Path(dir_okay=False), help="The API keys file (keys add)."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="The port to listen on.")
+@click.option("--catalog", "catalog_file", type=click.Path(), help="Products that requests may name by id.")
+@click.option(
+    "--checkpoint-key", "checkpoint_key", type=click.Path(dir_okay=False), help="Sign checkpoints with this key."
+)
+@click.option("--origin", help="The log's name in the checkpoints signed (with --checkpoint-key).")
+@click.option(
+    "--checkpoint-every",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between checkpoints.",
+)
+@click.pass_context
+def serve_command(
+    ctx: click.Context,
+    log: str,
+    keys_file: str,
+    host: str,
+    port: int,
+    catalog_file: str | None,
+    checkpoint_key: str | None,
+    origin: str | None,
+    checkpoint_every: float,
+) -> None:
+    """Serve the Engine over HTTP (JSON, OpenAPI 3.1 at /openapi.json) to sales apps in any language.
+
+    Every result is recorded in LOG before its 201 response. Callers present an API key
+    (Authorization: Bearer …) from --keys; with --checkpoint-key the service signs a checkpoint
+    whenever the log grew, every --checkpoint-every seconds, so records come with inclusion proofs.
+
+    \b
+    Example:
+      suitability keys add --file keys.json --actor staff-07 --role sales
+      suitability serve --log suitability-log.sqlite3 --keys keys.json --catalog examples/catalog.csv
+    """
+    service = _service()
+    if (checkpoint_key is None) != (origin is None):
+        raise click.UsageError("--checkpoint-key and --origin go together")
+    checkpointing = (
+        service.Checkpointing(Signer.parse(_read_text(checkpoint_key), checkpoint_key), str(origin), checkpoint_every)
+        if checkpoint_key
+        else None
+    )
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    click.echo(f"serving {log} on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
+    service.serve(
+        log,
+        keys_file,
+        registry=_registry(ctx),
+        host=host,
+        port=port,
+        catalog=catalog_file,
+        pseudonym_key=None if key is None else key.encode(),
+        checkpointing=checkpointing,
+    )
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Add, list and revoke the API keys of `suitability serve` (only their hashes are stored)."""
+
+
+@keys_group.command("add")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@click.option("--actor", required=True, callback=_identifier, help="Who the key stands for, recorded with each result.")
+@click.option("--role", required=True, type=click.Choice(["sales", "auditor"]), help="sales records; auditor reads.")
+def keys_add(keys_file: str, actor: str, role: str) -> None:
+    """Make a new API key, print it once, and store only its hash.
+
+    \b
+    Example:
+      suitability keys add --file keys.json --actor staff-07 --role sales
+    """
+    add_key = _service().add_key
+
+    entry, key = add_key(keys_file, actor, role)
+    click.echo(f"key {entry.id} for {entry.actor} ({entry.role}); shown once, keep it secret:", err=True)
+    click.echo(key)
+
+
+@keys_group.command("list")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@_json_option
+def keys_list(keys_file: str, as_json: bool) -> None:
+    """List the keys: id, actor, role, when made and revoked (never the keys themselves).
+
+    \b
+    Example:
+      suitability keys list --file keys.json
+    """
+    load_keys = _service().load_keys
+
+    entries = load_keys(keys_file)
+    if as_json:
+        _emit_json([{k: v for k, v in e.as_json().items() if k != "sha256"} for e in entries])
+        return
+    rows = [["ID", "ACTOR", "ROLE", "CREATED", "REVOKED"]]
+    rows += [[e.id, e.actor, e.role, e.created_at, e.revoked_at or "-"] for e in entries]
+    click.echo(_table(rows))
+
+
+@keys_group.command("revoke")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@click.argument("key_id")
+def keys_revoke(keys_file: str, key_id: str) -> None:
+    """Revoke the key KEY_ID; a running service refuses it within a second.
+
+    \b
+    Example:
+      suitability keys revoke --file keys.json 3f2a9c0d1e4b5a67
+    """
+    revoke_key = _service().revoke_key
+
+    entry = revoke_key(keys_file, key_id)
+    click.echo(f"revoked {entry.id} ({entry.actor}, {entry.role}) at {entry.revoked_at}")
+
+
 def _progress(label: str, total: int) -> Callable[[int], None] | None:
     """A progress bar on stderr when it is a terminal; nothing otherwise."""
     if not sys.stderr.isatty() or total < 50_000:
