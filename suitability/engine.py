@@ -332,8 +332,8 @@ class Engine:
                     code="CONFIRMATION_TOO_LATE",
                 )
             )
-        found = self.store.find(decision.assessment_id)
-        valid_until = Assessment.model_validate(orjson.loads(found.data)["result"]).valid_until if found else None
+        _, assessment = self.recorded_assessment(decision.assessment_id)
+        valid_until = assessment.valid_until
         if valid_until is not None and when > valid_until:
             problems.append(
                 Problem(
