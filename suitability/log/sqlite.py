@@ -257,9 +257,9 @@ class SQLiteStore(LogStore):
             return
         keyed = [(row[0], row[2]) for row in rows if row[2]]
         for at in range(0, len(keyed), _CHUNK):
-            chunk = keyed[at : at + _CHUNK]
+            pairs = keyed[at : at + _CHUNK]
             db.execute(
-                "INSERT INTO recent_keys VALUES (?, ?)" + ", (?, ?)" * (len(chunk) - 1), [v for k in chunk for v in k]
+                "INSERT INTO recent_keys VALUES (?, ?)" + ", (?, ?)" * (len(pairs) - 1), [v for k in pairs for v in k]
             )
         oldest = self._oldest_recent if self._oldest_recent is not None else (keyed[0][0] if keyed else None)
         if oldest is not None and rows[-1][0] + 1 - oldest >= self._fold:

@@ -141,6 +141,9 @@ class LogStore(ABC):
     def public_key(self) -> str | None:
         """Return the verifier key of the latest checkpoint kept beside the log."""
 
+    def analyze(self) -> None:  # noqa: B027 - a hook: most stores have nothing to do
+        """Refresh whatever statistics the store's query planner keeps, after a bulk load."""
+
     @abstractmethod
     def close(self) -> None:
         """Release the store."""
