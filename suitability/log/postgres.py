@@ -455,18 +455,10 @@ class PostgresStore(LogStore):
             rows = conn.execute("SELECT id, size, note, public_key FROM checkpoints ORDER BY id").fetchall()
         return [kept_checkpoint(self.location, *row) for row in rows]
 
-    def _latest(self) -> KeptCheckpoint | None:
+    def latest_kept(self) -> KeptCheckpoint | None:
         with self._reading() as conn:
             row = conn.execute("SELECT id, size, note, public_key FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else kept_checkpoint(self.location, *row)
-
-    def latest_checkpoint(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.note
-
-    def public_key(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.public_key
 
     def close(self) -> None:
         with self._lock:

@@ -363,20 +363,12 @@ class SQLiteStore(LogStore):
             rows = db.execute("SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid").fetchall()
         return [kept_checkpoint(self.location, *row) for row in rows]
 
-    def _latest(self) -> KeptCheckpoint | None:
+    def latest_kept(self) -> KeptCheckpoint | None:
         with self._reading() as db:
             row = db.execute(
                 "SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1"
             ).fetchone()
         return None if row is None else kept_checkpoint(self.location, *row)
-
-    def public_key(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.public_key
-
-    def latest_checkpoint(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.note
 
     def close(self) -> None:
         with self._lock:

@@ -134,12 +134,18 @@ class LogStore(ABC):
         """Return every checkpoint kept beside the log, oldest first (they are append-only)."""
 
     @abstractmethod
+    def latest_kept(self) -> KeptCheckpoint | None:
+        """Return the latest checkpoint kept beside the log, or None."""
+
     def latest_checkpoint(self) -> str | None:
         """Return the latest signed checkpoint kept beside the log."""
+        latest = self.latest_kept()
+        return None if latest is None else latest.note
 
-    @abstractmethod
     def public_key(self) -> str | None:
         """Return the verifier key of the latest checkpoint kept beside the log."""
+        latest = self.latest_kept()
+        return None if latest is None else latest.public_key
 
     def analyze(self) -> None:  # noqa: B027 - a hook: most stores have nothing to do
         """Refresh whatever statistics the store's query planner keeps, after a bulk load."""
