@@ -1,0 +1,365 @@
+"""The engine of :func:`~suitability.log.verify.verify`: the per-record checks over a run of records.
+
+A pass over the log is cut into chunks of consecutive records. :func:`check_rows` runs, over one
+chunk, everything that needs only the chunk's own bytes: check 1's gaps inside the chunk and each
+record's own ``seq``, checks 2 and 3, the leaf hashes (and, for a full chunk, the root of its
+subtree) for check 4, and check 5's local parts (an artifact's hash is its document's; a record is
+complete and of a known type). What needs the records before the chunk it hands back as data: the
+type and id fingerprint of each record, the artifacts it defines and the references it makes, in
+order. :class:`~suitability.log.verify.verify` folds the chunks in order, so one process or many
+(``jobs``) give the same report: the same first failure of each check, the same root.
+
+Worker processes are spawned (never forked: a forked copy of a parent holding open database
+connections and threads is unsafe), open their own connection to the log, ignore Ctrl-C (the parent
+handles it and terminates them) and are terminated when the pass ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import orjson
+
+from ..codec import content_hash, is_canonical
+from .store import RECORD_TYPES, LogStore
+
+#: Records per chunk: a power of two, so a full chunk aligned in the tree is one complete subtree.
+CHUNK = 1 << 14
+
+TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
+_ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_NO_ID = bytes(8)
+
+
+class _Float(Exception):
+    """A number with a fraction or exponent: the record leaves the fast path."""
+
+
+def _no_float(text: str) -> Any:
+    raise _Float
+
+
+# Deep pass: msgspec parses into plain dicts and lists, as orjson does, but calls float_hook for
+# every number with a fraction or exponent; raising there tells at parse time, with no scan of the
+# bytes, that the value holds a float (RFC 8785 formats floats its own way). A value without one
+# and without a character beyond U+FFFF, re-serialized by orjson (sorted keys, compact), is its
+# own RFC 8785 form; if those bytes are the stored ones, the record is canonical. Anything else
+# (a float, a decode error, an integer beyond 2**53, different bytes) takes the exact path of
+# before: orjson's parse and codec.is_canonical.
+_DEEP = msgspec.json.Decoder(float_hook=_no_float)
+
+
+class _Seq(msgspec.Struct):
+    seq: int
+
+
+# Quick pass: the record's own seq, read by a real JSON parser that decodes the top-level object
+# key by key and skips every other value without building it. Why a string cannot fool it: the
+# parser tracks where each string starts and ends (escapes included), so bytes `"seq":` inside a
+# string value, or a "seq" key in a nested object, are never taken for the top-level member; a
+# duplicate top-level "seq" gives the last one, as orjson's dict does; `true` or `5.0` is not an
+# int (strict types), so it fails as before. What it does not do is build or fully validate the
+# skipped values (their UTF-8, the range of their numbers): that is check 2's work, which --quick
+# skips. A record it cannot read goes to orjson, the path of before, for the message.
+_QUICK = msgspec.json.Decoder(_Seq)
+
+
+def own_seq(data: bytes) -> Any:
+    """The top-level ``seq`` of a record, as ``orjson.loads(data).get("seq")`` sees it (None if unreadable)."""
+    try:
+        return _QUICK.decode(data).seq
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed.get("seq") if isinstance(parsed, dict) else None
+
+
+def _fingerprint(ident: str) -> bytes:
+    return hashlib.sha256(ident.encode()).digest()[:8]
+
+
+@dataclass
+class Chunk:
+    """What one chunk of records leaves for the in-order fold (all positions are within the chunk).
+
+    Attributes:
+        count: records read.
+        first, last: the first and last seq read.
+        leaves: the computed leaf hashes, 32 bytes each, in order.
+        subtree: the root of the chunk's leaves when it holds exactly :data:`CHUNK` records.
+        failures: per check number, the first local failure ``(position, sub, seq, message)``.
+        types, ids: each record's type code (one byte) and id fingerprint (eight bytes, zeros for none).
+        events: check 5's references to earlier records, in order: ``("def", pos, hash, kind)`` an
+            artifact, ``("need", pos, sub, seq, hash, kind)`` an earlier artifact of that kind,
+            ``("holds", pos, sub, seq, target, code, fingerprint, ident)`` record ``target`` is of
+            ``code`` with that id.
+    """
+
+    count: int = 0
+    first: int | None = None
+    last: int | None = None
+    leaves: bytes = b""
+    subtree: bytes | None = None
+    failures: dict[int, tuple[int, int, int | None, str]] = field(default_factory=dict)
+    types: bytes = b""
+    ids: bytes = b""
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def check_rows(rows: Iterable[tuple[int, bytes, bytes]], deep: bool, chunk: int = CHUNK) -> Chunk:
+    """Run the local checks over ``rows`` (seq, bytes, stored leaf hash), one chunk, in order.
+
+    A chunk of exactly ``chunk`` records (a power of two) also gets the root of its subtree.
+    """
+    out = Chunk()
+    failures = out.failures
+    leaves: list[bytes] = []
+    add_leaf = leaves.append
+    sha256 = hashlib.sha256
+    types = bytearray()
+    ids: list[bytes] = []
+    events = out.events
+    decode, dumps, options = _DEEP.decode, orjson.dumps, _ORJSON_OPTIONS
+    first = prev = None
+    pos = -1
+    for pos, (seq, data, stored_leaf) in enumerate(rows):
+        # (1) sequence, inside the chunk (the fold checks the seam between chunks)
+        if prev is None:
+            first = seq
+        elif seq != prev + 1 and 1 not in failures:
+            failures[1] = (pos, 0, prev + 1, f"expected record {prev + 1} next, found {seq} (a gap)")
+        prev = seq
+        # (3) leaf hashes
+        leaf = sha256(b"\x00" + data).digest()
+        add_leaf(leaf)
+        if leaf != stored_leaf and 3 not in failures:
+            failures[3] = (
+                pos,
+                0,
+                seq,
+                f"expected leaf hash {leaf.hex()} of the stored bytes, found {bytes(stored_leaf).hex()}",
+            )
+        if not deep:
+            own = own_seq(data)
+            if (own != seq or type(own) is not int) and 1 not in failures:
+                failures[1] = (pos, 1, seq, f"expected the record to say seq {seq}, found {own!r}")
+            continue
+        # (2) canonical bytes (the parse also serves checks 1 and 5)
+        record: Any
+        try:
+            record = decode(data)
+            canonical = dumps(record, option=options) == data and (
+                data.isascii()
+                or not (b"\xf0" in data or b"\xf1" in data or b"\xf2" in data or b"\xf3" in data or b"\xf4" in data)
+            )
+        except Exception:  # a float, bytes msgspec refuses, an integer beyond 2**53: the exact path below
+            canonical = False
+        if not canonical:
+            try:
+                record = orjson.loads(data)
+            except orjson.JSONDecodeError as exc:
+                if 2 not in failures:
+                    failures[2] = (pos, 0, seq, f"expected a JSON record, found bytes that do not parse ({exc})")
+                record = None
+            if record is not None and not is_canonical(data, record) and 2 not in failures:
+                failures[2] = (pos, 0, seq, "expected RFC 8785 canonical bytes, found another serialization")
+        if type(record) is dict:
+            own = record.get("seq")
+            if (own != seq or type(own) is not int) and 1 not in failures:
+                failures[1] = (pos, 1, seq, f"expected the record to say seq {seq}, found {own!r}")
+            code, ident = _references(record, pos, seq, failures, events)
+            types.append(code)
+            ids.append(_fingerprint(ident) if ident else _NO_ID)
+        else:
+            if record is not None and 1 not in failures:
+                failures[1] = (pos, 1, seq, f"expected a JSON object, found {type(record).__name__}")
+            types.append(0)
+            ids.append(_NO_ID)
+    out.count = pos + 1
+    out.first, out.last = first, prev
+    out.leaves = b"".join(leaves)
+    out.types, out.ids = bytes(types), b"".join(ids)
+    if out.count == chunk and chunk & (chunk - 1) == 0:
+        out.subtree = _subtree(leaves)
+    return out
+
+
+def _subtree(leaves: list[bytes]) -> bytes:
+    """The root of a power-of-two number of leaf hashes."""
+    sha256 = hashlib.sha256
+    level = leaves
+    while len(level) > 1:
+        level = [sha256(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
+    return level[0]
+
+
+def _references(
+    record: dict[str, Any],
+    pos: int,
+    seq: int,
+    failures: dict[int, tuple[int, int, int | None, str]],
+    events: list[tuple[Any, ...]],
+) -> tuple[int, str | None]:
+    """Check 5's local part of one record; queue what needs earlier records. Returns its type code and id."""
+    kind = record.get("type")
+    ident = None
+    sub = 0
+
+    def fail(message: str) -> None:
+        if 5 not in failures:
+            failures[5] = (pos, sub, seq, message)
+
+    try:
+        if kind == "artifact":
+            document = record["document"]
+            if content_hash(document) != record["hash"]:
+                fail(
+                    f"expected the artifact's hash {record['hash']} to be its document's, "
+                    f"found {content_hash(document)}"
+                )
+            artifact_kind = record["kind"]  # read first, as ``artifacts[hash] = kind`` did
+            events.append(("def", pos, hash_key(record["hash"]), artifact_kind))
+        elif kind == "assessment":
+            events.append(("need", pos, sub, seq, hash_key(record["questionnaire"]["hash"]), "questionnaire"))
+            sub = 1
+            ident = record["result"]["id"]
+        elif kind == "decision":
+            events.append(("need", pos, sub, seq, hash_key(record["policy"]["hash"]), "policy"))
+            sub = 1
+            _holds(record["assessment_seq"], "assessment", record["assessment_id"], pos, sub, seq, fail, events)
+            sub = 2
+            ident = record["result"]["id"]
+        elif kind == "confirmation":
+            _holds(record["decision_seq"], "decision", record["decision_id"], pos, sub, seq, fail, events)
+        else:
+            fail(f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
+    except (KeyError, TypeError) as exc:
+        fail(f"expected a complete {kind} record, found it missing {exc}")
+    code = TYPE_CODES.get(kind, 0) if isinstance(kind, str) else 0
+    return code, ident if isinstance(ident, str) else None
+
+
+def hash_key(value: Any) -> Any:
+    """``value``, once shown usable as a dictionary key (an unhashable one raises TypeError, as before)."""
+    hash(value)
+    return value
+
+
+def _holds(
+    target: Any, kind: str, ident: Any, pos: int, sub: int, seq: int, fail: Any, events: list[tuple[Any, ...]]
+) -> None:
+    if isinstance(target, int) and isinstance(ident, str):
+        events.append(("holds", pos, sub, seq, target, TYPE_CODES[kind], _fingerprint(ident), ident))
+    else:  # no earlier record can hold it
+        fail(f"expected {kind} {ident} at seq {target}, found none there")
+
+
+# --- worker processes -------------------------------------------------------------------------
+
+
+def reopen_spec(store: LogStore) -> tuple[str, str] | None:
+    """How a worker process opens its own connection to ``store``; None for a store it cannot reopen."""
+    from .postgres import PostgresStore
+    from .sqlite import SQLiteStore
+
+    if type(store) is SQLiteStore:
+        return ("sqlite", store.location)
+    if type(store) is PostgresStore:
+        return ("postgres", store._url)
+    return None
+
+
+_worker_store: LogStore | None = None
+
+
+def _init_worker(spec: tuple[str, str]) -> None:
+    global _worker_store
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's; it terminates the workers
+    if spec[0] == "sqlite":
+        from .sqlite import SQLiteStore
+
+        _worker_store = SQLiteStore(spec[1], create=False)
+    else:
+        from .postgres import PostgresStore
+
+        _worker_store = PostgresStore(spec[1])
+
+
+Task = tuple[int, int | None, bool, int]  # first seq, end seq (None: to the end), deep, chunk size
+
+
+def check_range(store: LogStore, task: Task) -> Chunk:
+    """Check the records whose seq lies in ``[start, end)``: what one worker does with one task."""
+    start, end, deep, chunk = task
+    rows = store.scan(start, end)
+    if end is not None:  # a store may read past ``end`` over a gap; those rows are the next range's
+        rows = (row for row in rows if row[0] < end)
+    return check_rows(rows, deep, chunk)
+
+
+def range_tasks(size: int, deep: bool, chunk: int) -> list[Task]:
+    """Ranges of seqs ``[0, chunk)``, ``[chunk, 2 chunk)``…, the last open-ended (records past ``size`` too)."""
+    starts = list(range(0, max(size, 1), chunk))
+    return [(s, starts[i + 1] if i + 1 < len(starts) else None, deep, chunk) for i, s in enumerate(starts)]
+
+
+def _check_range(task: Task) -> Chunk:
+    assert _worker_store is not None
+    return check_range(_worker_store, task)
+
+
+def parallel_chunks(spec: tuple[str, str], size: int, deep: bool, jobs: int, chunk: int = CHUNK) -> Generator[Chunk]:
+    """The chunks of :func:`range_tasks`, checked by ``jobs`` worker processes, yielded in order."""
+    tasks = range_tasks(size, deep, chunk)
+    context = multiprocessing.get_context("spawn")
+    pool = context.Pool(jobs, initializer=_init_worker, initargs=(spec,))
+    try:
+        pending = []
+        queued = iter(tasks)
+        for task in queued:  # at most 2 chunks a worker in flight: memory stays flat
+            pending.append(pool.apply_async(_check_range, (task,)))
+            if len(pending) >= 2 * jobs:
+                break
+        while pending:
+            checked = pending.pop(0).get()
+            following = next(queued, None)
+            if following is not None:
+                pending.append(pool.apply_async(_check_range, (following,)))
+            yield checked
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def inline_chunks(store: LogStore, deep: bool, chunk: int = CHUNK) -> Generator[Chunk]:
+    """Chunks of ``chunk`` records from one scan of ``store``, checked in this process."""
+    rows = store.scan()
+    while True:
+        checked = check_rows(_take(rows, chunk), deep, chunk)
+        if not checked.count:
+            return
+        yield checked
+        if checked.count < chunk:
+            return
+
+
+def _take(rows: Iterator[tuple[int, bytes, bytes]], n: int) -> Iterator[tuple[int, bytes, bytes]]:
+    for _, row in zip(range(n), rows, strict=False):
+        yield row
+
+
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
