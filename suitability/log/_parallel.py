@@ -10,17 +10,22 @@ order. :class:`~suitability.log.verify.verify` folds the chunks in order, so one
 (``jobs``) give the same report: the same first failure of each check, the same root.
 
 Worker processes are spawned (never forked: a forked copy of a parent holding open database
-connections and threads is unsafe), open their own connection to the log, ignore Ctrl-C (the parent
-handles it and terminates them) and are terminated when the pass ends, however it ends.
+connections and threads is unsafe), open their own connection to the log and ignore Ctrl-C: the
+parent handles it, cancels what is queued and waits for at most the chunk each is on. A worker
+whose parent died reads the end of its task pipe and exits.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import signal
-from collections.abc import Generator, Iterable, Iterator
+from collections import deque
+from collections.abc import Generator, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,6 +134,7 @@ def check_rows(rows: Iterable[tuple[int, bytes, bytes]], deep: bool, chunk: int 
     types = bytearray()
     ids: list[bytes] = []
     events = out.events
+    needed: set[tuple[Any, str]] = set()
     decode, dumps, options = _DEEP.decode, orjson.dumps, _ORJSON_OPTIONS
     first = prev = None
     pos = -1
@@ -177,7 +183,7 @@ def check_rows(rows: Iterable[tuple[int, bytes, bytes]], deep: bool, chunk: int 
             own = record.get("seq")
             if (own != seq or type(own) is not int) and 1 not in failures:
                 failures[1] = (pos, 1, seq, f"expected the record to say seq {seq}, found {own!r}")
-            code, ident = _references(record, pos, seq, failures, events)
+            code, ident = _references(record, pos, seq, failures, events, needed)
             types.append(code)
             ids.append(_fingerprint(ident) if ident else _NO_ID)
         else:
@@ -209,59 +215,78 @@ def _references(
     seq: int,
     failures: dict[int, tuple[int, int, int | None, str]],
     events: list[tuple[Any, ...]],
+    needed: set[tuple[Any, str]],
 ) -> tuple[int, str | None]:
-    """Check 5's local part of one record; queue what needs earlier records. Returns its type code and id."""
+    """Check 5's local part of one record; queue what needs earlier records. Returns its type code and id.
+
+    It mirrors the references check of one pass step by step (the same reads in the same order,
+    so an incomplete record fails at the same point); ``sub`` orders the steps within a record.
+    An artifact reference already queued since the chunk's last artifact is not queued again:
+    the known artifacts do not change in between, so it would pass or fail the same way.
+    """
     kind = record.get("type")
     ident = None
     sub = 0
-
-    def fail(message: str) -> None:
-        if 5 not in failures:
-            failures[5] = (pos, sub, seq, message)
-
     try:
-        if kind == "artifact":
+        if kind == "decision":
+            need = (hash_key(record["policy"]["hash"]), "policy")
+            if need not in needed:
+                needed.add(need)
+                events.append(("need", pos, 0, seq, *need))
+            sub = 1
+            target, ident = record["assessment_seq"], record["assessment_id"]
+            if isinstance(target, int) and isinstance(ident, str):
+                events.append(("holds", pos, 1, seq, target, 2, _fingerprint(ident), ident))
+            else:  # no earlier record can hold it
+                _fail(failures, pos, 1, seq, f"expected assessment {ident} at seq {target}, found none there")
+            sub = 2
+            ident = record["result"]["id"]
+        elif kind == "assessment":
+            need = (hash_key(record["questionnaire"]["hash"]), "questionnaire")
+            if need not in needed:
+                needed.add(need)
+                events.append(("need", pos, 0, seq, *need))
+            sub = 1
+            ident = record["result"]["id"]
+        elif kind == "confirmation":
+            target, ident = record["decision_seq"], record["decision_id"]
+            if isinstance(target, int) and isinstance(ident, str):
+                events.append(("holds", pos, 0, seq, target, 3, _fingerprint(ident), ident))
+            else:
+                _fail(failures, pos, 0, seq, f"expected decision {ident} at seq {target}, found none there")
+            ident = None
+        elif kind == "artifact":
             document = record["document"]
             if content_hash(document) != record["hash"]:
-                fail(
+                _fail(
+                    failures,
+                    pos,
+                    0,
+                    seq,
                     f"expected the artifact's hash {record['hash']} to be its document's, "
-                    f"found {content_hash(document)}"
+                    f"found {content_hash(document)}",
                 )
             artifact_kind = record["kind"]  # read first, as ``artifacts[hash] = kind`` did
             events.append(("def", pos, hash_key(record["hash"]), artifact_kind))
-        elif kind == "assessment":
-            events.append(("need", pos, sub, seq, hash_key(record["questionnaire"]["hash"]), "questionnaire"))
-            sub = 1
-            ident = record["result"]["id"]
-        elif kind == "decision":
-            events.append(("need", pos, sub, seq, hash_key(record["policy"]["hash"]), "policy"))
-            sub = 1
-            _holds(record["assessment_seq"], "assessment", record["assessment_id"], pos, sub, seq, fail, events)
-            sub = 2
-            ident = record["result"]["id"]
-        elif kind == "confirmation":
-            _holds(record["decision_seq"], "decision", record["decision_id"], pos, sub, seq, fail, events)
+            needed.clear()
         else:
-            fail(f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
+            _fail(failures, pos, 0, seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
     except (KeyError, TypeError) as exc:
-        fail(f"expected a complete {kind} record, found it missing {exc}")
+        _fail(failures, pos, sub, seq, f"expected a complete {kind} record, found it missing {exc}")
+        ident = None
     code = TYPE_CODES.get(kind, 0) if isinstance(kind, str) else 0
     return code, ident if isinstance(ident, str) else None
+
+
+def _fail(failures: dict[int, tuple[int, int, int | None, str]], pos: int, sub: int, seq: int, message: str) -> None:
+    if 5 not in failures:
+        failures[5] = (pos, sub, seq, message)
 
 
 def hash_key(value: Any) -> Any:
     """``value``, once shown usable as a dictionary key (an unhashable one raises TypeError, as before)."""
     hash(value)
     return value
-
-
-def _holds(
-    target: Any, kind: str, ident: Any, pos: int, sub: int, seq: int, fail: Any, events: list[tuple[Any, ...]]
-) -> None:
-    if isinstance(target, int) and isinstance(ident, str):
-        events.append(("holds", pos, sub, seq, target, TYPE_CODES[kind], _fingerprint(ident), ident))
-    else:  # no earlier record can hold it
-        fail(f"expected {kind} {ident} at seq {target}, found none there")
 
 
 # --- worker processes -------------------------------------------------------------------------
@@ -318,44 +343,50 @@ def _check_range(task: Task) -> Chunk:
     return check_range(_worker_store, task)
 
 
-def parallel_chunks(spec: tuple[str, str], size: int, deep: bool, jobs: int, chunk: int = CHUNK) -> Generator[Chunk]:
-    """The chunks of :func:`range_tasks`, checked by ``jobs`` worker processes, yielded in order."""
-    tasks = range_tasks(size, deep, chunk)
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(jobs, initializer=_init_worker, initargs=(spec,))
+def parallel_chunks(
+    store: LogStore, spec: tuple[str, str], size: int, deep: bool, jobs: int, chunk: int = CHUNK
+) -> Generator[Chunk]:
+    """The chunks of :func:`range_tasks`, checked by ``jobs`` worker processes, yielded in order.
+
+    At most two tasks a worker are in flight, so memory stays flat. If the workers cannot run (a
+    program that starts them must guard its main module, as ``spawn`` requires) or one dies, the
+    remaining tasks are checked here, in order, on ``store``: the report is the same either way.
+    On Ctrl-C or any other exit the queued tasks are cancelled and the workers end.
+    """
+    tasks = iter(range_tasks(size, deep, chunk))
+    executor = ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(spec,)
+    )
     try:
-        pending = []
-        queued = iter(tasks)
-        for task in queued:  # at most 2 chunks a worker in flight: memory stays flat
-            pending.append(pool.apply_async(_check_range, (task,)))
-            if len(pending) >= 2 * jobs:
-                break
+        pending: deque[tuple[Task, Future[Chunk]]] = deque()
+        for task in itertools.islice(tasks, 2 * jobs):
+            pending.append((task, executor.submit(_check_range, task)))
         while pending:
-            checked = pending.pop(0).get()
-            following = next(queued, None)
+            task, future = pending.popleft()
+            try:
+                checked = future.result()
+            except BrokenProcessPool:
+                for task_ in [task, *(t for t, _ in pending), *tasks]:
+                    yield check_range(store, task_)
+                return
+            following = next(tasks, None)
             if following is not None:
-                pending.append(pool.apply_async(_check_range, (following,)))
+                pending.append((following, executor.submit(_check_range, following)))
             yield checked
     finally:
-        pool.terminate()
-        pool.join()
+        executor.shutdown(wait=True, cancel_futures=True)
 
 
 def inline_chunks(store: LogStore, deep: bool, chunk: int = CHUNK) -> Generator[Chunk]:
     """Chunks of ``chunk`` records from one scan of ``store``, checked in this process."""
     rows = store.scan()
     while True:
-        checked = check_rows(_take(rows, chunk), deep, chunk)
+        checked = check_rows(itertools.islice(rows, chunk), deep, chunk)
         if not checked.count:
             return
         yield checked
         if checked.count < chunk:
             return
-
-
-def _take(rows: Iterator[tuple[int, bytes, bytes]], n: int) -> Iterator[tuple[int, bytes, bytes]]:
-    for _, row in zip(range(n), rows, strict=False):
-        yield row
 
 
 def default_jobs() -> int:

@@ -30,7 +30,7 @@ from typing import Any
 from .._passes import long_pass
 from ..errors import InputError, IntegrityError, Problem
 from . import _parallel
-from ._parallel import TYPE_CODES, Chunk, inline_chunks, parallel_chunks, reopen_spec
+from ._parallel import TYPE_CODES, Chunk, default_jobs, inline_chunks, parallel_chunks, reopen_spec
 from .checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note, unverified
 from .merkle import (
     EMPTY_ROOT,
@@ -160,7 +160,7 @@ def verify(
     chunk = _parallel.CHUNK
     size = store.size() if spec is not None else 0
     if spec is not None and size > 2 * chunk:
-        chunks = parallel_chunks(spec, size, deep, jobs, chunk)
+        chunks = parallel_chunks(store, spec, size, deep, jobs, chunk)
     else:
         chunks = inline_chunks(store, deep, chunk)
     return _report(chunks, checkpoints, deep, progress)
@@ -748,6 +748,7 @@ __all__ = [
     "Check",
     "SignedCheckpoint",
     "VerifyReport",
+    "default_jobs",
     "kept_checkpoints",
     "prove",
     "prove_consistency",
