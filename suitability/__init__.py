@@ -46,9 +46,10 @@ from .models import (
     DocumentRef,
     Response,
     RuleFired,
+    parse_instant,
 )
 from .policy import REASON_CODES, Policy, load_policy
-from .product import Product, load_catalog, parse_product
+from .product import Product, find_product, load_catalog, parse_product
 from .questionnaire import Questionnaire, load_questionnaire
 from .registry import Registry
 from .replay import ReplayReport, replay
@@ -101,11 +102,13 @@ __all__ = [
     "decide",
     "decide_many",
     "export",
+    "find_product",
     "load_catalog",
     "load_policy",
     "load_questionnaire",
     "open_note",
     "open_store",
+    "parse_instant",
     "parse_json",
     "parse_product",
     "prove",

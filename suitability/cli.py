@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,13 +24,12 @@ from pydantic import BaseModel
 
 from . import __version__
 from ._output import write_atomic
-from .codec import content_hash, read_bytes, read_json
+from .codec import content_hash, read_json, read_text
 from .engine import Engine
-from .errors import InputError, Problem, ProductError, ResponseError, SuitabilityError
-from .log import DEFAULT_LOG, LogStore, SQLiteStore, is_url, open_store
-from .log.checkpoint import Checkpoint, Signer, Verifier, open_note
+from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
+from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
-from .log.postgres import upgrade as pg_upgrade
 from .log.verify import (
     NO_CHECKPOINT,
     default_jobs,
@@ -43,9 +42,9 @@ from .log.verify import (
     verify_proof,
 )
 from .matching import Decision, Evidence, Language
-from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_model
-from .policy import Policy, load_policy
-from .product import Product, load_catalog, parse_product
+from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_instant, parse_model
+from .policy import load_policy
+from .product import Product, find_product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .registry import Registry
 from .replay import replay
@@ -54,6 +53,7 @@ from .review import (
     ROW_FIELDS,
     TIMES,
     QueryFilter,
+    demo,
     load_config,
     parse_time,
     query,
@@ -61,7 +61,6 @@ from .review import (
     review,
     review_json,
 )
-from .review.demo import generate
 from .review.html import render as render_report
 from .scoring import check_answer, next_question
 
@@ -104,11 +103,28 @@ def _json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")(func)
 
 
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Fold a stack of option decorators into one, listed in --help in the order given."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+def _instant(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """``--as-of`` as an instant; a datetime without an offset is UTC (the CLI's rule since its first day)."""
+    return None if value is None else parse_instant(value, naive="utc", name="--as-of")
+
+
 def _as_of_option(func: F) -> F:
     return click.option(
         "--as-of",
         "as_of",
         metavar="DATE",
+        callback=_instant,
         help="The instant the result is for: YYYY-MM-DD (midnight UTC) or an ISO 8601 datetime. Default: now.",
     )(func)
 
@@ -128,22 +144,6 @@ def _engine(ctx: click.Context, log: str) -> Engine:
     key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")  # set but empty is refused by the Engine, never "off"
     store = ctx.with_resource(open_store(log))
     return Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode())
-
-
-def _parse_as_of(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return datetime(day.year, day.month, day.day, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
-        raise InputError(
-            "invalid --as-of",
-            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime between the years 1 and 9999, found {value!r}")],
-        ) from None
 
 
 _FOLDERS = "suitability.documents"
@@ -187,20 +187,17 @@ def _identifier(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def _questionnaire(ctx: click.Context, ref: str, allow_retired: bool = True) -> Questionnaire:
-    registry = _registry(ctx)
-    if Path(ref).is_file():
-        result: Questionnaire = registry.load_file("questionnaire", ref, allow_retired=allow_retired)
-        return result
-    return registry.questionnaire(ref, allow_retired=allow_retired)
-
-
-def _policy(ctx: click.Context, ref: str, allow_retired: bool = True) -> Policy:
-    registry = _registry(ctx)
-    if Path(ref).is_file():
-        result: Policy = registry.load_file("policy", ref, allow_retired=allow_retired)
-        return result
-    return registry.policy(ref, allow_retired=allow_retired)
+_actor_option = click.option(
+    "--actor",
+    "actor",
+    default=None,
+    callback=_identifier,
+    help="Who handled it (staff id or system), recorded for reviewers.",
+)
+#: What every recorded call takes after its own options: when, how to show it, where to record it, who.
+_recorded_call_options = _options(_as_of_option, _lang_option, _json_option, _log_option, _actor_option)
+_output_options = _options(_lang_option, _json_option)
+_log_argument = click.argument("log", metavar="LOG")
 
 
 def _emit_json(value: Any) -> None:
@@ -289,8 +286,7 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
     group.help = f"List, show, validate and hash {kind} documents."
 
     @group.command("list")
-    @_lang_option
-    @_json_option
+    @_output_options
     @click.pass_context
     def list_(ctx: click.Context, lang: str, as_json: bool) -> None:
         entries = _registry(ctx).entries(kind)
@@ -366,8 +362,7 @@ cli.add_command(policy_group)
 
 @questionnaire_group.command("show")
 @click.argument("ref", metavar="ID[@VERSION]|FILE")
-@_lang_option
-@_json_option
+@_output_options
 @click.pass_context
 def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     """Show a questionnaire: its questions, options and scores, bands and rules.
@@ -376,7 +371,7 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
     Example:
       suitability questionnaire show cn-securities-individual --lang en
     """
-    q = _questionnaire(ctx, ref)
+    q = _registry(ctx).resolve_questionnaire(ref)
     if as_json:
         _emit_json(q.document)
         return
@@ -403,8 +398,7 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
 
 @policy_group.command("show")
 @click.argument("ref", metavar="ID[@VERSION]|FILE")
-@_lang_option
-@_json_option
+@_output_options
 @click.pass_context
 def policy_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     """Show a policy: its matrix, limits and messages.
@@ -413,7 +407,7 @@ def policy_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
     Example:
       suitability policy show cn-csrc --lang en
     """
-    p = _policy(ctx, ref)
+    p = _registry(ctx).resolve_policy(ref)
     if as_json:
         _emit_json(p.document)
         return
@@ -527,24 +521,14 @@ def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
     type=click.Path(),
     help="Client facts (client_id, investor_type, birth_date, full_civil_capacity).",
 )
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def assess_command(
     ctx: click.Context,
     questionnaire_ref: str,
     answers_file: str | None,
     client_file: str | None,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -559,7 +543,7 @@ def assess_command(
       suitability assess --questionnaire cn-securities-individual \\
           --answers examples/answers.json --client examples/client.json --as-of 2026-11-28
     """
-    q = _questionnaire(ctx, questionnaire_ref, allow_retired=False)
+    q = _registry(ctx).resolve_questionnaire(questionnaire_ref, allow_retired=False)
     engine = _engine(ctx, log)
     client = _read_model(Client, client_file, ResponseError) if client_file else None
     if answers_file:
@@ -568,7 +552,7 @@ def assess_command(
     else:
         response = Response(answers=_interactive_answers(q, lang))
         source = "<terminal>"
-    assessment = engine.assess(q, response, client, _parse_as_of(as_of), actor=actor, source=source)
+    assessment = engine.assess(q, response, client, as_of, actor=actor, source=source)
     if as_json:
         _emit_json(assessment)
     else:
@@ -610,13 +594,7 @@ def _product(product_file: str | None, catalog_file: str | None, product_id: str
     if product_file and not catalog_file and not product_id:
         return parse_product(read_json(product_file), "product", product_file)
     if catalog_file and product_id and not product_file:
-        for product in load_catalog(catalog_file):
-            if product.id == product_id:
-                return product
-        raise ProductError(
-            f"{catalog_file}: no product {product_id!r}",
-            [Problem(f"expected a product with id {product_id!r}, found none", source=catalog_file)],
-        )
+        return find_product(catalog_file, product_id)
     raise click.UsageError("give either --product FILE, or --catalog FILE with --product-id ID")
 
 
@@ -628,20 +606,27 @@ _policy_option = click.option(
     metavar="ID[@VERSION]|FILE",
     help="The matching policy.",
 )
+_client_facts_option = click.option(
+    "--client", "client_file", required=True, type=click.Path(), help="Client facts JSON."
+)
+
+
+def _catalog_option(*, required: bool) -> Callable[[F], F]:
+    return click.option(
+        "--catalog", "catalog_file", required=required, type=click.Path(), help="A catalog (.json, .jsonl or .csv)."
+    )
+
+
+def _assessment_option(help_text: str) -> Callable[[F], F]:
+    return click.option("--assessment", "assessment_file", required=True, type=click.Path(), help=help_text)
 
 
 @cli.command("decide")
-@click.option(
-    "--assessment",
-    "assessment_file",
-    required=True,
-    type=click.Path(),
-    help="Assessment JSON (from assess --json).",
-)
+@_assessment_option("Assessment JSON (from assess --json).")
 @click.option("--product", "product_file", type=click.Path(), help="One product as JSON.")
-@click.option("--catalog", "catalog_file", type=click.Path(), help="A catalog (.json, .jsonl or .csv).")
+@_catalog_option(required=False)
 @click.option("--product-id", help="The product's id in --catalog.")
-@click.option("--client", "client_file", required=True, type=click.Path(), help="Client facts JSON.")
+@_client_facts_option
 @click.option(
     "--initiated-by",
     type=click.Choice(["client", "firm"]),
@@ -649,18 +634,8 @@ _policy_option = click.option(
     help="Who started the sale.",
 )
 @_policy_option
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def decide_command(
     ctx: click.Context,
     assessment_file: str,
@@ -670,7 +645,7 @@ def decide_command(
     client_file: str,
     initiated_by: str,
     policy_ref: str,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -686,14 +661,14 @@ def decide_command(
     assessment = _read_model(Assessment, assessment_file, InputError)
     client = _read_model(Client, client_file, ResponseError)
     product = _product(product_file, catalog_file, product_id)
-    policy = _policy(ctx, policy_ref)
+    policy = _registry(ctx).resolve_policy(policy_ref)
     decision = _engine(ctx, log).decide(
         assessment,
         product,
         client,
         policy,
         "client" if initiated_by == "client" else "firm",
-        _parse_as_of(as_of),
+        as_of,
         actor=actor,
     )
     if as_json:
@@ -715,10 +690,10 @@ def decide_command(
 @click.option("--channel", required=True, callback=_identifier, help="Where: branch, app, phone…")
 @click.option("--evidence-id", callback=_identifier, help="双录 recording id.")
 @click.option("--evidence-sha256", help="SHA-256 (hex) of the recording.")
-@_lang_option
-@_json_option
-@click.pass_context
+@_as_of_option
+@_output_options
 @_log_option
+@click.pass_context
 def confirm_command(
     ctx: click.Context,
     decision_file: str,
@@ -727,6 +702,7 @@ def confirm_command(
     channel: str,
     evidence_id: str | None,
     evidence_sha256: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -749,7 +725,9 @@ def confirm_command(
             InputError,
         )
     language: Language = "en" if lang == "en" else "zh-CN"
-    confirmation = _engine(ctx, log).confirm(decision, ack, actor, channel, evidence, language=language)
+    confirmation = _engine(ctx, log).confirm(
+        decision, ack, actor, channel, evidence, language=language, confirmed_at=as_of
+    )
     if as_json:
         _emit_json(confirmation)
         return
@@ -770,35 +748,19 @@ def confirm_command(
 
 
 @cli.command("recommend")
-@click.option("--assessment", "assessment_file", required=True, type=click.Path(), help="Assessment JSON.")
-@click.option(
-    "--catalog",
-    "catalog_file",
-    required=True,
-    type=click.Path(),
-    help="A catalog (.json, .jsonl or .csv).",
-)
-@click.option("--client", "client_file", required=True, type=click.Path(), help="Client facts JSON.")
+@_assessment_option("Assessment JSON.")
+@_catalog_option(required=True)
+@_client_facts_option
 @_policy_option
-@_as_of_option
-@_lang_option
-@_json_option
+@_recorded_call_options
 @click.pass_context
-@_log_option
-@click.option(
-    "--actor",
-    "actor",
-    default=None,
-    callback=_identifier,
-    help="Who handled it (staff id or system), recorded for reviewers.",
-)
 def recommend_command(
     ctx: click.Context,
     assessment_file: str,
     catalog_file: str,
     client_file: str,
     policy_ref: str,
-    as_of: str | None,
+    as_of: datetime | None,
     lang: str,
     as_json: bool,
     log: str,
@@ -812,9 +774,9 @@ def recommend_command(
     """
     assessment = _read_model(Assessment, assessment_file, InputError)
     client = _read_model(Client, client_file, ResponseError)
-    policy = _policy(ctx, policy_ref)
+    policy = _registry(ctx).resolve_policy(policy_ref)
     catalog = load_catalog(catalog_file)
-    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, _parse_as_of(as_of), actor=actor)
+    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, as_of, actor=actor)
     if as_json:
         _emit_json(found)
         return
@@ -835,14 +797,7 @@ def audit_group() -> None:
 
 
 def _read_text(path: str) -> str:
-    data = read_bytes(path) if path else b""
-    try:
-        return data.decode("utf-8", errors="strict")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path} is not UTF-8 text",
-            [Problem(f"expected UTF-8, found byte 0x{data[exc.start]:02x} at offset {exc.start}", source=path)],
-        ) from None
+    return read_text(path) if path else ""
 
 
 def _verifier(path: str) -> Verifier:
@@ -906,23 +861,12 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
     Example:
       suitability audit keygen --private log.key --public log.pub --name broker-x
     """
-    for path in (private_file, public_file):
-        if Path(path).exists():
-            raise InputError(
-                f"{path} exists", [Problem("expected a new file; an existing key is never overwritten", source=path)]
-            )
-    signer = Signer.generate(name)
-    write_atomic(private_file, signer.text() + "\n", mode=0o600, exclusive=True)
-    try:
-        write_atomic(public_file, signer.verifier().text() + "\n", exclusive=True)
-    except BaseException:
-        Path(private_file).unlink()  # a signing key whose verifier key was never written is of no use
-        raise
+    signer = write_key_pair(private_file, public_file, name)
     click.echo(f"signing key {private_file} (keep it secret), verifier key {public_file}: {signer.verifier().text()}")
 
 
 @audit_group.command("checkpoint")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--key", "key_file", required=True, type=click.Path(dir_okay=False), help="The signing key (from audit keygen)."
 )
@@ -972,10 +916,8 @@ def audit_checkpoint(
     held = [(_read_text(path), path) for path in checkpoint_files]
     store = _existing_log(ctx, log)
     made = sign_checkpoint(
-        store, signer, origin, held=held, trusted=trusted, progress=_progress("verify", store.size())
+        store, signer, origin, out=out_file, held=held, trusted=trusted, progress=_progress("verify", store.size())
     )
-    write_atomic(out_file, made.note)
-    store.add_checkpoint(made.report.size, made.note, signer.verifier().text())
     for source, size in made.consistent_with:
         click.echo(f"consistent with {source} ({size} records)")
     root = base64.b64encode(made.report.root).decode()
@@ -1046,7 +988,7 @@ def audit_consistency(
 
 
 @audit_group.command("verify")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @_checkpoint_options
 @click.option(
     "--quick",
@@ -1108,7 +1050,7 @@ def audit_verify(
 
 
 @audit_group.command("replay")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.pass_context
 def audit_replay(ctx: click.Context, log: str) -> None:
     """Recompute every assessment, decision and confirmation from LOG alone and compare field by field.
@@ -1127,7 +1069,7 @@ def audit_replay(ctx: click.Context, log: str) -> None:
 
 
 @audit_group.command("prove")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--seq", type=int, required=True, help="The record to prove.")
 @click.option(
     "--checkpoint",
@@ -1186,7 +1128,7 @@ def audit_verify_proof(proof_file: str, public_key: str, as_json: bool) -> None:
 
 
 @audit_group.command("export")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="The folder to write the bundle to."
 )
@@ -1257,7 +1199,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
 
 
 @audit_group.command("query")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--client", default=None, help="Client id (or pseudonym).")
 @click.option("--actor", default=None, help="Who handled it.")
 @click.option("--product", default=None, help="Product id.")
@@ -1364,7 +1306,7 @@ def audit_query(
 
 
 @audit_group.command("report")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="The HTML file to write.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
 @_checkpoint_options
@@ -1403,8 +1345,8 @@ def audit_report(
 
 @cli.command("demo")
 @click.option("--log", "log", required=True, metavar="PATH", help="The log to create (must not exist).")
-@click.option("--clients", default=500, show_default=True, help="How many ordinary clients.")
-@click.option("--seed", default=1, show_default=True, help="Random seed (the same seed, the same log).")
+@click.option("--clients", default=demo.CLIENTS, show_default=True, help="How many ordinary clients.")
+@click.option("--seed", default=demo.SEED, show_default=True, help="Random seed (the same seed, the same log).")
 @click.option("--no-patterns", is_flag=True, help="Leave out the planted mis-selling patterns.")
 @click.pass_context
 def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patterns: bool) -> None:
@@ -1414,20 +1356,8 @@ def demo_command(ctx: click.Context, log: str, clients: int, seed: int, no_patte
     Example:
       suitability demo --log demo.sqlite3 --clients 2000 && suitability audit report demo.sqlite3 --out demo.html
     """
-    if Path(log).exists():
-        raise InputError(
-            f"{log} exists", [Problem("expected a new log file; a demo never writes into an existing log", source=log)]
-        )
-    registry = _registry(ctx)
-    store = ctx.with_resource(open_store(log))
-    summary = generate(
-        store,
-        registry.questionnaire("cn-securities-individual"),
-        registry.policy("cn-csrc"),
-        clients=clients,
-        seed=seed,
-        plant=not no_patterns,
-        progress=_progress("demo", clients * 5),
+    summary = demo.generate_log(
+        log, _registry(ctx), clients=clients, seed=seed, plant=not no_patterns, progress=_progress("demo", clients * 5)
     )
     click.echo(
         f"demo log {log}: {summary.records} records, {summary.clients} clients, actors {', '.join(summary.actors)}"
@@ -1440,7 +1370,7 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@click.argument("log", metavar="LOG")
+@_log_argument
 @click.option(
     "--app-role",
     "app_role",
@@ -1464,11 +1394,7 @@ def db_upgrade(ctx: click.Context, log: str, app_role: str | None) -> None:
     """
     if app_role is not None and not is_url(log):
         raise click.UsageError("--app-role applies to a PostgreSQL log only")
-    applied = (
-        pg_upgrade(log, app_role=app_role)
-        if is_url(log)
-        else ctx.with_resource(SQLiteStore(log, create=False)).upgrade()
-    )
+    applied = upgrade(log, app_role=app_role)
     click.echo("\n".join(f"applied {m}" for m in applied) if applied else "schema already current")
 
 
@@ -1487,6 +1413,143 @@ def db_copy(ctx: click.Context, source: str, target: str) -> None:
     dst = ctx.with_resource(open_store(target))
     count = copy_log(src, dst, progress=_progress("copy", src.size()))
     click.echo(f"copied {count} records from {source} to {dst.location}")
+
+
+# --- serving sales apps over HTTP (suitability.service, imported only here) ---------------------
+
+
+def _service() -> Any:
+    try:
+        from . import service
+    except ImportError as exc:  # FastAPI and uvicorn are an optional extra
+        raise click.UsageError(f"the service needs its extra: pip install 'suitability[service]' ({exc})") from None
+    return service
+
+
+@cli.command("serve")
+@click.option(
+    "--log", "log", required=True, metavar="LOCATION", help="The decision log: a SQLite file or a postgresql:// URL."
+)
+@click.option(
+    "--keys", "keys_file", required=True, type=click.Path(dir_okay=False), help="The API keys file (keys add)."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="The port to listen on.")
+@click.option("--catalog", "catalog_file", type=click.Path(), help="Products that requests may name by id.")
+@click.option(
+    "--checkpoint-key", "checkpoint_key", type=click.Path(dir_okay=False), help="Sign checkpoints with this key."
+)
+@click.option("--origin", help="The log's name in the checkpoints signed (with --checkpoint-key).")
+@click.option(
+    "--checkpoint-every",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between checkpoints.",
+)
+@click.pass_context
+def serve_command(
+    ctx: click.Context,
+    log: str,
+    keys_file: str,
+    host: str,
+    port: int,
+    catalog_file: str | None,
+    checkpoint_key: str | None,
+    origin: str | None,
+    checkpoint_every: float,
+) -> None:
+    """Serve the Engine over HTTP (JSON, OpenAPI 3.1 at /openapi.json) to sales apps in any language.
+
+    Every result is recorded in LOG before its 201 response. Callers present an API key
+    (Authorization: Bearer …) from --keys; with --checkpoint-key the service signs a checkpoint
+    whenever the log grew, every --checkpoint-every seconds, so records come with inclusion proofs.
+
+    \b
+    Example:
+      suitability keys add --file keys.json --actor staff-07 --role sales
+      suitability serve --log suitability-log.sqlite3 --keys keys.json --catalog examples/catalog.csv
+    """
+    service = _service()
+    if (checkpoint_key is None) != (origin is None):
+        raise click.UsageError("--checkpoint-key and --origin go together")
+    checkpointing = (
+        service.Checkpointing(Signer.parse(_read_text(checkpoint_key), checkpoint_key), str(origin), checkpoint_every)
+        if checkpoint_key
+        else None
+    )
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    click.echo(f"serving {log} on http://{host}:{port} (OpenAPI at /openapi.json)", err=True)
+    service.serve(
+        log,
+        keys_file,
+        registry=_registry(ctx),
+        host=host,
+        port=port,
+        catalog=catalog_file,
+        pseudonym_key=None if key is None else key.encode(),
+        checkpointing=checkpointing,
+    )
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Add, list and revoke the API keys of `suitability serve` (only their hashes are stored)."""
+
+
+@keys_group.command("add")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@click.option("--actor", required=True, callback=_identifier, help="Who the key stands for, recorded with each result.")
+@click.option("--role", required=True, type=click.Choice(["sales", "auditor"]), help="sales records; auditor reads.")
+def keys_add(keys_file: str, actor: str, role: str) -> None:
+    """Make a new API key, print it once, and store only its hash.
+
+    \b
+    Example:
+      suitability keys add --file keys.json --actor staff-07 --role sales
+    """
+    add_key = _service().add_key
+
+    entry, key = add_key(keys_file, actor, role)
+    click.echo(f"key {entry.id} for {entry.actor} ({entry.role}); shown once, keep it secret:", err=True)
+    click.echo(key)
+
+
+@keys_group.command("list")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@_json_option
+def keys_list(keys_file: str, as_json: bool) -> None:
+    """List the keys: id, actor, role, when made and revoked (never the keys themselves).
+
+    \b
+    Example:
+      suitability keys list --file keys.json
+    """
+    load_keys = _service().load_keys
+
+    entries = load_keys(keys_file)
+    if as_json:
+        _emit_json([{k: v for k, v in e.as_json().items() if k != "sha256"} for e in entries])
+        return
+    rows = [["ID", "ACTOR", "ROLE", "CREATED", "REVOKED"]]
+    rows += [[e.id, e.actor, e.role, e.created_at, e.revoked_at or "-"] for e in entries]
+    click.echo(_table(rows))
+
+
+@keys_group.command("revoke")
+@click.option("--file", "keys_file", required=True, type=click.Path(dir_okay=False), help="The keys file.")
+@click.argument("key_id")
+def keys_revoke(keys_file: str, key_id: str) -> None:
+    """Revoke the key KEY_ID; a running service refuses it within a second.
+
+    \b
+    Example:
+      suitability keys revoke --file keys.json 3f2a9c0d1e4b5a67
+    """
+    revoke_key = _service().revoke_key
+
+    entry = revoke_key(keys_file, key_id)
+    click.echo(f"revoked {entry.id} ({entry.actor}, {entry.role}) at {entry.revoked_at}")
 
 
 def _progress(label: str, total: int) -> Callable[[int], None] | None:

@@ -142,6 +142,23 @@ def _fail(source: str, message: str, line: int | None = None, column: int | None
     )
 
 
+def decode_text(data: bytes, source: str = "<input>") -> str:
+    """Decode ``data`` as UTF-8 without a byte order mark: the one rule for every text input
+    (JSON documents and answers, catalogs, keys, checkpoints).
+
+    Raises:
+        InputError: a BOM, or bytes that are not UTF-8 (the line and column of the first are named).
+    """
+    if data.startswith(_BOM):
+        raise _fail(source, "expected UTF-8 without a byte order mark, found a BOM", 1, 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        line, column = _line_col(good, len(good))
+        raise _fail(source, f"expected UTF-8 text, found the byte 0x{data[exc.start]:02x}", line, column) from None
+
+
 def parse_json(data: bytes, source: str = "<input>") -> Any:
     """Parse ``data`` as strict JSON.
 
@@ -160,14 +177,7 @@ def parse_json(data: bytes, source: str = "<input>") -> Any:
             source,
             f"expected at most {MAX_INPUT_BYTES} bytes, found {len(data)} bytes (input too large)",
         )
-    if data.startswith(_BOM):
-        raise _fail(source, "expected UTF-8 without a byte order mark, found a BOM", 1, 1)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        good = data[: exc.start].decode("utf-8")
-        line, column = _line_col(good, len(good))
-        raise _fail(source, f"expected UTF-8 text, found the byte 0x{data[exc.start]:02x}", line, column) from None
+    text = decode_text(data, source)
     try:
         value = json.loads(
             text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
@@ -253,6 +263,15 @@ def read_bytes(path: str | Path) -> bytes:
         raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
     finally:
         os.close(fd)
+
+
+def read_text(path: str | Path) -> str:
+    """Read a whole text file (:func:`read_bytes`, then :func:`decode_text`).
+
+    Raises:
+        InputError: the file cannot be read, or is not UTF-8 without a BOM.
+    """
+    return decode_text(read_bytes(path), str(path))
 
 
 def _file_kind(mode: int) -> str:

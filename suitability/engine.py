@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
-
-from .errors import DecisionError, InputError, Problem, ResponseError
+from .errors import DecisionError, InputError, IntegrityError, Problem, ResponseError
 from .log.store import LogStore
 from .matching import (
     Confirmation,
@@ -40,14 +38,22 @@ from .matching import (
     check_client_facts,
     confirm,
     decide,
-    decide_many,
-    explain_fit,
+    screen,
 )
-from .models import Assessment, Client, Response, as_instant, identifier_problem
+from .models import Assessment, Client, Response, as_instant, identifier_problem, oldest_age_at
 from .policy import Policy
 from .product import Product
 from .questionnaire import Questionnaire
-from .records import assessment_draft, confirmation_draft, decision_draft, pseudonym
+from .records import (
+    AssessmentRecord,
+    DecisionRecord,
+    Record,
+    assessment_draft,
+    confirmation_draft,
+    decision_draft,
+    pseudonym,
+    read_record,
+)
 from .registry import Registry
 from .scoring import assess
 
@@ -69,6 +75,8 @@ class Engine:
         pseudonym_key: when given, client ids are pseudonymized with HMAC-SHA256 under this key
             and birth dates recorded as ages; an empty key is refused, never taken as "off".
         clock: returns "now" when a call gives no ``as_of`` (read at this edge, then recorded).
+        confirm_within: how long after its decision a confirmation may be taken (the client's
+            situation, and the warnings that fit it, may change after that).
 
     Raises:
         InputError: ``pseudonym_key`` is empty.
@@ -81,6 +89,7 @@ class Engine:
         *,
         pseudonym_key: bytes | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        confirm_within: timedelta = timedelta(hours=24),
     ) -> None:
         if pseudonym_key is not None and not pseudonym_key:
             raise InputError(
@@ -91,6 +100,7 @@ class Engine:
         self.store = store
         self._key = pseudonym_key
         self._clock = clock
+        self._confirm_within = confirm_within
 
     def _pseudonymous(self, client: Client) -> Client:
         """``client`` named by its pseudonym (a well-formed pseudonym is taken as it is)."""
@@ -147,21 +157,31 @@ class Engine:
         self.store.append([assessment_draft(q, given, who, result, actor)])
         return result
 
-    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, dict[str, Any]]:
+    def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, AssessmentRecord | DecisionRecord]:
         """The seq, recorded result and whole record of an assessment or decision (``given`` as an object or id).
 
         Raises:
-            DecisionError: it is not in this log, or ``given`` differs from its record.
+            DecisionError: it is not in this log (another type of record under that key included),
+                or ``given`` differs from its record.
         """
         ident = given if isinstance(given, str) else given.id
         found = self.store.find(ident)
-        if found is None:
+        record = self._read(found.seq, found.data) if found is not None else None
+        if (
+            found is None
+            or record is None
+            or record["type"] == "artifact"
+            or record["type"] == "confirmation"
+            or record["type"] != kind
+        ):
             raise DecisionError(
                 f"{kind} {ident} is not in the decision log {self.store.location}",
                 [Problem(f"expected a {kind} recorded in this log (made through the engine), found none", "/id")],
             )
-        record = orjson.loads(found.data)
-        recorded = model.model_validate(record["result"])
+        try:
+            recorded = model.model_validate(record["result"])
+        except (KeyError, ValueError) as exc:  # a pydantic ValidationError is a ValueError
+            raise self._damaged(found.seq, exc) from None
         if not isinstance(given, str) and given != recorded:
             raise DecisionError(
                 f"{kind} {ident} differs from its record (seq {found.seq})",
@@ -172,6 +192,19 @@ class Engine:
                 ],
             )
         return found.seq, recorded, record
+
+    def _read(self, seq: int, data: bytes) -> Record:
+        try:
+            return read_record(data)
+        except ValueError as exc:
+            raise self._damaged(seq, exc) from None
+
+    def _damaged(self, seq: int, exc: Exception) -> IntegrityError:
+        return IntegrityError(
+            f"record {seq} of the decision log {self.store.location} cannot be read",
+            [Problem(f"expected a well-formed record, found {type(exc).__name__}: {exc}", f"/records/{seq}")],
+            seq=seq,
+        )
 
     def recorded_assessment(self, assessment: Assessment | str) -> tuple[int, Assessment]:
         """Return the sequence number and recorded form of an assessment in this log.
@@ -189,18 +222,44 @@ class Engine:
         with the assessment (given facts that differ are refused)."""
         seq, recorded, record = self._recorded(assessment, Assessment, "assessment")
         given = self._pseudonymous(client)
-        facts = Client.model_validate(record["client"]) if record.get("client") is not None else None
+        client_facts = record.get("client")
+        try:
+            facts = Client.model_validate(client_facts) if client_facts is not None else None
+        except ValueError as exc:
+            raise self._damaged(seq, exc) from None
         check_client_facts(facts, recorded.assessed_at, given, when)
+        assert facts is not None  # check_client_facts refused an assessment without facts
+        if facts.birth_date is None and facts.age is not None:
+            # Only an age was recorded: the decision takes the highest age it allows at ``when``,
+            # so no fact given now (an age, a birth date) can make the client younger.
+            age = oldest_age_at(facts.age, recorded.assessed_at.date(), when.date())
+            return seq, recorded, given.model_copy(update={"birth_date": None, "age": age})
         return seq, recorded, self._recordable(given, when)
+
+    def _needs_age(self, policy: Policy, client: Client, when: datetime) -> None:
+        """A policy with an age rule (special care) cannot be applied without the client's age."""
+        if policy.care_age is not None and client.age_at(when.date()) is None:
+            raise DecisionError(
+                f"policy {policy.id}@{policy.version} needs the client's age",
+                [
+                    Problem(
+                        f"expected a birth date (or age) in the client's facts: the policy's special care from "
+                        f"age {policy.care_age} cannot be applied without one; assess again with it",
+                        "/client/birth_date",
+                        code="AGE_REQUIRED",
+                    )
+                ],
+            )
 
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
         for entry in self.registry.entries("questionnaire"):
             if entry.id == ref.id and entry.version == ref.version:
                 return entry.status
-        artifact = self.store.find(ref.hash)
-        if artifact is not None:
-            return str(orjson.loads(artifact.data)["document"].get("status", "active"))
+        found = self.store.find(ref.hash)
+        artifact = self._read(found.seq, found.data) if found is not None else None
+        if artifact is not None and artifact["type"] == "artifact":
+            return str(artifact["document"].get("status", "active"))
         return "active"
 
     def decide(
@@ -222,6 +281,7 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
         self.store.append([decision_draft(result, seq, p, status, actor)])
@@ -239,8 +299,14 @@ class Engine:
         shown_warnings: Sequence[Reason] | None = None,
         confirmed_at: datetime | None = None,
     ) -> Confirmation:
-        """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it."""
+        """Confirm (see :func:`suitability.confirm`) a recorded decision, record it, return it.
+
+        A confirmation is taken within ``confirm_within`` of its decision and while the assessment
+        behind it is valid: a decision kept for later cannot be confirmed once the client's
+        situation (an age, an expired profile) may have changed.
+        """
         seq, recorded, _ = self._recorded(decision, Decision, "decision")
+        when = self._when(confirmed_at)
         result = confirm(
             recorded,
             acknowledgement,
@@ -249,10 +315,36 @@ class Engine:
             evidence,
             language=language,
             shown_warnings=shown_warnings,
-            confirmed_at=self._when(confirmed_at),
+            confirmed_at=when,
         )
+        self._still_confirmable(recorded, when)  # after the decision's own checks: those come first
         self.store.append([confirmation_draft(result, seq)])
         return result
+
+    def _still_confirmable(self, decision: Decision, when: datetime) -> None:
+        problems = []
+        if when > decision.as_of + self._confirm_within:
+            problems.append(
+                Problem(
+                    f"expected a confirmation by {(decision.as_of + self._confirm_within).isoformat()} "
+                    f"({self._confirm_within} after the decision), found {when.isoformat()}: decide again",
+                    "/confirmed_at",
+                    code="CONFIRMATION_TOO_LATE",
+                )
+            )
+        _, assessment = self.recorded_assessment(decision.assessment_id)
+        valid_until = assessment.valid_until
+        if valid_until is not None and when > valid_until:
+            problems.append(
+                Problem(
+                    f"expected a confirmation while the assessment is valid (until {valid_until.isoformat()}), "
+                    f"found {when.isoformat()}: assess the client again",
+                    "/confirmed_at",
+                    code="ASSESSMENT_EXPIRED",
+                )
+            )
+        if problems:
+            raise DecisionError(f"decision {decision.id} can no longer be confirmed", problems)
 
     def recommend(
         self,
@@ -273,12 +365,9 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
-        # decide_many refuses an unknown level, term or variety before anything is recorded
-        decisions = decide_many(recorded, catalog, who, p, "firm", when, questionnaire_status=status)
+        # screen refuses an unknown level, term or variety before anything is recorded
+        decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
-        return [
-            Recommendation(product=d.product, decision=d, fits=explain_fit(recorded, d.product, who, p))
-            for d in decisions
-            if d.outcome == "suitable"
-        ]
+        return chosen

@@ -27,11 +27,11 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
 from .errors import DecisionError, Problem
+from .ids import client_key, digest_id, parts_id
 from .models import Assessment, Client, DocumentRef, LocalizedText, ReadableId, as_instant, identifier_problem
 from .policy import REASON_DIMENSIONS, Policy
 from .product import Product, check_against, product_horizon
@@ -114,11 +114,6 @@ def _levels(policy: Policy, profile: str) -> str:
     return "/".join(row) if row else "-"
 
 
-def _digest_id(prefix: str, parts: list[object]) -> str:
-    material = orjson.dumps(parts, default=str, option=orjson.OPT_SORT_KEYS)
-    return prefix + hashlib.sha256(material).hexdigest()[:32]
-
-
 def decide(
     assessment: Assessment,
     product: Product,
@@ -144,7 +139,7 @@ def decide(
         DecisionError: the assessment is another client's, or from after ``as_of``.
         ProductError: the product names a level, term or variety the policy does not know.
     """
-    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    when = as_instant(as_of)
     person, known, prefix = _context(assessment, client, policy, initiated_by, when, questionnaire_status)
     return _decide_product(assessment, product, client, policy, initiated_by, when, person, known, prefix)
 
@@ -164,7 +159,7 @@ def decide_many(
     The same decisions as calling :func:`decide` for each product; what depends only on the client
     and the moment is worked out once.
     """
-    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    when = as_instant(as_of)
     person, known, prefix = _context(assessment, client, policy, initiated_by, when, questionnaire_status)
     return [
         _decide_product(assessment, product, client, policy, initiated_by, when, person, known, prefix)
@@ -224,9 +219,8 @@ def _context(
         expiry.date().isoformat() if expiry is not None and when > expiry else None,
         age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
     )
-    prefix = "\x1f".join(
-        (assessment.id, _client_key(client), policy.hash, initiated_by, when.isoformat(), questionnaire_status)
-    )
+    who = client_key(client, "decision")
+    prefix = "\x1f".join((assessment.id, who, policy.hash, initiated_by, when.isoformat(), questionnaire_status))
     # Results are memoized by their facts: the client's (one table per client situation, found
     # here once per screen) and the product's (a small key); facts take few distinct values.
     known = policy.memo.get(person)
@@ -270,7 +264,7 @@ def _decide_product(
     # lists are copies, so a caller's change to one cannot reach the memoized result.
     return _built(
         {
-            "id": "dec_" + digest.hexdigest()[:32],
+            "id": digest_id("dec_", digest),
             "outcome": outcome,
             "reasons": [*reasons],
             "warnings": [*warnings],
@@ -368,12 +362,6 @@ def check_client_facts(recorded: Client | None, recorded_on: datetime, given: Cl
     if problems:
         fields = ", ".join(p.pointer.rsplit("/", 1)[-1] for p in problems if p.pointer)
         raise DecisionError(f"the client facts differ from those recorded with the assessment ({fields})", problems)
-
-
-@lru_cache(maxsize=4096)  # bounded: a long replay meets each client once, in a run of its records
-def _client_key(client: Client) -> str:
-    key = f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
-    return key if client.age is None else f"{key}\x1fage={client.age}"  # ids without an age stay as they were
 
 
 class _Facts(NamedTuple):
@@ -498,7 +486,7 @@ def confirm(
 
     Raises:
         DecisionError: the decision is ``blocked`` or ``suitable``, the warnings shown differ from
-            the decision's, the acknowledgement is empty (or not text), or the actor or channel is
+            the decision's, ``confirmed_at`` is before the decision, the acknowledgement is empty (or not text), or the actor or channel is
             not an identifier a person can read (:func:`~suitability.models.identifier_problem`).
     """
     if decision.outcome != "requires_confirmation":
@@ -532,11 +520,20 @@ def confirm(
                 code="WARNINGS_DIFFER",
             )
         )
+    at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
+    if at < decision.as_of:
+        problems.append(
+            Problem(
+                f"expected a confirmation at or after the decision ({decision.as_of.isoformat()}), "
+                f"found {at.isoformat()}",
+                "/confirmed_at",
+                code="CONFIRMED_BEFORE_DECISION",
+            )
+        )
     if problems:
         raise DecisionError(f"cannot confirm decision {decision.id}", problems)
-    at = as_instant(confirmed_at) if confirmed_at else datetime.now(UTC)
     return Confirmation(
-        id=_digest_id("cnf_", [decision.id, expected, acknowledgement, actor, channel, at.isoformat()]),
+        id=parts_id("cnf_", [decision.id, expected, acknowledgement, actor, channel, at.isoformat()]),
         decision_id=decision.id,
         warnings_hash=expected,
         warning_codes=[w.code for w in decision.warnings],
@@ -563,14 +560,34 @@ def recommend(
     A recommendation is firm-initiated (CSRC 办法 Art. 22(3)-(4)): anything that does not fit on
     every dimension is left out, as is anything needing a confirmation.
     """
+    return screen(assessment, catalog, client, policy, as_of, questionnaire_status=questionnaire_status)[1]
+
+
+def screen(
+    assessment: Assessment,
+    catalog: Iterable[Product],
+    client: Client,
+    policy: Policy,
+    as_of: date | datetime,
+    *,
+    questionnaire_status: str = "active",
+) -> tuple[list[Decision], list[Recommendation]]:
+    """:func:`recommend` with every decision it made: the firm-initiated decision on each product of
+    ``catalog``, blocked ones included (what the engine records), and the recommendations.
+
+    Raises:
+        ProductError: a product names a level, term or variety the policy does not know (before
+            any decision is returned).
+    """
     decisions = decide_many(
         assessment, catalog, client, policy, "firm", as_of, questionnaire_status=questionnaire_status
     )
-    return [
+    chosen = [
         Recommendation(product=d.product, decision=d, fits=explain_fit(assessment, d.product, client, policy))
         for d in decisions
         if d.outcome == "suitable"
     ]
+    return decisions, chosen
 
 
 def explain_fit(assessment: Assessment, product: Product, client: Client, policy: Policy) -> list[Reason]:

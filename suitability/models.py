@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import Problem, ResponseError, SuitabilityError, pointer
+from .errors import InputError, Problem, ResponseError, SuitabilityError, pointer
 
 #: A text in several languages, keyed by BCP 47 tag; ``zh-CN`` and ``en`` are always present.
 LocalizedText = dict[str, str]
@@ -103,6 +103,11 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def age_on(born: date, when: date) -> int:
+    """The age in whole years on ``when`` of someone born on ``born``: the one age rule."""
+    return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+
+
 class Client(_Frozen):
     """Client facts from KYC, not from the questionnaire (design §4).
 
@@ -141,8 +146,7 @@ class Client(_Frozen):
         birth date: it is the age at the ``as_of`` these facts were given for), or None."""
         if self.birth_date is None:
             return self.age
-        born = self.birth_date
-        return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+        return age_on(self.birth_date, when)
 
     def check_at(self, when: date | datetime, source: str | None = None) -> None:
         """Check the facts that depend on the moment: a client is born on or before ``when``.
@@ -231,17 +235,70 @@ class Assessment(_Frozen):
         return not self.consistency_violations
 
 
+def oldest_age_at(age: int, on: date, at: date) -> int:
+    """The highest age on ``at`` of anyone aged ``age`` on ``on``: a recorded age is never taken lower.
+
+    Under a pseudonymization key the log holds a client's age, not the birth date; a later decision
+    uses this bound, so a limit set by age (special care) can come up to a year early, never late.
+    """
+    try:
+        last_birthday_missed = on.replace(year=on.year - age - 1)
+    except ValueError:  # 29 February in a common year
+        last_birthday_missed = on.replace(year=on.year - age - 1, day=28)
+    born = last_birthday_missed + timedelta(days=1)
+    return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
+
+
 def as_instant(value: date | datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime (a date means its midnight, UTC).
 
     Raises:
         ValueError: ``value`` is a naive datetime, whose instant is ambiguous.
     """
+    if type(value) is datetime and value.tzinfo is UTC:  # the common case, on every hot path
+        return value
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"expected a timezone-aware datetime, found naive {value.isoformat()}")
         return value.astimezone(UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def parse_instant(text: str, *, naive: Literal["utc", "refuse"] = "refuse", name: str = "instant") -> datetime:
+    """Parse ``text`` as an instant and return it as an aware UTC datetime.
+
+    ``YYYY-MM-DD`` (exactly ten characters) means that day's midnight, UTC, as in :func:`as_instant`.
+    Anything else must be an ISO 8601 datetime (:meth:`datetime.fromisoformat`); one with an offset
+    is converted to UTC. A datetime without an offset names no instant, so by default it is refused,
+    as the models refuse it; ``naive="utc"`` reads it as UTC instead (the command line's ``--as-of``
+    has always done so, and keeps doing so).
+
+    Args:
+        text: the text to parse.
+        naive: what a datetime without an offset means: ``"refuse"`` (an error) or ``"utc"``.
+        name: what the text is, for the error message (the CLI says ``--as-of``).
+
+    Raises:
+        InputError: ``text`` is not a date or an ISO 8601 datetime between the years 1 and 9999
+            (an offset that moves it out of that range included), or is naive and ``naive`` is
+            ``"refuse"``.
+    """
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None and naive == "refuse":
+            raise InputError(
+                f"invalid {name}",
+                [Problem(f"expected a UTC offset (such as Z or +08:00) or a date, found a naive datetime {text!r}")],
+            )
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves it past year 1 or 9999
+        raise InputError(
+            f"invalid {name}",
+            [Problem(f"expected YYYY-MM-DD or an ISO 8601 datetime between the years 1 and 9999, found {text!r}")],
+        ) from None
 
 
 def parse_model(model: type[_M], data: Any, source: str, error: type[SuitabilityError]) -> _M:

@@ -5,19 +5,21 @@ the horizon and variety categories, the lowest-category limit, the professional-
 the special-care threshold, what a mismatch leads to per initiator, the assessment validity, and
 a bilingual message for every reason code. :func:`load_policy` reports every schema problem, or
 else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
-that is not monotone, a missing message), each with its JSON Pointer.
+that is not monotone, a missing message; one checker each in :data:`CHECKS`), each with its
+JSON Pointer.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._schema import validated
+from ._schema import Check, validated
 from .codec import content_hash
 from .errors import Problem, pointer
 from .models import PROFILES, Assessment, DocumentRef, LocalizedText, Profile, RiskLevel
@@ -103,6 +105,126 @@ class PolicyDoc(_Doc):
     messages: dict[str, LocalizedText]
 
 
+# --- semantic checks (design §5): one checker per rule, each ``(doc) -> Iterable[Problem]`` -------
+
+
+def unique_entries(doc: PolicyDoc) -> Iterator[Problem]:
+    """Profiles, risk levels, horizons and varieties are each listed once."""
+    yield from _unique(list(doc.profiles), "profiles", "profiles")
+    yield from _unique(list(doc.risk_levels), "risk_levels", "risk levels")
+    yield from _unique(doc.horizons, "horizons", "horizons")
+    yield from _unique(doc.varieties, "varieties", "varieties")
+
+
+def profiles_in_c_order(doc: PolicyDoc) -> Iterator[Problem]:
+    """Profiles are listed C1 first."""
+    if list(doc.profiles) != _profiles(doc):
+        yield Problem(f"expected profiles in C order, found {doc.profiles}", "/profiles")
+
+
+def matrix_rows_present(doc: PolicyDoc) -> Iterator[Problem]:
+    """Every declared profile has a matrix row."""
+    for profile in map(str, doc.profiles):
+        if profile not in doc.matrix:
+            yield Problem(
+                f"expected a matrix row for profile {profile}, found none", "/matrix", code="MATRIX_ROW_MISSING"
+            )
+
+
+def matrix_rows_declared(doc: PolicyDoc) -> Iterator[Problem]:
+    """Each matrix row is for a declared profile and names declared risk levels only."""
+    levels = set(doc.risk_levels)
+    for profile, row in doc.matrix.items():
+        if profile not in doc.profiles:
+            yield Problem(
+                f"expected a row for a declared profile {list(doc.profiles)}, found {profile}",
+                pointer("matrix", profile),
+            )
+        for i, level in enumerate(row):
+            if level not in levels:
+                yield Problem(
+                    f"expected a declared risk level {sorted(levels)}, found {level!r}",
+                    pointer("matrix", profile, i),
+                    code="UNKNOWN_LEVEL",
+                )
+
+
+def matrix_monotone(doc: PolicyDoc) -> Iterator[Problem]:
+    """What a profile may buy, every higher profile may buy too."""
+    for lower, higher in itertools.pairwise(_profiles(doc)):
+        missing = sorted(set(doc.matrix.get(lower, [])) - set(doc.matrix.get(higher, [])))
+        if missing:
+            yield Problem(
+                f"expected the matrix to be monotone (what {lower} may buy, {higher} may buy), "
+                f"found {higher} missing {missing}",
+                pointer("matrix", higher),
+                code="MATRIX_NOT_MONOTONE",
+            )
+
+
+def limits_are_declared_levels(doc: PolicyDoc) -> Iterator[Problem]:
+    """The lowest-category limit and the special-care threshold are declared risk levels."""
+    limits = [("/lowest_category_max_risk", doc.lowest_category_max_risk)]
+    if doc.special_care is not None:
+        limits.append(("/special_care/from_risk", doc.special_care.from_risk))
+    for where, level in limits:
+        if level not in doc.risk_levels:
+            yield Problem(f"expected a declared risk level, found {level!r}", where, code="UNKNOWN_LEVEL")
+
+
+def month_limits_declared(doc: PolicyDoc) -> Iterator[Problem]:
+    """Month limits are given for declared horizons only."""
+    for horizon in doc.horizon_max_months:
+        if horizon not in doc.horizons:
+            yield Problem(
+                f"expected a declared horizon {doc.horizons}, found {horizon!r}",
+                pointer("horizon_max_months", horizon),
+            )
+
+
+def month_limits_increasing(doc: PolicyDoc) -> Iterator[Problem]:
+    """Month limits increase with the horizon order."""
+    bounds = [doc.horizon_max_months[h] for h in doc.horizons if h in doc.horizon_max_months]
+    if bounds != sorted(bounds):
+        yield Problem("expected month limits increasing with the horizon order", "/horizon_max_months")
+
+
+def message_for_every_reason(doc: PolicyDoc) -> Iterator[Problem]:
+    """Every reason code has a message."""
+    for code in REASON_CODES:
+        if code not in doc.messages:
+            yield Problem(f"expected a message for reason code {code}, found none", "/messages", code="MESSAGE_MISSING")
+
+
+def messages_well_formed(doc: PolicyDoc) -> Iterator[Problem]:
+    """Each message is for a known reason code and uses known placeholders only."""
+    for code, text in doc.messages.items():
+        if code not in REASON_DIMENSIONS:
+            yield Problem(f"expected a known reason code, found {code!r}", pointer("messages", code))
+        for lang, message in text.items():
+            for name in _PLACEHOLDER.findall(message):
+                if name not in PLACEHOLDERS:
+                    yield Problem(
+                        f"expected placeholders among {sorted(PLACEHOLDERS)}, found {{{name}}}",
+                        pointer("messages", code, lang),
+                    )
+
+
+#: The semantic rules of a schema_version 1 policy, run in this order into one report.
+CHECKS: tuple[Check[PolicyDoc], ...] = (
+    unique_entries,
+    profiles_in_c_order,
+    matrix_rows_present,
+    matrix_rows_declared,
+    matrix_monotone,
+    limits_are_declared_levels,
+    month_limits_declared,
+    month_limits_increasing,
+    message_for_every_reason,
+    messages_well_formed,
+)
+
+
 def _unique(items: list[str], where: str, what: str) -> list[Problem]:
     return [
         Problem(f"expected unique {what}, found {item!r} again", pointer(where, i))
@@ -111,101 +233,9 @@ def _unique(items: list[str], where: str, what: str) -> list[Problem]:
     ]
 
 
-def _semantic_problems(doc: PolicyDoc) -> list[Problem]:
-    problems = _unique(list(doc.profiles), "profiles", "profiles")
-    problems += _unique(list(doc.risk_levels), "risk_levels", "risk levels")
-    problems += _unique(doc.horizons, "horizons", "horizons")
-    problems += _unique(doc.varieties, "varieties", "varieties")
-    profiles = [p for p in PROFILES if p in doc.profiles]
-    if list(doc.profiles) != profiles:
-        problems.append(Problem(f"expected profiles in C order, found {doc.profiles}", "/profiles"))
-    levels = set(doc.risk_levels)
-    for profile in map(str, doc.profiles):
-        if profile not in doc.matrix:
-            problems.append(
-                Problem(
-                    f"expected a matrix row for profile {profile}, found none",
-                    "/matrix",
-                    code="MATRIX_ROW_MISSING",
-                )
-            )
-    for profile, row in doc.matrix.items():
-        if profile not in doc.profiles:
-            problems.append(
-                Problem(
-                    f"expected a row for a declared profile {list(doc.profiles)}, found {profile}",
-                    pointer("matrix", profile),
-                )
-            )
-        for i, level in enumerate(row):
-            if level not in levels:
-                problems.append(
-                    Problem(
-                        f"expected a declared risk level {sorted(levels)}, found {level!r}",
-                        pointer("matrix", profile, i),
-                        code="UNKNOWN_LEVEL",
-                    )
-                )
-    for lower, higher in itertools.pairwise(profiles):
-        missing = sorted(set(doc.matrix.get(lower, [])) - set(doc.matrix.get(higher, [])))
-        if missing:
-            problems.append(
-                Problem(
-                    f"expected the matrix to be monotone (what {lower} may buy, {higher} may buy), "
-                    f"found {higher} missing {missing}",
-                    pointer("matrix", higher),
-                    code="MATRIX_NOT_MONOTONE",
-                )
-            )
-    if doc.lowest_category_max_risk not in levels:
-        problems.append(
-            Problem(
-                f"expected a declared risk level, found {doc.lowest_category_max_risk!r}",
-                "/lowest_category_max_risk",
-                code="UNKNOWN_LEVEL",
-            )
-        )
-    if doc.special_care is not None and doc.special_care.from_risk not in levels:
-        problems.append(
-            Problem(
-                f"expected a declared risk level, found {doc.special_care.from_risk!r}",
-                "/special_care/from_risk",
-                code="UNKNOWN_LEVEL",
-            )
-        )
-    for horizon in doc.horizon_max_months:
-        if horizon not in doc.horizons:
-            problems.append(
-                Problem(
-                    f"expected a declared horizon {doc.horizons}, found {horizon!r}",
-                    pointer("horizon_max_months", horizon),
-                )
-            )
-    bounds = [doc.horizon_max_months[h] for h in doc.horizons if h in doc.horizon_max_months]
-    if bounds != sorted(bounds):
-        problems.append(Problem("expected month limits increasing with the horizon order", "/horizon_max_months"))
-    for code in REASON_CODES:
-        if code not in doc.messages:
-            problems.append(
-                Problem(
-                    f"expected a message for reason code {code}, found none",
-                    "/messages",
-                    code="MESSAGE_MISSING",
-                )
-            )
-    for code, text in doc.messages.items():
-        if code not in REASON_DIMENSIONS:
-            problems.append(Problem(f"expected a known reason code, found {code!r}", pointer("messages", code)))
-        for lang, message in text.items():
-            for name in _PLACEHOLDER.findall(message):
-                if name not in PLACEHOLDERS:
-                    problems.append(
-                        Problem(
-                            f"expected placeholders among {sorted(PLACEHOLDERS)}, found {{{name}}}",
-                            pointer("messages", code, lang),
-                        )
-                    )
-    return problems
+def _profiles(doc: PolicyDoc) -> list[Profile]:
+    """The declared profiles in C order."""
+    return [p for p in PROFILES if p in doc.profiles]
 
 
 class Policy:
@@ -290,5 +320,5 @@ def load_policy(document: Any, source: str | None = None) -> Policy:
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    model = validated(document, "policy", PolicyDoc, _semantic_problems, source)
+    model = validated(document, "policy", PolicyDoc, CHECKS, source)
     return Policy(document, model, content_hash(document), source)

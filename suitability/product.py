@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from .codec import parse_json, read_bytes
+from .codec import decode_text, parse_json, read_bytes
 from .errors import InputError, Problem, ProductError, pointer
 from .models import LocalizedText, ReadableId, RiskLevel, field_message
 from .policy import Policy
@@ -150,7 +151,7 @@ def load_catalog(path: str | Path) -> list[Product]:
     suffix = Path(path).suffix.lower()
     products: list[Product] = []
     if suffix == ".csv":
-        text = parse_text(raw, source)
+        text = decode_text(raw, source)
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
@@ -206,29 +207,6 @@ def load_catalog(path: str | Path) -> list[Product]:
     return products
 
 
-def parse_text(raw: bytes, source: str) -> str:
-    """Decode ``raw`` as UTF-8 without a BOM (the same rules as JSON input)."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise InputError(
-            f"cannot read {source}",
-            [Problem("expected UTF-8 without a byte order mark, found a BOM", source=source, line=1)],
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"cannot read {source}",
-            [
-                Problem(
-                    f"expected UTF-8 text, found the byte 0x{raw[exc.start]:02x}",
-                    source=source,
-                    line=line,
-                )
-            ],
-        ) from None
-
-
 def product_horizon(product: Product, policy: Policy) -> str:
     """Return the horizon category of ``product``'s term under ``policy``."""
     if isinstance(product.term, int):
@@ -267,3 +245,22 @@ def check_against(product: Product, policy: Policy) -> None:
         )
     if problems:
         raise ProductError(f"product {product.id} does not fit policy {policy.id}@{policy.version}", problems)
+
+
+def find_product(catalog: str | Path | Iterable[Product], product_id: str) -> Product:
+    """Return the product ``product_id`` of ``catalog``: a catalog file (see :func:`load_catalog`) or products.
+
+    Raises:
+        InputError: the catalog file cannot be read or parsed.
+        ProductError: a row is invalid, or the catalog holds no product with that id (the error
+            names the catalog file, or ``<catalog>`` for products given in memory).
+    """
+    source = str(catalog) if isinstance(catalog, str | Path) else "<catalog>"
+    products = load_catalog(catalog) if isinstance(catalog, str | Path) else catalog
+    for product in products:
+        if product.id == product_id:
+            return product
+    raise ProductError(
+        f"{source}: no product {product_id!r}",
+        [Problem(f"expected a product with id {product_id!r}, found none", source=source)],
+    )

@@ -3,8 +3,9 @@
 A questionnaire arrives as parsed JSON. :func:`load_questionnaire` checks it against the published
 schema, then runs the checks a schema cannot express (design §2): unique ids, references,
 ``enable_when`` order, band coverage of every reachable score, knockout placement, rule and
-derivation references. Every problem is collected and raised at once as a
-:class:`~suitability.errors.DocumentError`, each with its JSON Pointer.
+derivation references. Each of these is one checker in :data:`CHECKS`; every problem is
+collected and raised at once as a :class:`~suitability.errors.DocumentError`, each with its JSON
+Pointer.
 
 A valid document is compiled once into tuples and closures (:class:`Questionnaire`), so scoring
 never re-reads or re-validates the document.
@@ -12,7 +13,8 @@ never re-reads or re-validates the document.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -20,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from . import conditions
-from ._schema import validated
+from ._schema import Check, item_by_item, validated
 from .codec import content_hash
 from .errors import Problem, pointer
 from .models import PROFILES, ConsistencyViolation, DocumentRef, LocalizedText, Profile, RuleFired
@@ -159,150 +161,199 @@ def score_range(q: QuestionDoc) -> tuple[int, int]:
     return low, high
 
 
-def _semantic_problems(doc: QuestionnaireDoc) -> list[Problem]:
-    problems: list[Problem] = []
-    dims = frozenset(doc.dimensions)
+# --- semantic checks (design §2): one checker per rule, each ``(doc) -> Iterable[Problem]`` -------
+
+
+def unique_dimensions(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each dimension is declared once."""
     for i, name in enumerate(doc.dimensions):
         if doc.dimensions.index(name) != i:
-            problems.append(Problem(f"expected unique dimensions, found {name!r} again", pointer("dimensions", i)))
+            yield Problem(f"expected unique dimensions, found {name!r} again", pointer("dimensions", i))
 
-    options: dict[str, frozenset[str]] = {}
-    for q in doc.questions:  # the first question of an id wins; a duplicate is reported below
-        options.setdefault(q.id, frozenset(o.id for o in q.options))
-    seen: list[str] = []
+
+def unique_question_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each question id is used once (the first question of an id is the one conditions name)."""
+    seen: set[str] = set()
     for i, q in enumerate(doc.questions):
-        where = pointer("questions", i)
         if q.id in seen:
-            problems.append(Problem(f"expected unique question ids, found {q.id!r} again", where + "/id"))
+            yield Problem(f"expected unique question ids, found {q.id!r} again", pointer("questions", i, "id"))
+        seen.add(q.id)
+
+
+def declared_dimensions(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each question scores into a declared dimension."""
+    dims = frozenset(doc.dimensions)
+    for i, q in enumerate(doc.questions):
         if q.dimension not in dims:
-            problems.append(
-                Problem(
-                    f"expected one of the declared dimensions {sorted(dims)}, found {q.dimension!r}",
-                    where + "/dimension",
-                )
+            yield Problem(
+                f"expected one of the declared dimensions {sorted(dims)}, found {q.dimension!r}",
+                pointer("questions", i, "dimension"),
             )
+
+
+def unique_option_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Within a question, each option id is used once."""
+    for i, q in enumerate(doc.questions):
         ids = [o.id for o in q.options]
         for j, oid in enumerate(ids):
             if ids.index(oid) != j:
-                problems.append(
-                    Problem(
-                        f"expected unique option ids, found {oid!r} again",
-                        where + pointer("options", j, "id"),
-                    )
+                yield Problem(
+                    f"expected unique option ids, found {oid!r} again", pointer("questions", i, "options", j, "id")
                 )
+
+
+def enable_when_on_earlier_questions(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """An ``enable_when`` is a valid condition naming only questions asked earlier (so no cycle) and
+    no scores (they are not known while the questionnaire is being answered)."""
+    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    for i, q in enumerate(doc.questions):
         if q.enable_when is not None:
-            problems += conditions.check(
-                q.enable_when,
-                where + "/enable_when",
-                options,
-                dims,
-                visible=frozenset(seen),
-                scores_allowed=False,
-            )
+            earlier = frozenset(p.id for p in doc.questions[:i])
+            where = pointer("questions", i, "enable_when")
+            yield from conditions.check(q.enable_when, where, options, dims, visible=earlier, scores_allowed=False)
+
+
+def knockouts_not_skippable(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """A question with a knock-out option is required and always enabled."""
+    for i, q in enumerate(doc.questions):
         if any(o.knockout for o in q.options) and (not q.required or q.enable_when is not None):
-            problems.append(
-                Problem(
-                    "expected a knockout question to be required and always enabled, found one "
-                    "that can be skipped (the lowest category must not be avoidable)",
-                    where,
-                    code="KNOCKOUT_SKIPPABLE",
-                )
+            yield Problem(
+                "expected a knockout question to be required and always enabled, found one "
+                "that can be skipped (the lowest category must not be avoidable)",
+                pointer("questions", i),
+                code="KNOCKOUT_SKIPPABLE",
             )
-        seen.append(q.id)
 
-    # Bands: C order, contiguous, non-overlapping, covering every reachable score.
-    last: BandDoc | None = None
+
+def band_bounds(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each band's ``min`` is at most its ``max``."""
     for i, band in enumerate(doc.bands):
-        where = pointer("bands", i)
         if band.min > band.max:
-            problems.append(Problem(f"expected min <= max, found {band.min} > {band.max}", where))
-        if last is not None:
-            if PROFILES.index(band.profile) <= PROFILES.index(last.profile):
-                problems.append(
-                    Problem(
-                        f"expected bands in C order, found {band.profile} after {last.profile}",
-                        where + "/profile",
-                    )
-                )
-            if band.min != last.max + 1:
-                kind = "overlap" if band.min <= last.max else "gap"
-                problems.append(
-                    Problem(
-                        f"expected this band to start at {last.max + 1}, found {band.min} ({kind})",
-                        where + "/min",
-                        code="BAND_" + kind.upper(),
-                    )
-                )
-        last = band
-    if doc.questions and doc.bands:
-        low = sum(score_range(q)[0] for q in doc.questions)
-        high = sum(score_range(q)[1] for q in doc.questions)
-        if doc.bands[0].min > low:
-            problems.append(
-                Problem(
-                    f"expected the bands to cover the lowest reachable score {low}, "
-                    f"found the first band starting at {doc.bands[0].min}",
-                    "/bands/0/min",
-                    code="BAND_COVERAGE",
-                )
-            )
-        if doc.bands[-1].max < high:
-            problems.append(
-                Problem(
-                    f"expected the bands to cover the highest reachable score {high}, "
-                    f"found the last band ending at {doc.bands[-1].max}",
-                    pointer("bands", len(doc.bands) - 1, "max"),
-                    code="BAND_COVERAGE",
-                )
+            yield Problem(f"expected min <= max, found {band.min} > {band.max}", pointer("bands", i))
+
+
+def bands_in_c_order(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Bands go up the profiles, C1 first."""
+    for i, (last, band) in enumerate(itertools.pairwise(doc.bands), start=1):
+        if PROFILES.index(band.profile) <= PROFILES.index(last.profile):
+            yield Problem(
+                f"expected bands in C order, found {band.profile} after {last.profile}", pointer("bands", i, "profile")
             )
 
-    rule_ids: set[str] = set()
+
+def bands_contiguous(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each band starts right after the one before: no gap, no overlap."""
+    for i, (last, band) in enumerate(itertools.pairwise(doc.bands), start=1):
+        if band.min != last.max + 1:
+            kind = "overlap" if band.min <= last.max else "gap"
+            yield Problem(
+                f"expected this band to start at {last.max + 1}, found {band.min} ({kind})",
+                pointer("bands", i, "min"),
+                code="BAND_" + kind.upper(),
+            )
+
+
+def bands_cover_reachable_range(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """The first band starts at or below the lowest reachable score; the last ends at or above the
+    highest (see :func:`score_range`)."""
+    if not doc.questions or not doc.bands:
+        return
+    low = sum(score_range(q)[0] for q in doc.questions)
+    high = sum(score_range(q)[1] for q in doc.questions)
+    first, last = doc.bands[0], doc.bands[-1]
+    if first.min > low:
+        yield Problem(
+            f"expected the bands to cover the lowest reachable score {low}, found the first band starting at {first.min}",
+            "/bands/0/min",
+            code="BAND_COVERAGE",
+        )
+    if last.max < high:
+        yield Problem(
+            f"expected the bands to cover the highest reachable score {high}, found the last band ending at {last.max}",
+            pointer("bands", len(doc.bands) - 1, "max"),
+            code="BAND_COVERAGE",
+        )
+
+
+def unique_rule_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Rule and consistency ids are unique together."""
+    seen: set[str] = set()
+    for section, i, rule in _rules(doc):
+        if rule.id in seen:
+            yield Problem(f"expected unique rule ids, found {rule.id!r} again", pointer(section, i, "id"))
+        seen.add(rule.id)
+
+
+def rule_conditions_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """The ``when`` of each rule and consistency check is a valid condition on known questions,
+    options and dimensions."""
+    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    for section, i, rule in _rules(doc):
+        yield from conditions.check(rule.when, pointer(section, i, "when"), options, dims)
+
+
+def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each derivation names a known question (a single-choice one for the horizon) and maps
+    exactly that question's options."""
+    for field in ("horizon", "varieties"):
+        derivation: DerivationDoc | None = getattr(doc.derive, field)
+        if derivation is not None:
+            yield from _derivation_problems(doc, field, derivation)
+
+
+#: The semantic rules of a schema_version 1 questionnaire, run in this order into one report.
+#: Checks over questions, bands and rules are merged item by item (see ``item_by_item``).
+CHECKS: tuple[Check[QuestionnaireDoc], ...] = (
+    unique_dimensions,
+    item_by_item(
+        unique_question_ids,
+        declared_dimensions,
+        unique_option_ids,
+        enable_when_on_earlier_questions,
+        knockouts_not_skippable,
+        sections=("questions",),
+    ),
+    item_by_item(band_bounds, bands_in_c_order, bands_contiguous, sections=("bands",)),
+    bands_cover_reachable_range,
+    item_by_item(unique_rule_ids, rule_conditions_resolve, sections=("rules", "consistency")),
+    derivations_resolve,
+)
+
+
+def _options_by_question(doc: QuestionnaireDoc) -> dict[str, frozenset[str]]:
+    options: dict[str, frozenset[str]] = {}
+    for q in doc.questions:  # the first question of an id wins; a duplicate is a problem of its own
+        options.setdefault(q.id, frozenset(o.id for o in q.options))
+    return options
+
+
+def _rules(doc: QuestionnaireDoc) -> Iterator[tuple[str, int, RuleDoc | ConsistencyDoc]]:
     sections: tuple[tuple[str, Sequence[RuleDoc | ConsistencyDoc]], ...] = (
         ("rules", doc.rules),
         ("consistency", doc.consistency),
     )
     for section, rules in sections:
         for i, rule in enumerate(rules):
-            where = pointer(section, i)
-            if rule.id in rule_ids:
-                problems.append(Problem(f"expected unique rule ids, found {rule.id!r} again", where + "/id"))
-            rule_ids.add(rule.id)
-            problems += conditions.check(rule.when, where + "/when", options, dims)
+            yield section, i, rule
 
-    by_id = {q.id: q for q in doc.questions}
-    for field in ("horizon", "varieties"):
-        derivation: DerivationDoc | None = getattr(doc.derive, field)
-        if derivation is None:
-            continue
-        where = pointer("derive", field)
-        target = by_id.get(derivation.question)
-        if target is None:
-            problems.append(
-                Problem(
-                    f"expected a known question id, found {derivation.question!r}",
-                    where + "/question",
-                )
-            )
-            continue
-        if field == "horizon" and target.type != "single":
-            problems.append(
-                Problem(
-                    "expected a single-choice question for the horizon, found a multi-select",
-                    where + "/question",
-                )
-            )
-        for key in derivation.map:
-            if key not in options[target.id]:
-                problems.append(
-                    Problem(
-                        f"expected an option of question {target.id!r}, found {key!r}",
-                        where + pointer("map", key),
-                    )
-                )
-        for option in target.options:
-            if option.id not in derivation.map:
-                problems.append(Problem(f"expected a mapping for option {option.id!r}, found none", where + "/map"))
-    return problems
+
+def _derivation_problems(doc: QuestionnaireDoc, field: str, derivation: DerivationDoc) -> Iterator[Problem]:
+    where = pointer("derive", field)
+    # Of questions sharing an id (itself a problem), the map's keys are checked against the first
+    # one's options and the last one is the target: as the single validator did, kept unchanged.
+    target = {q.id: q for q in doc.questions}.get(derivation.question)
+    if target is None:
+        yield Problem(f"expected a known question id, found {derivation.question!r}", where + "/question")
+        return
+    if field == "horizon" and target.type != "single":
+        yield Problem("expected a single-choice question for the horizon, found a multi-select", where + "/question")
+    known = _options_by_question(doc)[target.id]
+    for key in derivation.map:
+        if key not in known:
+            yield Problem(f"expected an option of question {target.id!r}, found {key!r}", where + pointer("map", key))
+    for option in target.options:
+        if option.id not in derivation.map:
+            yield Problem(f"expected a mapping for option {option.id!r}, found none", where + "/map")
 
 
 class Questionnaire:
@@ -414,5 +465,5 @@ def load_questionnaire(document: Any, source: str | None = None) -> Questionnair
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    model = validated(document, "questionnaire", QuestionnaireDoc, _semantic_problems, source)
+    model = validated(document, "questionnaire", QuestionnaireDoc, CHECKS, source)
     return Questionnaire(document, model, content_hash(document), source)

@@ -1,4 +1,5 @@
-"""The shapes of decision-log records (design §8), built from results and read back for replay.
+"""The shapes of decision-log records (design §8): drafts built from results, and typed views of
+recorded bytes (:func:`read_record`) for the engine, replay and review.
 
 Every record is a JSON object with ``seq``, ``type``, ``recorded_at``, ``engine_version`` and the
 fields of its type. Each result record carries everything replay needs, beside the result itself:
@@ -12,15 +13,23 @@ fields of its type. Each result record carries everything replay needs, beside t
   or system, or null), ``result``;
 - ``confirmation``: ``decision_id``, ``decision_seq``, ``acknowledgement``, ``actor``, ``channel``,
   ``language``, ``evidence``, ``confirmed_at``, ``result``.
+
+The views are typed dictionaries over the parsed JSON, not models: reading one costs a parse and a
+type check, so replay and review keep their speed, and the bytes are never re-serialized. What a
+field holds is checked where it is used (a result is validated as its model; review checks what
+its rows take). The log wing reads only the envelope (``seq``, ``type``, key and references, in
+:mod:`suitability.log.store`) and never imports this module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
-from .log.store import Draft
+import orjson
+
+from .log.store import RECORD_TYPES, Draft
 from .matching import Confirmation, Decision
 from .models import Assessment, Client
 from .policy import Policy
@@ -102,3 +111,106 @@ def confirmation_draft(confirmation: Confirmation, decision_seq: int) -> Draft:
 def pseudonym(client_id: str, key: bytes) -> str:
     """Return the keyed pseudonym of a client id: ``hmac-sha256:<hex>`` (HMAC-SHA256 with ``key``)."""
     return "hmac-sha256:" + hmac.new(key, client_id.encode(), hashlib.sha256).hexdigest()
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+class DocumentRefView(TypedDict):
+    """A document named by a record: ``id``, ``version`` and content ``hash``."""
+
+    id: str
+    version: str
+    hash: str
+
+
+class ArtifactRecord(TypedDict):
+    """A questionnaire or policy version, written the first time it is used."""
+
+    seq: int
+    type: Literal["artifact"]
+    recorded_at: str
+    engine_version: str
+    kind: Literal["questionnaire", "policy"]
+    id: str
+    version: str
+    hash: str
+    document: dict[str, Any]
+
+
+class AssessmentRecord(TypedDict):
+    """An assessment, with what it was computed from (``actor`` and ``client`` may be absent in old logs)."""
+
+    seq: int
+    type: Literal["assessment"]
+    recorded_at: str
+    engine_version: str
+    actor: NotRequired[str | None]
+    questionnaire: DocumentRefView
+    answers: dict[str, Any]
+    client: NotRequired[dict[str, Any] | None]
+    as_of: str
+    result: dict[str, Any]
+
+
+class DecisionRecord(TypedDict):
+    """A decision, with its assessment (by id and seq), facts, product, policy and moment."""
+
+    seq: int
+    type: Literal["decision"]
+    recorded_at: str
+    engine_version: str
+    actor: NotRequired[str | None]
+    assessment_id: str
+    assessment_seq: int
+    client: dict[str, Any]
+    product: dict[str, Any]
+    policy: DocumentRefView
+    questionnaire_status: str
+    initiated_by: Literal["client", "firm"]
+    as_of: str
+    result: dict[str, Any]
+
+
+class ConfirmationRecord(TypedDict):
+    """A confirmation of a decision (by id and seq)."""
+
+    seq: int
+    type: Literal["confirmation"]
+    recorded_at: str
+    engine_version: str
+    decision_id: str
+    decision_seq: int
+    acknowledgement: str
+    actor: str
+    channel: str
+    language: Literal["zh-CN", "en"]
+    evidence: dict[str, Any] | None
+    confirmed_at: str
+    result: dict[str, Any]
+
+
+Record = ArtifactRecord | AssessmentRecord | DecisionRecord | ConfirmationRecord
+
+
+class UnknownRecord(ValueError):
+    """Recorded bytes that parse, but not as a record of a known type; ``value`` is what they hold."""
+
+    def __init__(self, value: Any) -> None:
+        kind = value.get("type") if isinstance(value, dict) else None
+        super().__init__(f"expected a record type among {', '.join(RECORD_TYPES)}, found {kind!r}")
+        self.value = value
+
+
+def read_record(data: bytes) -> Record:
+    """The typed view of a record's bytes, by its ``type``.
+
+    Raises:
+        orjson.JSONDecodeError: the bytes are not JSON (a ``ValueError``).
+        UnknownRecord: they are JSON, but not an object of a known record type (a ``ValueError``).
+    """
+    value = orjson.loads(data)
+    if type(value) is not dict or value.get("type") not in RECORD_TYPES:
+        raise UnknownRecord(value)
+    record: Record = value  # type: ignore[assignment]  # a view: fields are checked where they are used
+    return record

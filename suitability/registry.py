@@ -319,6 +319,34 @@ class Registry:
         _check_active(entry, allow_retired)
         return self._load(entry)
 
+    def resolve_questionnaire(self, ref_or_path: str | Path, *, allow_retired: bool = True) -> Questionnaire:
+        """Return the questionnaire named by ``ref_or_path``: an existing file, else ``id[@version]``.
+
+        A path naming an existing file is loaded with :meth:`load_file` (registered for this run);
+        anything else is a reference for :meth:`questionnaire`. This is how the command line reads
+        ``--questionnaire``.
+
+        Raises:
+            UnknownDocumentError: no such file or questionnaire, or the file holds another kind.
+            DocumentNotActiveError: it is retired and ``allow_retired`` is false.
+            DocumentError: it fails validation.
+            InputError: the file cannot be read as JSON.
+        """
+        if Path(ref_or_path).is_file():
+            found: Questionnaire = self.load_file("questionnaire", ref_or_path, allow_retired=allow_retired)
+            return found
+        return self.questionnaire(str(ref_or_path), allow_retired=allow_retired)
+
+    def resolve_policy(self, ref_or_path: str | Path, *, allow_retired: bool = True) -> Policy:
+        """Return the policy named by ``ref_or_path``: an existing file, else ``id[@version]``.
+
+        Errors as :meth:`resolve_questionnaire`.
+        """
+        if Path(ref_or_path).is_file():
+            found: Policy = self.load_file("policy", ref_or_path, allow_retired=allow_retired)
+            return found
+        return self.policy(str(ref_or_path), allow_retired=allow_retired)
+
 
 def _check_active(entry: Entry, allow_retired: bool) -> None:
     if not allow_retired and entry.status == "retired":

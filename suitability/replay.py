@@ -25,6 +25,7 @@ from .models import Assessment, Client
 from .policy import Policy, load_policy
 from .product import Product
 from .questionnaire import Questionnaire, load_questionnaire
+from .records import Record, read_record
 from .scoring import assess
 
 Progress = Callable[[int], None]
@@ -81,7 +82,7 @@ def _short(value: Any, limit: int = 160) -> str:
 class _Cache:
     """Recent results by id, falling back to the store by seq: replay's memory stays bounded."""
 
-    def __init__(self, store: LogStore, load: Callable[[dict[str, Any]], Any], limit: int = 4_096) -> None:
+    def __init__(self, store: LogStore, load: Callable[[Record], Any], limit: int = 4_096) -> None:
         self.store, self.load, self.limit = store, load, limit
         self.items: OrderedDict[str, Any] = OrderedDict()
 
@@ -96,7 +97,7 @@ class _Cache:
             stored = self.store.get(seq)
             if stored is None:
                 raise KeyError(key)
-            value = self.load(orjson.loads(stored.data))
+            value = self.load(read_record(stored.data))
         return value
 
 
@@ -122,6 +123,21 @@ def _compare(seq: int, kind: str, recorded: dict[str, Any], recomputed: dict[str
             out.append(Difference(seq, kind, where, was, now))
 
 
+def _assessment_of(record: Record) -> tuple[Assessment, Client | None]:
+    """An assessment found again by seq, with the client facts recorded beside it."""
+    if record["type"] != "assessment":
+        raise ValueError(f"expected an assessment at seq {record['seq']}, found a {record['type']}")
+    facts = record["client"]
+    return Assessment.model_validate(record["result"]), None if facts is None else Client.model_validate(facts)
+
+
+def _decision_of(record: Record) -> Decision:
+    """A decision found again by seq."""
+    if record["type"] != "decision":
+        raise ValueError(f"expected a decision at seq {record['seq']}, found a {record['type']}")
+    return Decision.model_validate(record["result"])
+
+
 @long_pass()
 def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport:
     """Recompute every result in ``store`` from the log alone and compare it with its record."""
@@ -130,14 +146,8 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
     errors: list[Problem] = []
     documents: dict[str, Questionnaire | Policy] = {}
     # an assessment is kept with the client facts recorded beside it, which its decisions must use
-    assessments = _Cache(
-        store,
-        lambda r: (
-            Assessment.model_validate(r["result"]),
-            None if r["client"] is None else Client.model_validate(r["client"]),
-        ),
-    )
-    decisions = _Cache(store, lambda r: Decision.model_validate(r["result"]))
+    assessments = _Cache(store, _assessment_of)
+    decisions = _Cache(store, _decision_of)
     # Products and clients repeat (a client's records sit together): each is validated once while
     # it recurs. Both caches are bounded, the oldest entry going first, so memory stays flat.
     products: dict[str, Product] = {}
@@ -154,20 +164,20 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
 
     for seq, data, _ in store.scan():
         try:
-            record = orjson.loads(data)
+            record = read_record(data)
             kind = record["type"]
-            counts[kind] = counts.get(kind, 0) + 1
-            if kind == "artifact":
+            counts[kind] += 1
+            if record["type"] == "artifact":
                 loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
                 documents[record["hash"]] = loader(record["document"], f"record {seq}")
-            elif kind == "assessment":
+            elif record["type"] == "assessment":
                 q = documents[record["questionnaire"]["hash"]]
                 assert isinstance(q, Questionnaire)
                 client = parsed(clients, Client, record["client"]) if record["client"] is not None else None
                 result = assess(q, record["answers"], client, _instant(record["as_of"]))
                 _compare(seq, kind, record["result"], result.model_dump(mode="json"), differences)
                 assessments.put(result.id, (result, client))
-            elif kind == "decision":
+            elif record["type"] == "decision":
                 p = documents[record["policy"]["hash"]]
                 assert isinstance(p, Policy)
                 a, facts = assessments.get(record["assessment_id"], record["assessment_seq"])
@@ -185,7 +195,7 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
                 )
                 _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)
                 decisions.put(d.id, d)
-            elif kind == "confirmation":
+            else:
                 d = decisions.get(record["decision_id"], record["decision_seq"])
                 evidence = Evidence.model_validate(record["evidence"]) if record["evidence"] else None
                 c = confirm(

@@ -16,16 +16,13 @@ never touches storage, so the log can replay it. Order of work (design §2):
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Any, cast
-
-import orjson
 
 from .conditions import Facts
 from .errors import InputError, Problem, ResponseError, pointer
+from .ids import client_key, digest_id
 from .models import (
     PROFILES,
     AnswerValue,
@@ -84,16 +81,6 @@ def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem
     return Problem(wrong[1], pointer("answers", q.id), source=source, code=wrong[0])
 
 
-@lru_cache(maxsize=4096)
-def _client_key(client: Client | None) -> str:
-    if client is None:
-        return "null"
-    facts = [client.client_id, client.investor_type, str(client.birth_date), client.full_civil_capacity]
-    if client.age is not None:  # facts without an age keep the key (and ids) they always had
-        facts.append(client.age)
-    return orjson.dumps(facts).decode()
-
-
 def assessment_id(
     questionnaire_hash: str, chosen: Mapping[str, Sequence[str]], client: Client | None, as_of: datetime
 ) -> str:
@@ -103,8 +90,8 @@ def assessment_id(
     whatever the key order of the answers file, and a replayed assessment keeps its id.
     """
     answers = "|".join(chosen) + "\x1e" + "\x1f".join(map(",".join, chosen.values()))
-    material = f"{questionnaire_hash}\x1e{answers}\x1e{_client_key(client)}\x1e{as_of.isoformat()}"
-    return "asm_" + hashlib.sha256(material.encode()).hexdigest()[:32]
+    material = f"{questionnaire_hash}\x1e{answers}\x1e{client_key(client, 'assessment')}\x1e{as_of.isoformat()}"
+    return digest_id("asm_", material.encode())
 
 
 def assess(
@@ -131,7 +118,7 @@ def assess(
         InputError: ``as_of`` so late that the end of the assessment's validity is no date.
     """
     given: Mapping[str, Any] = answers.answers if isinstance(answers, Response) else answers
-    when = as_of if type(as_of) is datetime and as_of.tzinfo is UTC else as_instant(as_of)
+    when = as_instant(as_of)
     if client is not None and client.birth_date is not None:
         client.check_at(when)
     validity = questionnaire.validity

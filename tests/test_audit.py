@@ -513,7 +513,12 @@ def test_non_utf8_key_and_checkpoint_files_are_input_errors(log: Path, tmp_path:
     ):
         result = cli_run(*args)
         assert result.exit_code == 3, (args, result.output)
-        assert "is not UTF-8 text" in result.stderr and "offset" in result.stderr
+        assert "expected UTF-8 text, found the byte" in result.stderr and ":1:" in result.stderr
+    # the one decoding rule of every text input: a byte order mark is refused, as in JSON and CSV
+    bom = tmp_path / "bom.pub"
+    bom.write_bytes(b"\xef\xbb\xbf" + pub.read_bytes())
+    result = cli_run("audit", "verify", str(log), "--public-key", str(bom))
+    assert result.exit_code == 3 and "byte order mark" in result.stderr, result.output
 
 
 # --- verify.py trusts only the key and origin it is given ------------------------------------

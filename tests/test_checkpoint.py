@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import stat
+from pathlib import Path
 
 import pytest
 
 from suitability.errors import InputError, IntegrityError
-from suitability.log.checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note
+from suitability.log.checkpoint import (
+    Checkpoint,
+    Signer,
+    Verifier,
+    check_origin,
+    open_note,
+    split_note,
+    write_key_pair,
+)
+from suitability.log.sqlite import SQLiteStore
+from suitability.log.verify import sign_checkpoint
+
+from .workload import mixed_workload
 
 ROOT = bytes(range(32))
 
@@ -182,3 +196,98 @@ def test_sizes_are_plain_decimal() -> None:
         note = Checkpoint("o", 7, ROOT).sign(signer).replace("\n7\n", f"\n{size_text}\n", 1)
         with pytest.raises(InputError, match="not a checkpoint"):
             open_note(note, signer.verifier())
+
+
+@pytest.mark.parametrize(
+    ("size", "root"),
+    [("7", base64.b64encode(b"short").decode()), ("007", base64.b64encode(ROOT).decode()), ("-1", "AA==")],
+)
+def test_a_checkpoint_body_is_parsed_by_one_rule_signed_or_not(size: str, root: str) -> None:
+    """unverified (prove without a key, copy) reads a body exactly as open_note does: a short root or a
+    size with leading zeros is malformed either way (unverified took them before)."""
+    from suitability.log.checkpoint import unverified
+
+    signer = Signer.generate("k")
+    good = Checkpoint("example.com/log", 7, ROOT).sign(signer)
+    assert unverified(good, "cp") == open_note(good, signer.verifier()) == Checkpoint("example.com/log", 7, ROOT)
+    assert unverified(Checkpoint("o", 3, ROOT).body(), "cp") == Checkpoint("o", 3, ROOT)
+    body = f"example.com/log\n{size}\n{root}\n"
+    note = (
+        body + "\n\u2014 k " + base64.b64encode(signer.verifier().key_id + signer.sign(body.encode())).decode() + "\n"
+    )
+    for read in (lambda: unverified(note, "cp"), lambda: open_note(note, signer.verifier(), "cp")):
+        with pytest.raises(InputError, match="is not a checkpoint") as caught:
+            read()
+        assert "32-byte root" in caught.value.render()
+
+
+# --- a key pair on disk ---------------------------------------------------------------------------
+
+
+def test_a_key_pair_is_written_with_a_private_signing_key(tmp_path: Path) -> None:
+    private, public = tmp_path / "log.key", tmp_path / "log.pub"
+    signer = write_key_pair(private, public, "broker-x")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert Signer.parse(private.read_text()) == signer
+    assert Verifier.parse(public.read_text()) == signer.verifier()
+    assert public.read_text() == signer.verifier().text() + "\n"
+
+
+def test_a_key_is_never_overwritten(tmp_path: Path) -> None:
+    private, public = tmp_path / "log.key", tmp_path / "log.pub"
+    public.write_text("the key a regulator already holds\n")
+    with pytest.raises(InputError, match="exists") as caught:
+        write_key_pair(private, public)
+    assert caught.value.problems[0].source == str(public)
+    assert public.read_text() == "the key a regulator already holds\n"
+    assert not private.exists()  # checked before anything is written
+
+
+@pytest.mark.parametrize("where", ["no-such-folder/log.pub", "dangling-link"])
+def test_a_signing_key_is_not_left_behind_when_its_verifier_key_cannot_be_written(tmp_path: Path, where: str) -> None:
+    private, public = tmp_path / "log.key", tmp_path / where
+    if where == "dangling-link":
+        public.symlink_to(tmp_path / "elsewhere")  # not there when checked, refused when linked in
+    with pytest.raises(InputError):
+        write_key_pair(private, public)
+    assert not private.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ([] if where != "dangling-link" else ["dangling-link"])
+
+
+def test_a_bad_key_name_writes_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="bad key name"):
+        write_key_pair(tmp_path / "k", tmp_path / "p", "two words")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- signing a checkpoint: verify, sign, write, keep ------------------------------------------------
+
+
+def test_a_signed_checkpoint_is_written_and_kept_with_the_log(tmp_path: Path) -> None:
+    """The next checkpoint is checked against the latest one kept, so signing keeps what it signed."""
+    signer = Signer.generate("broker-x")
+    with SQLiteStore(tmp_path / "log.sqlite3") as store:
+        mixed_workload(store, clients=1)
+        out = tmp_path / "cp-1.txt"
+        made = sign_checkpoint(store, signer, "broker-x/suitability", out=out)
+        assert out.read_text() == made.note
+        assert store.latest_checkpoint() == made.note
+        (kept,) = store.checkpoints()
+        assert (kept.size, kept.public_key) == (store.size(), signer.verifier().text())
+        assert open_note(made.note, signer.verifier()).size == store.size()
+        # without a file to write, it is still kept; and the second is proven consistent with the first
+        mixed_workload(store, clients=1, seed=2)
+        again = sign_checkpoint(store, signer, "broker-x/suitability")
+        assert [source for source, _ in again.consistent_with] == [
+            f"{store.location} (latest checkpoint kept with the log)"
+        ]
+        assert store.latest_checkpoint() == again.note and len(store.checkpoints()) == 2
+
+
+def test_a_checkpoint_that_cannot_be_written_is_not_kept(tmp_path: Path) -> None:
+    signer = Signer.generate("broker-x")
+    with SQLiteStore(tmp_path / "log.sqlite3") as store:
+        mixed_workload(store, clients=1)
+        with pytest.raises(InputError, match="cannot write"):
+            sign_checkpoint(store, signer, "broker-x/suitability", out=tmp_path / "no-such-folder" / "cp.txt")
+        assert store.checkpoints() == []

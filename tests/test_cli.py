@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +278,8 @@ def test_decide_confirm_recommend(tmp_path: Path) -> None:
     decision = tmp_path / "decision.json"
     decision.write_text(as_json.stdout, encoding="utf-8")
     confirmed = run("confirm", "--decision", str(decision), "--ack", "我已知晓风险，坚持购买", "--actor", "staff-07",
-                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-sha256", "ab" * 32, "--json")  # fmt: skip
+                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-sha256", "ab" * 32, "--json",
+                    "--as-of", "2026-11-29T00:10:00Z")  # fmt: skip
     data = json.loads(confirmed.stdout)
     assert data["decision_id"] == json.loads(as_json.stdout)["id"]
     assert data["evidence"] == {"recording_id": "REC-1", "sha256": "ab" * 32}
@@ -433,6 +435,8 @@ def test_confirm_refuses_ids_a_person_would_misread(tmp_path: Path) -> None:
         "staff-07",
         "--channel",
         "branch",
+        "--as-of",
+        "2026-11-29T01:00:00Z",
     ]
     for option, value in [("--actor", "staff\u200b-07"), ("--channel", "bran\u0007ch"), ("--channel", "\t")]:
         args = [*base]
@@ -514,3 +518,32 @@ def test_a_bad_file_under_documents_does_not_stop_other_work(tmp_path: Path, own
     own = run("--documents", str(BAD_FOLDER), "questionnaire", "show", "cn-broken")
     assert own.exit_code == 3
     assert "cn-broken/2026.1.json" in own.stderr
+
+
+def test_without_as_of_the_engine_s_clock_is_the_only_clock_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --as-of: the CLI passes none, so the Engine's clock (Engine(clock=)) dates every result."""
+    import functools
+
+    import suitability.cli
+    from suitability.engine import Engine
+
+    then = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    monkeypatch.setattr(suitability.cli, "Engine", functools.partial(Engine, clock=lambda: then))
+    assessed = run("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS,
+                   "--client", CLIENT, "--json")  # fmt: skip
+    assert assessed.exit_code == 0, assessed.output
+    assert json.loads(assessed.stdout)["assessed_at"] == "2031-05-06T07:08:09Z"
+    assessment = tmp_path / "a.json"
+    assessment.write_text(assessed.stdout, encoding="utf-8")
+    decided = run("decide", "--assessment", str(assessment), "--client", CLIENT, "--catalog", CATALOG,
+                  "--product-id", "FUND-EQ-01", "--initiated-by", "client", "--json")  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    assert json.loads(decided.stdout)["as_of"] == "2031-05-06T07:08:09Z"
+
+
+def test_as_of_without_an_offset_is_still_utc_on_the_command_line() -> None:
+    assessed = run(*ASSESS[:-2], "--answers", ANSWERS, "--as-of", "2026-11-28T10:00:00", "--json")
+    assert assessed.exit_code == 0, assessed.output
+    assert json.loads(assessed.stdout)["assessed_at"] == "2026-11-28T10:00:00Z"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from suitability.codec import MAX_DEPTH, MAX_INPUT_BYTES, canonical_bytes, content_hash, parse_json, read_json
@@ -161,3 +163,18 @@ def test_canonical_bytes_refuse_lone_surrogates(value: object) -> None:
         canonical_bytes(value)
     assert "lone surrogate" in exc.value.render()
     exc.value.render().encode("utf-8")
+
+
+def test_one_decoder_reads_every_text_input_alike(tmp_path: Path) -> None:
+    """JSON, CSV catalogs, keys and checkpoints are decoded by one rule: UTF-8, no BOM, the bad byte named."""
+    from suitability.codec import decode_text, read_text
+    from suitability.product import load_catalog
+
+    assert decode_text("é\n".encode(), "x") == "é\n"
+    for data, where, message in ((b"\xef\xbb\xbf{}", (1, 1), "byte order mark"), (b'{\n "a\xe9": 1}', (2, 4), "0xe9")):
+        for path in (tmp_path / "in.json", tmp_path / "in.csv", tmp_path / "in.pub"):
+            path.write_bytes(data)
+            with pytest.raises(InputError) as exc:
+                {".json": read_json, ".csv": load_catalog, ".pub": read_text}[path.suffix](path)
+            text, line, column = only_problem(exc)
+            assert message in text and (line, column) == where, (path.name, text, line, column)

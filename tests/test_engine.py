@@ -105,7 +105,7 @@ def test_the_engine_is_safe_to_share_between_threads(store: SQLiteStore, answers
     def work(t: int) -> None:
         try:
             for i in range(25):
-                c = Client(client_id=f"T{t}-{i}")
+                c = Client(client_id=f"T{t}-{i}", birth_date="1980-01-01")
                 a = engine.assess("cn-securities-individual", answers, c, AS_OF + timedelta(seconds=i))
                 engine.decide(a, CATALOG[i % len(CATALOG)], c, as_of=AS_OF + timedelta(seconds=i))
         except BaseException as exc:  # pragma: no cover - reported below
@@ -243,7 +243,9 @@ def test_under_a_key_records_hold_the_age_not_the_birth_date(store: SQLiteStore,
     assert "SPECIAL_CARE_REQUIRED" in [r.code for r in d.reasons]
     records = [orjson.loads(data) for _, data, _ in store.scan()]
     facts = [r["client"] for r in records if r["type"] in ("assessment", "decision")]
-    assert [f["age"] for f in facts] == [76, 77]
+    # the decision holds the highest age the recorded one allows 400 days on (the true age is 77):
+    # with only an age in the log, a later decision never takes the client younger than they may be
+    assert [f["age"] for f in facts] == [76, 78]
     assert all(f["birth_date"] is None for f in facts)
     for _, data, _ in store.scan():
         assert b"1950-03-01" not in data and b"CN-ELDER-1" not in data
@@ -255,7 +257,7 @@ def test_under_a_key_records_hold_the_age_not_the_birth_date(store: SQLiteStore,
     with pytest.raises(DecisionError, match="age"):
         engine.decide(a, r4, _with({"birth_date": None, "age": 60}), "cn-csrc", "client", later)
     aged = engine.decide(a, r4, _with({"birth_date": None, "age": 77}), "cn-csrc", "client", later)
-    assert aged.outcome == d.outcome
+    assert aged.outcome == d.outcome and aged.client.age == 78
 
 
 def test_an_empty_pseudonym_key_is_an_error_not_off(store: SQLiteStore) -> None:
@@ -304,3 +306,61 @@ def test_an_actor_a_reviewer_would_misread_is_refused_by_the_library(
     with pytest.raises(InputError, match="invalid actor"):
         engine.recommend(a, CATALOG, ELDER, "cn-csrc", AS_OF, actor=actor)
     assert store.size() == size
+
+
+@pytest.mark.parametrize("investor_type", ["ordinary", "professional"])
+def test_recommend_through_the_engine_is_matching_recommend_on_the_record(
+    store: SQLiteStore, answers: dict[str, Any], client: Client, investor_type: str
+) -> None:
+    """Engine.recommend and matching.recommend give equal results; the engine records every decision screened."""
+    from suitability.matching import recommend, screen
+
+    who = client.model_copy(update={"investor_type": investor_type})
+    engine = Engine(REGISTRY, store)
+    a = engine.assess("cn-securities-individual", answers, who, AS_OF)
+    when = AS_OF + timedelta(days=2)
+    before = store.size()
+    found = engine.recommend(a, CATALOG, who, "cn-csrc", when)
+    policy = REGISTRY.policy("cn-csrc")
+    assert found == recommend(a, CATALOG, who, policy, when) and found
+    decisions, chosen = screen(a, CATALOG, who, policy, when)
+    assert chosen == found
+    records = [orjson.loads(data) for _, data, _ in store.scan(before)]
+    recorded = [r["result"] for r in records if r["type"] == "decision"]
+    assert recorded == [d.model_dump(mode="json") for d in decisions]
+
+
+def test_a_record_of_another_type_under_the_id_given_is_not_in_the_log(
+    store: SQLiteStore, answers: dict[str, Any], client: Client
+) -> None:
+    """An artifact hash or a decision id given as an assessment (or an assessment id as a decision)
+    is refused as not in the log (before: a KeyError or a pydantic error, exit 70)."""
+    engine = Engine(REGISTRY, store)
+    a = engine.assess("cn-securities-individual", answers, client, AS_OF)
+    product = next(p for p in CATALOG if p.id == "FUND-EQ-01")
+    d = engine.decide(a, product, client, "cn-csrc", "client", AS_OF)
+    questionnaire_hash = REGISTRY.questionnaire("cn-securities-individual").hash
+    for wrong in (questionnaire_hash, d.id):
+        with pytest.raises(DecisionError, match=f"assessment {wrong} is not in the decision log"):
+            engine.decide(wrong, product, client, "cn-csrc", "client", AS_OF)
+    with pytest.raises(DecisionError, match=f"decision {a.id} is not in the decision log"):
+        engine.confirm(a.id, "I insist", "staff-1", "app")
+
+
+def test_a_damaged_record_the_engine_reads_is_an_integrity_error(
+    tmp_path: Path, answers: dict[str, Any], client: Client
+) -> None:
+    """A recorded assessment whose bytes an insider rewrote: the engine names the record (exit 10), not exit 70."""
+    from suitability import IntegrityError
+
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        a = Engine(REGISTRY, store).assess("cn-securities-individual", answers, client, AS_OF)
+    db = sqlite3.connect(path, isolation_level=None)
+    product = next(p for p in CATALOG if p.id == "FUND-EQ-01")
+    for damage in (b"not json", b'{"type": "assessment", "result": {"id": 1}}', b"[1]"):
+        db.execute("DROP TRIGGER IF EXISTS records_no_update")  # each open of the store puts it back
+        db.execute("UPDATE records SET data = ? WHERE seq = 1", (damage,))
+        with SQLiteStore(path, create=False) as store, pytest.raises(IntegrityError, match="record 1 ") as caught:
+            Engine(REGISTRY, store).decide(a.id, product, client, "cn-csrc", "client", AS_OF)
+        assert caught.value.seq == 1

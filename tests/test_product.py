@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from suitability import InputError, Policy, ProductError, load_catalog, parse_product
+from suitability import InputError, Policy, ProductError, find_product, load_catalog, parse_product
 from suitability.product import check_against, product_horizon
 
 from .conftest import DATA, EXAMPLES, load
@@ -140,3 +140,21 @@ def test_a_product_id_with_a_bidi_override_is_refused() -> None:
     (problem,) = exc.value.problems
     assert problem.pointer == "/id"
     assert "U+202E RIGHT-TO-LEFT OVERRIDE" in problem.message
+
+
+def test_a_product_is_found_by_id_in_a_catalog_file_or_in_products() -> None:
+    catalog = EXAMPLES / "catalog.csv"
+    found = find_product(catalog, "BOND-03")
+    assert found == load_catalog(catalog)[1]
+    assert find_product(str(catalog), "BOND-03") == found
+    assert find_product(load_catalog(catalog), "BOND-03") == found
+    with pytest.raises(ProductError) as caught:
+        find_product(str(catalog), "bond-03")  # ids are matched exactly
+    assert caught.value.exit_code == 7
+    assert str(caught.value).startswith(f"{catalog}: no product 'bond-03'")
+    assert caught.value.problems[0].message == "expected a product with id 'bond-03', found none"
+    assert caught.value.problems[0].source == str(catalog)
+    with pytest.raises(ProductError, match="<catalog>: no product 'X'"):
+        find_product([], "X")
+    with pytest.raises(ProductError, match="row 3"):  # the whole catalog is checked, not only up to the id
+        find_product(DATA / "catalog-bad-row.csv", "A")  # row 2 holds A, row 3 is bad

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from suitability import DocumentError, Questionnaire, load_questionnaire
-from suitability._schema import schema
-from suitability.questionnaire import score_range
+from suitability import questionnaire as qn
+from suitability._schema import Check, item_by_item, run_checks, schema
+from suitability.errors import Problem
+from suitability.questionnaire import QuestionnaireDoc, score_range
 
 from .conftest import DATA, QUESTIONNAIRE_FILE, load
 
@@ -196,3 +199,226 @@ def test_schema_problems_under_a_key_like_a_digit_are_reported() -> None:
     """ "²".isdigit() holds but int("²") fails: the sort of problems by pointer crashed on it."""
     found = problems_of(load(DATA / "questionnaire-superscript-key.json"))
     assert [p for p, _ in found] == ["/derive/horizon/map/²"]
+
+
+# --- issue 11 item 9: the checkers report exactly what the one long validator reported ----------
+
+_DELETE = object()
+
+
+def edited(document: dict[str, Any], *edits: tuple[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``document`` with each ``(pointer, value)`` set (``_DELETE`` removes it;
+    a last token ``-`` appends to a list)."""
+    out = copy.deepcopy(document)
+    for where, value in edits:
+        *path, last = where.split("/")[1:]
+        parent: Any = out
+        for token in path:
+            parent = parent[int(token)] if isinstance(parent, list) else parent[token]
+        if isinstance(parent, list):
+            if last == "-":
+                parent.append(value)
+            elif value is _DELETE:
+                del parent[int(last)]
+            else:
+                parent[int(last)] = value
+        elif value is _DELETE:
+            del parent[last]
+        else:
+            parent[last] = value
+    return out
+
+
+#: Bad variants of the bundled questionnaire, one or several problems each; the last one has a
+#: problem in nearly every section, interleaved across items, so the order of the report is pinned.
+QUESTIONNAIRE_EDITS: dict[str, tuple[tuple[str, Any], ...]] = {
+    "duplicate-dimension": (("/dimensions/-", "personal"),),
+    "duplicate-question-id": (("/questions/3/id", "age"),),
+    "unknown-dimension": (("/questions/4/dimension", "luck"),),
+    "duplicate-option-id": (("/questions/0/options/1/id", "a18_30"),),
+    "enable-when-later-question": (("/questions/11/enable_when", {"question": "horizon", "any_of": ["over_5y"]}),),
+    "enable-when-self": (("/questions/11/enable_when", {"question": "derivatives_frequency", "any_of": ["weekly"]}),),
+    "enable-when-score": (("/questions/11/enable_when", {"total_score_at_least": 3}),),
+    "knockout-optional": (("/questions/19/required", False),),
+    "knockout-conditional": (("/questions/18/enable_when", {"question": "age", "any_of": ["a18_30"]}),),
+    "band-min-above-max": (("/bands/2/min", 60),),
+    "band-order": (("/bands/3/profile", "C2"),),
+    "band-overlap": (("/bands/1/min", 15),),
+    "band-gap": (("/bands/1/min", 25),),
+    "band-low-coverage": (("/bands/0/min", 6),),
+    "band-high-coverage": (("/bands/4/max", 90),),
+    "duplicate-rule-id": (("/consistency/0/id", "over_70_cap"),),
+    "rule-unknown-option": (("/rules/0/when", {"question": "age", "any_of": ["over_90"]}),),
+    "rule-unknown-question": (("/rules/1/when", {"question": "zodiac", "any_of": ["rat"]}),),
+    "consistency-unknown-dimension": (("/consistency/1/when", {"dimension": "luck", "score_at_most": 3}),),
+    "derive-unknown-question": (("/derive/varieties/question", "zodiac"),),
+    "derive-horizon-multi": (("/derive/horizon/question", "varieties"),),
+    "derive-map-unknown-option": (("/derive/varieties/map/lottery", "other"),),
+    "derive-map-incomplete": (("/derive/horizon/map/over_5y", _DELETE),),
+    "derive-duplicate-question-id": (("/questions/15/id", "horizon"),),
+    "everything-at-once": (
+        ("/dimensions/-", "objectives"),
+        ("/questions/1/id", "age"),
+        ("/questions/1/dimension", "luck"),
+        ("/questions/1/options/2/id", "salary"),
+        ("/questions/2/enable_when", {"question": "horizon", "any_of": ["over_5y"]}),
+        ("/questions/2/dimension", "fate"),
+        ("/questions/3/required", False),
+        ("/questions/3/options/0/knockout", "lowest_category"),
+        ("/questions/3/id", "annual_income"),
+        ("/questions/11/enable_when", {"question": "derivatives_frequency", "any_of": ["weekly"]}),
+        ("/questions/19/required", False),
+        ("/bands/0/min", 6),
+        ("/bands/1/min", 40),
+        ("/bands/2/profile", "C1"),
+        ("/bands/3/min", 50),
+        ("/bands/4/max", 90),
+        ("/rules/0/id", "loss_capacity_cap"),
+        ("/rules/0/when", {"question": "age", "any_of": ["over_90", "a18_30"]}),
+        ("/consistency/0/id", "over_70_cap"),
+        ("/consistency/0/when", {"dimension": "luck", "score_at_most": 3}),
+        ("/consistency/1/id", "loss_capacity_cap"),
+        ("/derive/horizon/question", "varieties"),
+        ("/derive/horizon/map/lottery", "long"),
+        ("/derive/varieties/question", "zodiac"),
+    ),
+}
+
+SNAPSHOT = DATA / "snapshots" / "questionnaire-problems.json"
+
+
+def report_of(document: Any) -> dict[str, Any]:
+    """Every problem ``load_questionnaire`` reports for ``document``, as plain JSON."""
+    try:
+        load_questionnaire(document, "q.json")
+    except DocumentError as exc:
+        return {"error": str(exc), "problems": [[p.code, p.pointer, p.message] for p in exc.problems]}
+    return {"error": None, "problems": []}
+
+
+def questionnaire_reports() -> dict[str, Any]:
+    reports = {path.name: report_of(load(path)) for path in sorted(DATA.glob("questionnaire-*.json"))}
+    bundled = load(QUESTIONNAIRE_FILE)
+    reports |= {name: report_of(edited(bundled, *edits)) for name, edits in QUESTIONNAIRE_EDITS.items()}
+    return reports
+
+
+def test_problems_are_reported_exactly_as_before() -> None:
+    """The snapshot was written by the one long validator, before it became a list of checkers."""
+    assert questionnaire_reports() == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+# --- each checker alone, on a small document with exactly one problem of its kind ---------------
+
+_T = {"zh-CN": "题", "en": "Q"}
+
+#: A small valid questionnaire: q1 scores 0..1, q2 0..1 with a knock-out; scores 0..2 in two bands.
+SMALL: dict[str, Any] = {
+    "kind": "questionnaire",
+    "schema_version": 1,
+    "id": "small",
+    "version": "1",
+    "status": "active",
+    "effective_from": "2026-01-01",
+    "title": _T,
+    "dimensions": ["d"],
+    "questions": [
+        {
+            "id": "q1",
+            "dimension": "d",
+            "type": "single",
+            "text": _T,
+            "options": [{"id": "a", "text": _T, "score": 0}, {"id": "b", "text": _T, "score": 1}],
+        },
+        {
+            "id": "q2",
+            "dimension": "d",
+            "type": "single",
+            "text": _T,
+            "options": [
+                {"id": "yes", "text": _T, "score": 1},
+                {"id": "no", "text": _T, "score": 0, "knockout": "lowest_category"},
+            ],
+        },
+    ],
+    "bands": [{"profile": "C1", "min": 0, "max": 0}, {"profile": "C2", "min": 1, "max": 2}],
+    "rules": [{"id": "r", "when": {"question": "q1", "any_of": ["a"]}, "cap": "C1", "reason": _T}],
+    "consistency": [{"id": "c", "when": {"question": "q2", "any_of": ["no"]}, "message": _T}],
+    "derive": {"horizon": {"question": "q1", "map": {"a": "short", "b": "long"}}},
+}
+
+_DUPLICATE_Q2 = {
+    "id": "q2",
+    "dimension": "d",
+    "type": "single",
+    "text": _T,
+    "options": [{"id": "x", "text": _T, "score": 0}],
+}
+
+
+def test_the_small_questionnaire_is_valid() -> None:
+    load_questionnaire(SMALL)
+    assert run_checks(qn.CHECKS, QuestionnaireDoc.model_validate(SMALL)) == []
+
+
+@pytest.mark.parametrize(
+    ("check", "edits", "where", "code"),
+    [
+        (qn.unique_dimensions, [("/dimensions/-", "d")], "/dimensions/1", "INVALID"),
+        (qn.unique_question_ids, [("/questions/-", _DUPLICATE_Q2)], "/questions/2/id", "INVALID"),
+        (qn.declared_dimensions, [("/questions/0/dimension", "e")], "/questions/0/dimension", "INVALID"),
+        (qn.unique_option_ids, [("/questions/1/options/0/id", "no")], "/questions/1/options/1/id", "INVALID"),
+        (
+            qn.enable_when_on_earlier_questions,
+            [("/questions/0/enable_when", {"question": "q2", "any_of": ["yes"]})],
+            "/questions/0/enable_when/question",
+            "ENABLE_WHEN_ORDER",
+        ),
+        (qn.knockouts_not_skippable, [("/questions/1/required", False)], "/questions/1", "KNOCKOUT_SKIPPABLE"),
+        (qn.band_bounds, [("/bands/0/min", 1), ("/bands/0/max", 0)], "/bands/0", "INVALID"),
+        (qn.bands_in_c_order, [("/bands/1/profile", "C1")], "/bands/1/profile", "INVALID"),
+        (qn.bands_contiguous, [("/bands/1/min", 2)], "/bands/1/min", "BAND_GAP"),
+        (qn.bands_cover_reachable_range, [("/bands/1/max", 1)], "/bands/1/max", "BAND_COVERAGE"),
+        (qn.unique_rule_ids, [("/consistency/0/id", "r")], "/consistency/0/id", "INVALID"),
+        (
+            qn.rule_conditions_resolve,
+            [("/rules/0/when", {"question": "q1", "any_of": ["z"]})],
+            "/rules/0/when/any_of/0",
+            "INVALID",
+        ),
+        (qn.derivations_resolve, [("/derive/horizon/map/b", _DELETE)], "/derive/horizon/map", "INVALID"),
+    ],
+)
+def test_each_checker_finds_its_one_problem(
+    check: Check[QuestionnaireDoc], edits: list[tuple[str, Any]], where: str, code: str
+) -> None:
+    doc = QuestionnaireDoc.model_validate(edited(SMALL, *edits))
+    (problem,) = check(doc)
+    assert (problem.pointer, problem.code) == (where, code)
+    assert problem in run_checks(qn.CHECKS, doc)  # and the full list reports it
+
+
+def test_checks_over_items_report_item_by_item() -> None:
+    """Problems of several checks come question by question, and within one question in the
+    order of the checks, as the single loop over questions reported them."""
+    doc = QuestionnaireDoc.model_validate(
+        edited(
+            SMALL,
+            ("/questions/-", {**_DUPLICATE_Q2, "dimension": "e"}),
+            ("/questions/0/dimension", "e"),
+        )
+    )
+    check = item_by_item(qn.unique_question_ids, qn.declared_dimensions, sections=("questions",))
+    assert [p.pointer for p in check(doc)] == ["/questions/0/dimension", "/questions/2/id", "/questions/2/dimension"]
+    assert [p.pointer for p in qn.unique_question_ids(doc)] == ["/questions/2/id"]
+
+
+def test_a_new_checker_is_one_more_entry() -> None:
+    """A format that adds a rule adds a checker: the report gains its problems, at its place."""
+
+    def no_question_named_q3(doc: QuestionnaireDoc) -> list[Problem]:
+        return [Problem("expected no q3", "/questions") for x in doc.questions if x.id == "q3"]
+
+    doc = QuestionnaireDoc.model_validate(edited(SMALL, ("/questions/-", {**_DUPLICATE_Q2, "id": "q3"})))
+    assert run_checks(qn.CHECKS, doc) == []
+    assert run_checks((*qn.CHECKS, no_question_named_q3), doc) == [Problem("expected no q3", "/questions")]

@@ -187,3 +187,29 @@ def test_a_fifo_under_a_folder_is_skipped_not_waited_on(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "FIFO" in done.stdout
+
+
+def test_a_document_is_resolved_from_a_file_or_a_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What --questionnaire and --policy accept: an existing file, else id[@version]; the same for an embedding app."""
+    from .conftest import CSRC_FILE
+
+    fresh = Registry.default(environ={})
+    by_ref = fresh.resolve_questionnaire("cn-securities-individual@2026.1")
+    by_file = fresh.resolve_questionnaire(QUESTIONNAIRE_FILE)
+    assert by_file.hash == by_ref.hash
+    assert fresh.resolve_policy(str(CSRC_FILE)).hash == fresh.resolve_policy("cn-csrc").hash
+    # a retired one is refused for new work, by reference or by file alike
+    with pytest.raises(DocumentNotActiveError):
+        fresh.resolve_questionnaire(DATA / "questionnaire-retired.json", allow_retired=False)
+    assert fresh.resolve_questionnaire(DATA / "questionnaire-retired.json").version == "2025.1"
+    with pytest.raises(DocumentNotActiveError):
+        fresh.resolve_questionnaire("cn-securities-individual@2025.1", allow_retired=False)
+    # a file of the other kind, and a path that is no file (so it must be a plain reference)
+    with pytest.raises(UnknownDocumentError, match="not a policy"):
+        Registry().resolve_policy(QUESTIONNAIRE_FILE)
+    with pytest.raises(UnknownDocumentError, match="not a document reference"):
+        Registry().resolve_questionnaire(tmp_path / "missing.json")
+    # a file in the working folder named like a reference is taken as the file, as the CLI always did
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "cn-csrc", {**load(CSRC_FILE), "version": "9.9"})
+    assert Registry.default(environ={}).resolve_policy("cn-csrc").version == "9.9"

@@ -635,3 +635,23 @@ def test_a_malformed_record_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(IntegrityError) as exc:
         list(query(SQLiteStore(path), QueryFilter(type="assessment")))
     assert exc.value.seq == seq - 1  # the product one comes first
+
+
+def test_every_finding_names_a_query_that_lists_its_records(reviewed: Review, demo: tuple[Path, Any]) -> None:
+    """A reviewer goes from a finding to all of its evidence: the query it names lists every seq it shows."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    assert reviewed.findings
+    for finding in reviewed.findings:
+        assert finding.query, finding
+        done = CliRunner().invoke(
+            cli, ["audit", "query", str(demo[0]), *shlex.split(finding.query), "--format", "jsonl"]
+        )
+        assert done.exit_code == 0, done.output
+        listed = {orjson.loads(line)["seq"] for line in done.stdout.splitlines()}
+        assert set(finding.seqs) <= listed, (finding.kind, finding.subject, finding.query)
+        assert len(listed) >= finding.count

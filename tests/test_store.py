@@ -415,3 +415,64 @@ def test_a_damaged_file_is_a_log_error_on_every_path(tmp_path: Path) -> None:
         result = _cli(*command)
         assert result.exit_code == 9, (command, result.output)  # type: ignore[attr-defined]
         assert "SQLite said" in result.output or "nothing was recorded" in result.output  # type: ignore[attr-defined]
+
+
+def _read_paths(store: SQLiteStore) -> dict[str, object]:
+    return {
+        "size": store.size,
+        "scan": lambda: list(store.scan()),
+        "find": lambda: store.find("sha256:a"),
+        "get": lambda: store.get(1),
+        "checkpoints": store.checkpoints,
+        "latest_checkpoint": store.latest_checkpoint,
+        "public_key": store.public_key,
+    }
+
+
+def test_every_read_path_turns_a_damaged_file_into_a_log_error(tmp_path: Path) -> None:
+    """The pages of the records, their key index and the kept checkpoints overwritten: each read says LogError."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path, fold=2) as store:
+        store.append([artifact(c) for c in "abcdef"])
+        store.add_checkpoint(6, "note", "key")
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (page_size,) = db.execute("PRAGMA page_size").fetchone()
+    roots = [r for (r,) in db.execute("SELECT rootpage FROM sqlite_master WHERE name IN "
+                                      "('records', 'keys', 'recent_keys', 'checkpoints')")]  # fmt: skip
+    db.close()
+    assert len(roots) == 4
+    with path.open("r+b") as handle:
+        for root in roots:
+            handle.seek((root - 1) * page_size)
+            handle.write(b"\xa5" * page_size)
+    with SQLiteStore(path, create=False) as store:
+        for name, read in _read_paths(store).items():
+            with pytest.raises(LogError, match="cannot read the decision log") as caught:
+                read()  # type: ignore[operator]
+            assert "SQLite said" in caught.value.render(), name
+
+
+@pytest.mark.parametrize(("column", "value"), [("size", "'many'"), ("note", "NULL"), ("public_key", "x'00'")])
+def test_a_kept_checkpoint_not_stored_as_written_is_reported_altered(tmp_path: Path, column: str, value: str) -> None:
+    """A kept checkpoint's column rewritten outside the store: an IntegrityError (exit 10), not exit 70."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        store.append([artifact("a")])
+        store.add_checkpoint(1, "note", "key")
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(
+        "DROP TRIGGER checkpoints_no_update; ALTER TABLE checkpoints RENAME TO old;"
+        "CREATE TABLE checkpoints (size, note, public_key); INSERT INTO checkpoints SELECT * FROM old; DROP TABLE old;"
+        f"UPDATE checkpoints SET {column} = {value};"
+    )
+    db.close()
+    with SQLiteStore(path, create=False) as store:
+        for read in (store.checkpoints, store.latest_checkpoint, store.public_key):
+            with pytest.raises(IntegrityError, match="a kept checkpoint is not stored as written"):
+                read()
+    from suitability.log.checkpoint import Signer
+
+    (tmp_path / "k.pub").write_text(Signer.generate("k").verifier().text() + "\n", encoding="utf-8")
+    result = _cli("audit", "verify", str(path), "--public-key", str(tmp_path / "k.pub"))
+    assert result.exit_code == 10 and "not stored as written" in result.output, result.output  # type: ignore[attr-defined]

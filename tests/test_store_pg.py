@@ -145,6 +145,11 @@ def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Pa
     lite = SQLiteStore(tmp_path / "log.sqlite3")
     mixed_workload(lite, clients=3, seed=12)
     signer = Signer.generate("auditor")
+    early = audit_verify.verify(lite)
+    lite.add_checkpoint(
+        early.size, Checkpoint("test/log", early.size, early.root).sign(signer), signer.verifier().text()
+    )
+    mixed_workload(lite, clients=1, seed=13)
     before = audit_verify.verify(lite)
     lite.add_checkpoint(
         before.size, Checkpoint("test/log", before.size, before.root).sign(signer), signer.verifier().text()
@@ -155,6 +160,7 @@ def test_a_sqlite_log_copied_into_postgres_keeps_its_root(url: str, tmp_path: Pa
     assert audit_export.copy_log(lite, pg) == before.size
     after = audit_verify.verify(pg)
     assert after.ok and after.root == before.root and after.size == before.size
+    assert pg.checkpoints() == lite.checkpoints()  # every kept checkpoint comes along, not only the latest
     with pytest.raises(LogError, match="not empty"):
         audit_export.copy_log(lite, pg)
     # an export from PostgreSQL has the form of one from SQLite, and passes the same verify.py
@@ -321,3 +327,37 @@ def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None
         assert all(check.ok for check in report.checks[:4]) and report.size == store.size() > 3
     with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.errors.RaiseException):
         conn.execute("DELETE FROM checkpoints")
+
+
+def test_a_column_retyped_by_the_owner_is_reported_altered_on_every_read_path(url: str) -> None:
+    """The owner retypes the record bytes and a kept checkpoint's size to text (ALTER TABLE): every read
+    path says the log was altered (exit 10), never a TypeError or ValueError (exit 70)."""
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+    from suitability.errors import IntegrityError
+
+    upgrade(url)
+    with open_store(url) as store:
+        mixed_workload(store, clients=1)
+        store.add_checkpoint(1, "note", "key")
+    with psycopg.connect(url, autocommit=True) as conn:
+        (key,) = conn.execute("SELECT key FROM records WHERE key IS NOT NULL ORDER BY seq LIMIT 1").fetchone()
+        conn.execute("ALTER TABLE records ALTER COLUMN data TYPE text USING encode(data, 'escape')")
+        conn.execute("ALTER TABLE checkpoints ALTER COLUMN size TYPE text")
+    store = PostgresStore(url)
+    request_close(store)
+    for name, read in {
+        "scan": lambda: list(store.scan()),
+        "get": lambda: store.get(1),
+        "find": lambda: store.find(key),
+        "checkpoints": store.checkpoints,
+        "latest_checkpoint": store.latest_checkpoint,
+        "public_key": store.public_key,
+    }.items():
+        with pytest.raises(IntegrityError, match="altered") as caught:
+            read()
+        assert "stored" in caught.value.render(), name
+    for args in (["audit", "verify", url, "--allow-no-checkpoint"], ["audit", "replay", url], ["audit", "query", url]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 10 and "altered" in result.output, (args, result.output)

@@ -15,11 +15,13 @@ import base64
 import binascii
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from .._output import write_atomic
 from ..errors import InputError, IntegrityError, Problem
 
 _ED25519 = b"\x01"
@@ -248,18 +250,13 @@ def _valid_name(name: str) -> bool:
     return bool(name) and "+" not in name and not any(ch.isspace() for ch in name)
 
 
-def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Checkpoint:
-    """Check a signed checkpoint against ``verifier`` and return what it says.
-
-    Follows C2SP signed-note: the text ends at the last blank line; a signature line by
-    ``verifier`` (same name and key id) that does not verify makes the whole note invalid, even
-    when another line by it does; lines by other keys are ignored.
+def _body(text: str, source: str) -> Checkpoint:
+    """Parse a checkpoint body (the text of a note, ending with a newline): the one body parser.
 
     Raises:
-        InputError: the note is not a well-formed signed checkpoint.
-        IntegrityError: no valid signature by ``verifier``, or a bad one, is on it.
+        InputError: not the origin, size and root lines (and optional extension lines), none empty,
+            with a decimal size without leading zeros and a base64 32-byte root.
     """
-    text, signatures = split_note(note, source)
     lines = text.split("\n")[:-1]
     if len(lines) < 3 or any(not line for line in lines):
         raise _malformed(source, "expected origin, size and root lines (and optional extension lines), none empty")
@@ -274,7 +271,22 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
             f"expected a decimal size without leading zeros and a base64 32-byte root, found {size_text!r}, {root_text!r}",
             2,
         )
-    size = int(size_text)
+    return Checkpoint(origin, int(size_text), root)
+
+
+def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Checkpoint:
+    """Check a signed checkpoint against ``verifier`` and return what it says.
+
+    Follows C2SP signed-note: the text ends at the last blank line; a signature line by
+    ``verifier`` (same name and key id) that does not verify makes the whole note invalid, even
+    when another line by it does; lines by other keys are ignored.
+
+    Raises:
+        InputError: the note is not a well-formed signed checkpoint.
+        IntegrityError: no valid signature by ``verifier``, or a bad one, is on it.
+    """
+    text, signatures = split_note(note, source)
+    checkpoint = _body(text, source)
     message = text.encode()
     verified = False
     for name, key_id, signature in signatures:
@@ -293,7 +305,7 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
             )
         verified = True
     if verified:
-        return Checkpoint(origin, size, root)
+        return checkpoint
     raise IntegrityError(
         f"{source}: no valid signature by {verifier.name}",
         [
@@ -307,15 +319,41 @@ def open_note(note: str, verifier: Verifier, source: str = "<checkpoint>") -> Ch
 
 def unverified(note: str, source: str) -> Checkpoint:
     """Parse a checkpoint's origin, size and root without checking any signature (for display, or a
-    note checked elsewhere).
+    note checked elsewhere): the body of ``note``, up to its last blank line, as :func:`open_note` reads it.
 
     Raises:
-        InputError: the note does not have the three body lines.
+        InputError: the body is not a well-formed checkpoint.
     """
-    lines = note.split("\n")
+    end = note.rfind("\n\n")
+    return _body(note[: end + 1] if end >= 0 else note.rstrip("\n") + "\n", source)
+
+
+def write_key_pair(private_path: str | Path, public_path: str | Path, name: str = "suitability") -> Signer:
+    """Make an Ed25519 key pair named ``name`` and write it: both files, or neither.
+
+    The signing key goes to ``private_path`` with mode 0600, the verifier key to ``public_path``,
+    each written whole (:func:`~suitability._output.write_atomic`) and never over an existing file.
+    If the verifier key cannot be written, the signing key just written is removed: a signing key
+    whose verifier key was never handed out is of no use.
+
+    Returns:
+        The new signer (its :meth:`Signer.verifier` is the key written to ``public_path``).
+
+    Raises:
+        InputError: either file exists, the name is not a valid key name, or a file could not be
+            written whole; no key file is left behind.
+    """
+    for path in (private_path, public_path):
+        if Path(path).exists():
+            raise InputError(
+                f"{path} exists",
+                [Problem("expected a new file; an existing key is never overwritten", source=str(path))],
+            )
+    signer = Signer.generate(name)
+    write_atomic(private_path, signer.text() + "\n", mode=0o600, exclusive=True)
     try:
-        return Checkpoint(lines[0], int(lines[1]), base64.b64decode(lines[2], validate=True))
-    except (IndexError, ValueError) as exc:
-        raise InputError(
-            f"{source} is not a checkpoint", [Problem(f"expected origin, size and root lines ({exc})", source=source)]
-        ) from None
+        write_atomic(public_path, signer.verifier().text() + "\n", exclusive=True)
+    except BaseException:
+        Path(private_path).unlink()
+        raise
+    return signer

@@ -17,7 +17,6 @@ import orjson
 
 from .._output import atomic_folder, atomic_writer, write_atomic
 from ..errors import LogError, Problem
-from .checkpoint import unverified
 from .store import LogStore, key_of
 
 Progress = Callable[[int], None]
@@ -98,7 +97,6 @@ def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = 
             if progress is not None:
                 progress(count)
     target.append_raw(batch)
-    note, key = source.latest_checkpoint(), source.public_key()
-    if note and key:
-        target.add_checkpoint(unverified(note, source.location).size, note, key)
+    for kept in source.checkpoints():  # every one, oldest first: each is evidence someone may hold
+        target.add_checkpoint(kept.size, kept.note, kept.public_key)
     return count

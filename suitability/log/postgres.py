@@ -16,7 +16,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..errors import LogError, Problem
-from .store import Draft, KeptCheckpoint, LogStore, Row, Stored, check_continues, layout, now_text
+from .store import (
+    Draft,
+    KeptCheckpoint,
+    LogStore,
+    Row,
+    Stored,
+    altered,
+    check_continues,
+    kept_checkpoint,
+    layout,
+    now_text,
+)
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -235,11 +246,25 @@ def _grant_app_role(conn: Any, role: str) -> None:
         "GRANT INSERT ON checkpoints TO {app}",
         "GRANT USAGE ON SEQUENCE checkpoints_id_seq TO {app}",
         f"GRANT EXECUTE ON FUNCTION {_FUNCTIONS} TO {{app}}",
+        # The append functions run as the owner with the log's schema on their search_path: a role
+        # that can create there could shadow a builtin they call (an exact-type overload wins).
+        "REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
+        "REVOKE CREATE ON SCHEMA {schema} FROM {app}",
     ):
         conn.execute(
             sql.SQL(statement).format(
                 tables=tables, app=app, schema=sql.Identifier(conn.execute("SELECT current_schema()").fetchone()[0])
             )
+        )
+    if conn.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')", (role,)).fetchone()[0]:
+        raise LogError(
+            f"role {role!r} cannot be the application role",
+            [
+                Problem(
+                    "expected a role that cannot CREATE in the log's schema, found it can (through another role): "
+                    "it could shadow a function the owner's append functions call and run code as the owner"
+                )
+            ],
         )
 
 
@@ -297,6 +322,13 @@ class PostgresStore(LogStore):
                     [Problem(f"PostgreSQL said: {str(exc).strip()}")],
                 ) from None
 
+    def _bytes(self, seq: int, data: object, what: str = "bytes") -> bytes:
+        if type(data) is bytes:
+            return data
+        if type(data) is memoryview:
+            return bytes(data)
+        raise altered(self.location, seq, what, data)  # a column retyped outside the store (ALTER TABLE)
+
     def _next_seq(self) -> int:
         """Lock out other writers to the commit, check the log is gap-free, return the next seq."""
         return int(self._conn.execute("SELECT suitability_next_seq()").fetchone()[0])
@@ -342,7 +374,7 @@ class PostgresStore(LogStore):
                     (start, end, end),
                 )
                 for seq, data, leaf in cur:
-                    yield int(seq), bytes(data), bytes(leaf)
+                    yield seq, self._bytes(seq, data), self._bytes(seq, leaf, "leaf hash")
         except self._psycopg.Error as exc:
             raise LogError(
                 f"cannot read the decision log {self.location}", [Problem(f"PostgreSQL said: {str(exc).strip()}")]
@@ -353,12 +385,12 @@ class PostgresStore(LogStore):
     def find(self, key: str) -> Stored | None:
         with self._reading() as conn:
             row = conn.execute("SELECT seq, data FROM records WHERE key = %s ORDER BY seq LIMIT 1", (key,)).fetchone()
-        return None if row is None else Stored(int(row[0]), bytes(row[1]))
+        return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
 
     def get(self, seq: int) -> Stored | None:
         with self._reading() as conn:
             row = conn.execute("SELECT seq, data FROM records WHERE seq = %s", (seq,)).fetchone()
-        return None if row is None else Stored(int(row[0]), bytes(row[1]))
+        return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
 
     def add_checkpoint(self, size: int, note: str, public_key: str) -> None:
         with self._transaction() as conn:
@@ -369,17 +401,20 @@ class PostgresStore(LogStore):
     def checkpoints(self) -> list[KeptCheckpoint]:
         with self._reading() as conn:
             rows = conn.execute("SELECT id, size, note, public_key FROM checkpoints ORDER BY id").fetchall()
-        return [KeptCheckpoint(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+        return [kept_checkpoint(self.location, *row) for row in rows]
+
+    def _latest(self) -> KeptCheckpoint | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT id, size, note, public_key FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else kept_checkpoint(self.location, *row)
 
     def latest_checkpoint(self) -> str | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT note FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else str(row[0])
+        latest = self._latest()
+        return None if latest is None else latest.note
 
     def public_key(self) -> str | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT public_key FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
-        return None if row is None else str(row[0])
+        latest = self._latest()
+        return None if latest is None else latest.public_key
 
     def close(self) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from .store import (
     altered,
     check_continues,
     gap_error,
+    kept_checkpoint,
     layout,
     now_text,
 )
@@ -338,17 +339,22 @@ class SQLiteStore(LogStore):
     def checkpoints(self) -> list[KeptCheckpoint]:
         with self._reading() as db:
             rows = db.execute("SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid").fetchall()
-        return [KeptCheckpoint(int(r[0]), int(r[1]), str(r[2]), str(r[3])) for r in rows]
+        return [kept_checkpoint(self.location, *row) for row in rows]
+
+    def _latest(self) -> KeptCheckpoint | None:
+        with self._reading() as db:
+            row = db.execute(
+                "SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else kept_checkpoint(self.location, *row)
 
     def public_key(self) -> str | None:
-        with self._reading() as db:
-            row = db.execute("SELECT public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
-        return None if row is None else str(row[0])
+        latest = self._latest()
+        return None if latest is None else latest.public_key
 
     def latest_checkpoint(self) -> str | None:
-        with self._reading() as db:
-            row = db.execute("SELECT note FROM checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
-        return None if row is None else str(row[0])
+        latest = self._latest()
+        return None if latest is None else latest.note
 
     def close(self) -> None:
         with self._lock:

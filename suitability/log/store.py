@@ -209,6 +209,18 @@ def altered(location: str, seq: int, what: str, value: object) -> IntegrityError
     )
 
 
+def kept_checkpoint(location: str, number: Any, size: Any, note: Any, public_key: Any) -> KeptCheckpoint:
+    """A row of the kept checkpoints as read from a store; one that is not a count, a note and a key
+    (a column rewritten outside the store) is an :class:`~suitability.errors.IntegrityError`."""
+    if type(number) is not int or type(size) is not int or type(note) is not str or type(public_key) is not str:
+        found = ", ".join("NULL" if v is None else type(v).__name__ for v in (number, size, note, public_key))
+        raise IntegrityError(
+            f"the decision log {location} was altered: a kept checkpoint is not stored as written",
+            [Problem(f"expected a number, a size, a note and a key (int, int, str, str), found {found}")],
+        )
+    return KeptCheckpoint(number, size, note, public_key)
+
+
 def render(draft: Draft, seq: int, recorded_at: str) -> bytes:
     """Return the canonical bytes of ``draft`` written at ``seq``."""
     record = {

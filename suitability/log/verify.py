@@ -25,8 +25,10 @@ import base64
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from .._output import write_atomic
 from .._passes import long_pass
 from ..errors import InputError, IntegrityError, Problem
 from . import _parallel
@@ -693,20 +695,24 @@ def sign_checkpoint(
     signer: Signer,
     origin: str,
     *,
+    out: str | Path | None = None,
     held: Sequence[tuple[str, str]] = (),
     trusted: Sequence[Verifier] = (),
     progress: Progress | None = None,
 ) -> SignedCheckpoint:
-    """Verify ``store``, prove it consistent with every earlier checkpoint, then sign its size and root.
+    """Verify ``store``, prove it consistent with every earlier checkpoint, sign its size and root, keep it.
 
     The earlier checkpoints are the latest one kept with the log and every one in ``held`` (note,
     source), for instance a checkpoint an outside party kept: the check then does not rest only on
     what the firm stores. Each must be signed by the signer's own key or one of ``trusted`` (a
     rotated key), name ``origin``, and be a prefix of the log by an RFC 9162 consistency proof;
     the full numbered checks of :func:`verify` run over every record, those added since included.
+    The new note is then written whole to ``out`` (when given) and kept with the log, where the
+    next checkpoint and ``audit verify`` find it.
 
     Raises:
-        InputError: the origin is not one line of printable text, or a checkpoint is malformed.
+        InputError: the origin is not one line of printable text, a checkpoint is malformed, or
+            ``out`` cannot be written whole (then nothing is kept).
         IntegrityError: the log fails verification, an earlier checkpoint is not signed by a
             trusted key, names another origin, or the log is not consistent with it; nothing is
             signed.
@@ -722,9 +728,12 @@ def sign_checkpoint(
     for note, source in earlier:
         unique.setdefault(note, source)  # the same note given twice (kept and held) is checked once
     opened = [(_open_trusted(note, verifiers, source), source) for note, source in unique.items()]
-    # (2) every record passes the numbered checks
-    report = verify(store, progress=progress)
-    report.raise_for_failure()
+    # (2) every record passes the numbered checks, against every checkpoint kept with the log under a
+    # trusted key: the latest alone could be a copy of an old note appended to hide a later rewrite
+    every_kept = [cp for v in verifiers for cp in kept_checkpoints(store, v, store.location)]
+    report = verify(store, every_kept, progress=progress)
+    if any(not c.ok for c in report.checks if c.name != "root"):
+        report.raise_for_failure()
     # (3) the log only grew since each earlier checkpoint
     checked: list[tuple[str, int]] = []
     for cp, source in opened:
@@ -735,8 +744,13 @@ def sign_checkpoint(
             )
         _consistency(store, cp, source, report.size, report.root, f"{store.location} (now {report.size} records)")
         checked.append((source, cp.size))
+    report.raise_for_failure()  # an earlier kept checkpoint the log no longer reproduces
     # (4) sign
     note = Checkpoint(origin, report.size, report.root).sign(signer)
+    # (5) write it for the caller to hand out, then keep it with the log
+    if out is not None:
+        write_atomic(out, note)
+    store.add_checkpoint(report.size, note, signer.verifier().text())
     return SignedCheckpoint(note, report, checked)
 
 

@@ -25,8 +25,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from ..errors import InputError, Problem
+from ..log import open_store
 from ..log.store import BatchWriter, Draft, LogStore
 from ..matching import confirm, decide
 from ..models import Assessment, Client
@@ -34,10 +37,17 @@ from ..policy import Policy
 from ..product import Product
 from ..questionnaire import Questionnaire
 from ..records import assessment_draft, confirmation_draft, decision_draft
+from ..registry import Registry
 from ..scoring import assess, next_question
 
 DRIFTER = "CN-DRIFT-0001"
 PUSHER = "staff-99"
+#: The questionnaire and policy a demo log is written with, unless others are named.
+QUESTIONNAIRE = "cn-securities-individual"
+POLICY = "cn-csrc"
+#: How many ordinary clients a demo log has, and its random seed, unless others are given.
+CLIENTS = 500
+SEED = 1
 _VARIETIES = ["fixed_income", "equity", "derivatives_financing", "complex", "other"]
 
 
@@ -176,9 +186,9 @@ def generate(
     questionnaire: Questionnaire,
     policy: Policy,
     *,
-    clients: int = 500,
+    clients: int = CLIENTS,
     actors: int = 12,
-    seed: int = 1,
+    seed: int = SEED,
     start: datetime = datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
     plant: bool = True,
     progress: Callable[[int], None] | None = None,
@@ -311,3 +321,35 @@ def _plant(
 
     for i in range(20):
         timeline.at(start + timedelta(days=30 + 14 * i, hours=2), partial(elder, i))
+
+
+def generate_log(
+    location: str | Path,
+    registry: Registry,
+    *,
+    clients: int = CLIENTS,
+    seed: int = SEED,
+    plant: bool = True,
+    questionnaire: str = QUESTIONNAIRE,
+    policy: str = POLICY,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Create the log at ``location`` and fill it with :func:`generate`, using ``registry``'s documents.
+
+    A demo never writes into an existing log. The documents are resolved before the log is
+    created, so a missing one leaves no empty log behind.
+
+    Raises:
+        InputError: ``location`` exists.
+        RegistryError: ``questionnaire`` or ``policy`` is not in ``registry``.
+        LogError: the log cannot be created or appended to.
+    """
+    if Path(location).exists():
+        raise InputError(
+            f"{location} exists",
+            [Problem("expected a new log file; a demo never writes into an existing log", source=str(location))],
+        )
+    q = registry.questionnaire(questionnaire)
+    p = registry.policy(policy)
+    with open_store(location) as store:
+        return generate(store, q, p, clients=clients, seed=seed, plant=plant, progress=progress)

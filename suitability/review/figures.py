@@ -300,6 +300,7 @@ def review(
             _t("；".join(f["zh-CN"] for f in a.flags), "; ".join(f["en"] for f in a.flags)),
             a.seqs,
             max(len(a.seqs), a.confirmations),
+            query=f"--actor {shlex.quote(a.actor)}",
         )
         for a in flagged_actors
     ]
@@ -435,6 +436,7 @@ def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Findin
                     f"retook the questionnaire within {window} days, profile rising C{first} → C{last} (score gaming?)",
                 ),
                 seqs,
+                query=f"--client {shlex.quote(client)} --type assessment",
             )
         )
         for s in client_steps:
@@ -466,6 +468,7 @@ def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Findin
                     f"an R{risk} product unsuitable at C{p_profile} became suitable after a retake to C{a_profile}",
                 ),
                 [p_seq, a_seq, d_seq],
+                query=f"--client {shlex.quote(client)}",
             )
         )
     return findings + _dated(db, config), drift_by_actor

@@ -22,7 +22,9 @@ import orjson
 from .._passes import long_pass
 from ..errors import InputError, IntegrityError, Problem
 from ..log.store import RECORD_TYPES, LogStore
+from ..models import age_on
 from ..policy import REASON_CODES
+from ..records import Record, UnknownRecord, read_record
 
 ROW_FIELDS = (
     "seq",
@@ -92,7 +94,7 @@ def parse_time(text: str) -> datetime:
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         if _INSTANT.fullmatch(text):
             return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # an offset that carries the instant past year 1 or 9999
         pass
     raise ValueError(f"expected {TIME_FORMS}; found {text!r}")
 
@@ -130,8 +132,7 @@ def _client_age(client: Any, at: str) -> int | None:
     birth = client.get("birth_date")
     if not birth:
         return None
-    born, when = date.fromisoformat(birth), datetime.fromisoformat(at).date()
-    return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
+    return age_on(date.fromisoformat(birth), datetime.fromisoformat(at).date())
 
 
 def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
@@ -162,11 +163,13 @@ def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> I
 
 def _checked_row(seq: int, data: bytes, lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     try:
-        record = orjson.loads(data)
+        record = read_record(data)
     except orjson.JSONDecodeError as exc:
         raise IntegrityError(
             f"record {seq} is not JSON", [Problem(str(exc), code="MALFORMED_RECORD")], seq=seq
         ) from None
+    except UnknownRecord as exc:
+        raise _malformed(seq, exc.value, exc) from None
     try:
         return _row(seq, record, lookup)
     except IntegrityError:
@@ -189,14 +192,13 @@ _TEXT = (
 )
 
 
-def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
-    kind = record.get("type")
+def _row(seq: int, record: Record, lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
     recorded = record["recorded_at"]
-    row.update(seq=seq, type=kind, recorded_at=recorded, reasons=[])
-    if kind == "artifact":
+    row.update(seq=seq, type=record["type"], recorded_at=recorded, reasons=[])
+    if record["type"] == "artifact":
         row["product"] = f"{record['kind']} {record['id']}@{record['version']}"
-    elif kind == "assessment":
+    elif record["type"] == "assessment":
         result = record["result"]
         row.update(
             as_of=record["as_of"],
@@ -208,9 +210,9 @@ def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any
             reasons=[r["id"] for r in result["rules_fired"]],
             age=_client_age(record.get("client"), recorded),
         )
-    elif kind == "decision":
+    elif record["type"] == "decision":
         result = record["result"]
-        assessed = lookup(_earlier(record, "assessment_seq", seq))
+        assessed = lookup(_earlier(record["assessment_seq"], "assessment_seq", seq))
         row.update(
             as_of=record["as_of"],
             client=record["client"]["client_id"],
@@ -225,8 +227,8 @@ def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any
             age=_client_age(record["client"], recorded),
             refers_to=record["assessment_seq"],
         )
-    elif kind == "confirmation":
-        decided = lookup(_earlier(record, "decision_seq", seq))
+    else:
+        decided = lookup(_earlier(record["decision_seq"], "decision_seq", seq))
         row.update(
             as_of=record["confirmed_at"],
             client=decided.get("client"),
@@ -241,8 +243,6 @@ def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any
             age=decided.get("age"),
             refers_to=record["decision_seq"],
         )
-    else:
-        raise ValueError("type")
     # Rows feed tables, CSV and SQL: a value of the wrong shape is refused here, not deep inside them.
     for name in _TEXT:
         if row[name] is not None and type(row[name]) is not str:
@@ -252,9 +252,8 @@ def _row(seq: int, record: dict[str, Any], lookup: Callable[[int], dict[str, Any
     return row
 
 
-def _earlier(record: dict[str, Any], name: str, seq: int) -> int:
-    """The seq ``record`` refers to by ``name``, which must be an earlier record's."""
-    ref = record[name]
+def _earlier(ref: Any, name: str, seq: int) -> int:
+    """The seq a record refers to by ``name`` (``ref``), which must be an earlier record's."""
     if type(ref) is not int or not 0 <= ref < seq:
         raise IntegrityError(
             f"record {seq} refers to no earlier record",

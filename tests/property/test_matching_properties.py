@@ -103,3 +103,19 @@ def test_a_recorded_age_accepts_the_true_birth_date_and_age_later(born, days: in
     if recorded.age:  # a year younger than recorded is never the same client
         younger = Client(client_id="p", age=recorded.age - 1)
         assert client_fact_differences(recorded, AS_OF, younger, later) != []
+
+
+@given(
+    born=st.dates(min_value=AS_OF.date().replace(year=1920), max_value=AS_OF.date()),
+    days=st.integers(0, 3000),
+)
+def test_a_recorded_age_is_never_taken_lower_later(born, days: int) -> None:  # type: ignore[no-untyped-def]
+    """Under a key only the age is kept: the age a later decision uses is at least the true one, and at
+    most one year more (special care can come early, never late)."""
+    from suitability.models import oldest_age_at
+
+    truth = Client(client_id="p", birth_date=born)
+    later = (AS_OF + timedelta(days=days)).date()
+    used = oldest_age_at(truth.age_at(AS_OF.date()), AS_OF.date(), later)  # type: ignore[arg-type]
+    assert truth.age_at(later) <= used <= truth.age_at(later) + 1  # type: ignore[operator]
+    assert oldest_age_at(truth.age_at(AS_OF.date()), AS_OF.date(), AS_OF.date()) == truth.age_at(AS_OF.date())  # type: ignore[arg-type]
