@@ -23,9 +23,8 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Generator, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +103,7 @@ class Chunk:
         subtree: the root of the chunk's leaves when it holds exactly :data:`CHUNK` records.
         failures: per check number, the first local failure ``(position, sub, seq, message)``.
         types, ids: each record's type code (one byte) and id fingerprint (eight bytes, zeros for none).
-        events: check 5's references to earlier records, in order: ``("def", pos, hash, kind)`` an
+        events: check 5's references to earlier records, in order: ``("def", pos, 0, hash, kind)`` an
             artifact, ``("need", pos, sub, seq, hash, kind)`` an earlier artifact of that kind,
             ``("holds", pos, sub, seq, target, code, fingerprint, ident)`` record ``target`` is of
             ``code`` with that id.
@@ -267,7 +266,7 @@ def _references(
                     f"found {content_hash(document)}",
                 )
             artifact_kind = record["kind"]  # read first, as ``artifacts[hash] = kind`` did
-            events.append(("def", pos, hash_key(record["hash"]), artifact_kind))
+            events.append(("def", pos, 0, hash_key(record["hash"]), artifact_kind))
             needed.clear()
         else:
             _fail(failures, pos, 0, seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
@@ -332,10 +331,10 @@ def check_range(store: LogStore, task: Task) -> Chunk:
     return check_rows(rows, deep, chunk)
 
 
-def range_tasks(size: int, deep: bool, chunk: int) -> list[Task]:
+def range_tasks(size: int, deep: bool, chunk: int) -> Iterator[Task]:
     """Ranges of seqs ``[0, chunk)``, ``[chunk, 2 chunk)``…, the last open-ended (records past ``size`` too)."""
-    starts = list(range(0, max(size, 1), chunk))
-    return [(s, starts[i + 1] if i + 1 < len(starts) else None, deep, chunk) for i, s in enumerate(starts)]
+    for start in range(0, max(size, 1), chunk):
+        yield (start, start + chunk if start + chunk < size else None, deep, chunk)
 
 
 def _check_range(task: Task) -> Chunk:
@@ -348,38 +347,65 @@ def parallel_chunks(
 ) -> Generator[Chunk]:
     """The chunks of :func:`range_tasks`, checked by ``jobs`` worker processes, yielded in order.
 
-    At most two tasks a worker are in flight, so memory stays flat. If the workers cannot run (a
-    program that starts them must guard its main module, as ``spawn`` requires) or one dies, the
-    remaining tasks are checked here, in order, on ``store``: the report is the same either way.
-    On Ctrl-C or any other exit the queued tasks are cancelled and the workers end.
+    On Ctrl-C or any other exit the queued tasks are cancelled and the workers end (each after
+    at most the chunk it is on). See :func:`in_order` for what is checked here instead.
     """
-    tasks = iter(range_tasks(size, deep, chunk))
     executor = ProcessPoolExecutor(
         jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(spec,)
     )
     try:
-        pending: deque[tuple[Task, Future[Chunk]]] = deque()
-        for task in itertools.islice(tasks, 2 * jobs):
-            pending.append((task, executor.submit(_check_range, task)))
-        while pending:
-            task, future = pending.popleft()
-            try:
-                checked = future.result()
-            except BrokenProcessPool:
-                for task_ in [task, *(t for t, _ in pending), *tasks]:
-                    yield check_range(store, task_)
-                return
-            following = next(tasks, None)
-            if following is not None:
-                pending.append((following, executor.submit(_check_range, following)))
-            yield checked
+        yield from in_order(store, size, deep, chunk, lambda task: executor.submit(_check_range, task), 2 * jobs)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
 
 
-def inline_chunks(store: LogStore, deep: bool, chunk: int = CHUNK) -> Generator[Chunk]:
-    """Chunks of ``chunk`` records from one scan of ``store``, checked in this process."""
-    rows = store.scan()
+class _Done:
+    """A task already checked, for :func:`in_order` without workers."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+
+    def result(self) -> Chunk:
+        return self.chunk
+
+
+def in_process(store: LogStore) -> Callable[[Task], _Done]:
+    """A ``submit`` for :func:`in_order` that checks each range here, as a worker would (for tests)."""
+    return lambda task: _Done(check_range(store, task))
+
+
+def in_order(
+    store: LogStore, size: int, deep: bool, chunk: int, submit: Callable[[Task], Any], ahead: int
+) -> Generator[Chunk]:
+    """The chunks of :func:`range_tasks`, each checked by ``submit(task).result()``, yielded in order.
+
+    At most ``ahead`` tasks are in flight, so memory stays flat. The rest of the log is checked
+    here instead, in order, on ``store``, and the report is the same: when a range comes back empty
+    (a gap of a whole chunk or more: ``size`` is the highest seq plus one, which a stray record far
+    ahead makes huge, so ranges would no longer cover the records evenly), and when a worker
+    fails (a program that starts workers must guard its main module, as ``spawn`` requires; a
+    worker killed; the log unreadable, whose error is then raised here as one process raises it).
+    """
+    tasks = range_tasks(size, deep, chunk)
+    pending: deque[tuple[Task, Any]] = deque((task, submit(task)) for task in itertools.islice(tasks, ahead))
+    while pending:
+        task, future = pending.popleft()
+        try:
+            checked: Chunk | None = future.result()
+        except Exception:
+            checked = None
+        if checked is None or (not checked.count and task[1] is not None):
+            yield from inline_chunks(store, deep, chunk, start=task[0])
+            return
+        following = next(tasks, None)
+        if following is not None:
+            pending.append((following, submit(following)))
+        yield checked
+
+
+def inline_chunks(store: LogStore, deep: bool, chunk: int = CHUNK, start: int = 0) -> Generator[Chunk]:
+    """Chunks of ``chunk`` records from one scan of ``store`` (from seq ``start``), checked in this process."""
+    rows = store.scan(start)
     while True:
         checked = check_rows(itertools.islice(rows, chunk), deep, chunk)
         if not checked.count:

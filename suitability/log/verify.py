@@ -290,7 +290,7 @@ class _Fold:
             if stop is not None and event[1:3] > stop:  # past the chunk's first local failure
                 return None
             if event[0] == "def":
-                _, _, key, kind = event
+                _, _, _, key, kind = event
                 artifacts[key] = kind
             elif event[0] == "need":
                 _, pos, sub, seq, key, kind = event
