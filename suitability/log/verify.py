@@ -156,7 +156,9 @@ def verify(
         progress: called with the number of records checked so far, now and then.
         jobs: processes that check ranges of seqs side by side (a SQLite or PostgreSQL log of
             more than two chunks); this one folds their results in order, so the report is the
-            same for any number (see :mod:`suitability.log._parallel`).
+            same for any number (see :mod:`suitability.log._parallel`). Workers are spawned, so a
+            program that asks for more than one must guard its main module (``if __name__ ==
+            "__main__":``); where they cannot start, the pass runs in this process.
     """
     spec = reopen_spec(store) if jobs > 1 else None
     chunk = _parallel.CHUNK
