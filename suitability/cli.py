@@ -26,7 +26,7 @@ from . import __version__
 from ._output import write_atomic
 from .codec import content_hash, read_json, read_text
 from .engine import Engine
-from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
 from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
@@ -42,7 +42,7 @@ from .log.verify import (
 )
 from .matching import Decision, Evidence, Language
 from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_instant, parse_model
-from .policy import load_policy
+from .policy import check_pair, load_policy
 from .product import Product, find_product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .questionnaire import upgrade as upgrade_questionnaire
@@ -414,6 +414,44 @@ def questionnaire_upgrade(file: str, out_file: str | None) -> None:
         click.echo(text, nl=False)
     else:
         write_atomic(out_file, text)
+
+
+@policy_group.command("check")
+@click.argument("ref", metavar="POLICY")
+@click.option(
+    "--questionnaire",
+    "questionnaire_refs",
+    multiple=True,
+    required=True,
+    metavar="ID[@VERSION]|FILE",
+    help="A questionnaire the policy is used with (repeat for several).",
+)
+@click.pass_context
+def policy_check(ctx: click.Context, ref: str, questionnaire_refs: tuple[str, ...]) -> None:
+    """Say what POLICY cannot do with each questionnaire: a scale it does not accept (an error,
+    exit 4), no horizon or variety derived, levels never reached, risk levels no profile may buy
+    (warnings, exit 0).
+
+    \b
+    Example:
+      suitability policy check cn-csrc --questionnaire cn-securities-individual
+    """
+    registry = _registry(ctx)
+    policy = registry.resolve_policy(ref)
+    failed: list[Problem] = []
+    for q_ref in questionnaire_refs:
+        errors, warnings = check_pair(policy, registry.resolve_questionnaire(q_ref))
+        for problem in errors:
+            click.echo(f"error: {problem.code}: {problem.message}")
+        for problem in warnings:
+            click.echo(f"warning: {problem.code}: {problem.message}")
+        if not errors and not warnings:
+            click.echo(f"ok {policy.id}@{policy.version} with {q_ref}")
+        failed += errors
+    if failed:
+        raise DocumentError(
+            f"policy {policy.id}@{policy.version} cannot be used with every questionnaire given", failed
+        )
 
 
 @policy_group.command("show")

@@ -417,7 +417,7 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                 )
             )  # fmt: skip
     bought = {level for p in questionnaire.levels for level in policy.allowed.get(p, ())}
-    for level in policy.model.risk_levels:
+    for level in policy.model.risk_levels if not errors else ():
         if level not in bought:
             warnings.append(
                 Problem(
