@@ -146,6 +146,16 @@ class DeriveDoc(_Doc):
     varieties: DerivationDoc | None = None
 
 
+class FactDoc(_Doc):
+    """Format 2: a client fact the document's conditions may name, besides the built-in ones
+    (:data:`~suitability.conditions.BUILTIN_FACTS`); its value comes from the client's ``facts``."""
+
+    id: str
+    type: Literal["integer", "string", "boolean", "set"]
+    values: list[str] | None = None  # the allowed values of a string or set fact
+    name: LocalizedText | None = None
+
+
 class QuestionnaireDoc(_Doc):
     """The questionnaire document, schema_version 1 (design §2) or 2.
 
@@ -171,6 +181,7 @@ class QuestionnaireDoc(_Doc):
     scale: ScaleDoc | None = None
     composition: CompositionDoc | None = None
     stops: list[StopDoc] = []
+    facts: list[FactDoc] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +273,17 @@ def unique_option_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
 def enable_when_on_earlier_questions(doc: QuestionnaireDoc) -> Iterator[Problem]:
     """An ``enable_when`` is a valid condition naming only questions asked earlier (so no cycle) and
     no scores (they are not known while the questionnaire is being answered)."""
-    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    options, dims, facts = _options_by_question(doc), frozenset(doc.dimensions), fact_types(doc)
     for i, q in enumerate(doc.questions):
         if q.enable_when is not None:
             earlier = frozenset(p.id for p in doc.questions[:i])
+            # format 2: a dimension whose every question comes earlier has its final score here
+            later = {p.dimension for p in doc.questions[i:]}
+            settled = frozenset(dims - later) if facts is not None else frozenset()
             where = pointer("questions", i, "enable_when")
-            yield from conditions.check(q.enable_when, where, options, dims, visible=earlier, scores_allowed=False)
+            yield from conditions.check(
+                q.enable_when, where, options, dims, visible=earlier, scores_allowed=False, facts=facts, settled=settled
+            )
 
 
 def knockouts_not_skippable(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -354,9 +370,9 @@ def unique_rule_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
 def rule_conditions_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
     """The ``when`` of each rule and consistency check is a valid condition on known questions,
     options and dimensions."""
-    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    options, dims, facts = _options_by_question(doc), frozenset(doc.dimensions), fact_types(doc)
     for section, i, rule in _rules(doc):
-        yield from conditions.check(rule.when, pointer(section, i, "when"), options, dims)
+        yield from conditions.check(rule.when, pointer(section, i, "when"), options, dims, facts=facts)
 
 
 def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -369,6 +385,23 @@ def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
 
 
 # --- format 2 (schema_version 2): the checks added to those of format 1 ----------------------------
+
+
+def facts_declared_once(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each declared fact has an id of its own, not a built-in fact's; a string or set fact lists
+    its allowed values, an integer or boolean one none."""
+    seen: set[str] = set()
+    for i, fact in enumerate(doc.facts):
+        if fact.id in conditions.BUILTIN_FACTS or fact.id in seen:
+            what = "a built-in fact" if fact.id in conditions.BUILTIN_FACTS else "declared again"
+            yield Problem(f"expected a new fact id, found {fact.id!r} ({what})", pointer("facts", i, "id"))
+        seen.add(fact.id)
+        if (fact.values is not None) != (fact.type in ("string", "set")):
+            yield Problem(
+                f"expected allowed values for a string or set fact and none for another, found a {fact.type} fact "
+                f"{'with' if fact.values is not None else 'without'} values",
+                pointer("facts", i),
+            )
 
 
 def scale_levels_unique(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -527,6 +560,7 @@ CHECKS: tuple[Check[QuestionnaireDoc], ...] = (
 CHECKS_2: tuple[Check[QuestionnaireDoc], ...] = (
     unique_dimensions,
     scale_levels_unique,
+    facts_declared_once,
     item_by_item(
         unique_question_ids,
         declared_dimensions,
@@ -552,6 +586,17 @@ def level_ids(doc: QuestionnaireDoc) -> tuple[str, ...]:
     declares its own."""
     scale = getattr(doc, "scale", None)
     return PROFILES if scale is None else tuple(level.id for level in scale.levels)
+
+
+def fact_types(doc: QuestionnaireDoc) -> dict[str, tuple[conditions.FactType, frozenset[str] | None]] | None:
+    """The client facts a format-2 document's conditions may name, with their types; None for
+    format 1, whose conditions name no fact."""
+    if doc.schema_version == 1:
+        return None
+    types = dict(conditions.BUILTIN_FACTS)
+    for fact in doc.facts:
+        types.setdefault(fact.id, (fact.type, frozenset(fact.values) if fact.values is not None else None))
+    return types
 
 
 def _options_by_question(doc: QuestionnaireDoc) -> dict[str, frozenset[str]]:

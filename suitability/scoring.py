@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from .conditions import Facts
+from .conditions import _NO_FACTS, Facts
 from .errors import InputError, Problem, ResponseError, pointer
 from .ids import client_key, digest_id
 from .models import (
@@ -158,8 +158,10 @@ def assess(
             if qid not in questionnaire.question_ids
         ]
     chosen: dict[str, Sequence[str]] = {}
-    facts = Facts(chosen, {}, 0)
     dimension_scores = dict.fromkeys(questionnaire.model.dimensions, 0)
+    known = client_facts(questionnaire, client, when, source) if questionnaire.format != 1 else _NO_FACTS
+    # the scores so far: format 2's enable_when names only dimensions complete by then
+    facts = Facts(chosen, dimension_scores, 0, known)
     total = 0
     knocked: list[RuleFired] = []
     get = given.get
@@ -211,7 +213,7 @@ def assess(
             problems,
         )
 
-    full = Facts(chosen, dimension_scores, total)
+    full = Facts(chosen, dimension_scores, total, known)
     if questionnaire.format != 1:
         return _assess_2(questionnaire, chosen, full, knocked, client, when, valid_until, source)
     level = questionnaire.profile_for(total)
@@ -287,6 +289,70 @@ def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) 
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
     return horizon, varieties
+
+
+def client_facts(
+    questionnaire: Questionnaire, client: Client | None, when: datetime, source: str | None = None
+) -> dict[str, Any]:
+    """The client facts a format-2 questionnaire's conditions see at ``when``: the built-in ones
+    (age at ``when``, investor type, civil capacity, experience) and the facts it declares, each
+    only when known.
+
+    Raises:
+        ResponseError: a declared fact's value is not of its declared type or allowed values.
+    """
+    if client is None:
+        return {}
+    known: dict[str, Any] = {
+        "investor_type": client.investor_type,
+        "full_civil_capacity": client.full_civil_capacity,
+    }
+    age = client.age_at(when.date())
+    if age is not None:
+        known["age"] = age
+    if client.experience_years is not None:
+        known["experience_years"] = client.experience_years
+    if client.classes_traded is not None:
+        known["classes_traded"] = frozenset(client.classes_traded)
+    given = client.facts or {}
+    problems: list[Problem] = []
+    for fact in questionnaire.model.facts:
+        if fact.id not in given:
+            continue
+        value = given[fact.id]
+        wrong = _fact_problem(fact.type, fact.values, value)
+        if wrong is not None:
+            problems.append(
+                Problem(
+                    f"expected {wrong} for fact {fact.id!r} of {questionnaire.id}, found {value!r}",
+                    pointer("facts", fact.id),
+                    source=source,
+                    code="FACT_INVALID",
+                )
+            )
+            continue
+        known[fact.id] = frozenset(value) if isinstance(value, list) else value
+    if problems:
+        raise ResponseError(f"client {client.client_id}: facts do not fit {questionnaire.id}", problems)
+    return known
+
+
+def _fact_problem(kind: str, allowed: Sequence[str] | None, value: Any) -> str | None:
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "true or false"
+    if kind == "integer":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if kind == "string":
+        if not isinstance(value, str):
+            return "a string"
+        values = [value]
+    elif not isinstance(value, list):
+        return "a list of values"
+    else:
+        values = value
+    if allowed is not None and any(v not in allowed for v in values):
+        return f"values among {sorted(allowed)}"
+    return None
 
 
 def _composed(questionnaire: Questionnaire, scores: Mapping[str, int]) -> tuple[int, Composition | None]:
@@ -399,19 +465,30 @@ def next_question(
     questionnaire: Questionnaire,
     answers: Mapping[str, AnswerValue],
     skipped: frozenset[str] = frozenset(),
+    client: Client | None = None,
+    as_of: date | datetime | None = None,
 ) -> QuestionDoc | None:
     """Return the first enabled question not yet answered or skipped, for asking one at a time.
 
-    ``answers`` must hold only answers that :func:`check_answer` accepted.
+    ``answers`` must hold only answers that :func:`check_answer` accepted. ``client`` and ``as_of``
+    give the client facts a format-2 ``enable_when`` may name (without them, none is known).
     """
     chosen: dict[str, Sequence[str]] = {}
-    facts = Facts(chosen, {}, 0)
+    scores = dict.fromkeys(questionnaire.model.dimensions, 0)
+    known: Mapping[str, Any] = _NO_FACTS
+    if questionnaire.format != 1 and client is not None and as_of is not None:
+        known = client_facts(questionnaire, client, as_instant(as_of))
+    facts = Facts(chosen, scores, 0, known)
     for q, doc in zip(questionnaire.questions, questionnaire.model.questions, strict=True):
         if q.enable is not None and not q.enable(facts):
             continue
         raw = answers.get(q.id)
         if raw is not None:
-            chosen[q.id] = [raw] if isinstance(raw, str) else raw
+            picked = [raw] if isinstance(raw, str) else raw
+            chosen[q.id] = picked
+            points = [q.scores[o] for o in picked]
+            score = (max(points) if q.use_max else sum(points)) if points else 0
+            scores[q.dimension] += min(score, q.cap) if q.cap is not None else score
         elif q.id not in skipped:
             return doc
     return None
