@@ -29,6 +29,7 @@ evaluation costs a few dictionary lookups and nothing is parsed per call.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -99,6 +100,7 @@ def check(
     scores_allowed: bool = True,
     facts: Mapping[str, tuple[FactType, frozenset[str] | None]] | None = None,
     settled: frozenset[str] = frozenset(),
+    numbers: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Return every problem with the condition ``cond`` found at JSON Pointer ``where``.
 
@@ -114,6 +116,8 @@ def check(
             fact may be named (format 1).
         settled: when scores are not allowed, the dimensions whose every question is asked
             earlier, whose score the condition may name all the same (format 2).
+        numbers: the questions answered with a number (format 2), compared with ``at_least`` and
+            ``at_most`` in place of ``any_of`` and ``all_of``.
     """
 
     if not isinstance(cond, dict) or not cond:
@@ -135,6 +139,7 @@ def check(
                 scores_allowed=scores_allowed,
                 facts=facts,
                 settled=settled,
+                numbers=numbers,
             )
         return found
     if keys == {"not"}:
@@ -147,9 +152,39 @@ def check(
             scores_allowed=scores_allowed,
             facts=facts,
             settled=settled,
+            numbers=numbers,
         )
     if "fact" in keys and facts is not None:
         return _check_fact(cond, where, facts)
+    if "question" in keys and cond["question"] in numbers:
+        ops = keys - {"question"}
+        if len(ops) != 1 or not ops <= {"at_least", "at_most", "answered"}:
+            return [
+                Problem(
+                    f"expected number question {cond['question']!r} with exactly one of at_least, at_most or "
+                    f"answered, found keys {sorted(keys)}",
+                    where,
+                )
+            ]
+        op = ops.pop()
+        value = cond[op]
+        if visible is not None and cond["question"] not in visible:
+            return [
+                Problem(
+                    f"expected a question asked earlier, found {cond['question']!r}",
+                    where + "/question",
+                    code="ENABLE_WHEN_ORDER",
+                )
+            ]
+        if op == "answered":
+            return (
+                []
+                if isinstance(value, bool)
+                else [Problem(f"expected true or false, found {value!r}", where + "/answered")]
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return [Problem(f"expected a number, found {value!r}", where + "/" + op)]
+        return []
     if "question" in keys:
         ops = keys - {"question"}
         if len(ops) != 1 or not ops <= set(_QUESTION_OPS):
@@ -328,6 +363,8 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
         if "answered" in cond:
             want: bool = cond["answered"]
             return lambda f: (qid in f.answers) is want
+        if "at_least" in cond or "at_most" in cond:
+            return _compile_number(qid, cond)
         wanted = frozenset(cond.get("any_of") or cond["all_of"])
         if "any_of" in cond:
             return lambda f: not wanted.isdisjoint(f.answers.get(qid, ()))
@@ -368,3 +405,12 @@ def _compile_fact(cond: Mapping[str, Any]) -> Predicate:
     return lambda f: (
         (v := f.client.get(name)) is not None and (v in wanted if isinstance(v, str) else not wanted.isdisjoint(v))
     )
+
+
+def _compile_number(qid: str, cond: Mapping[str, Any]) -> Predicate:
+    # a number answer is kept as the text of its exact decimal value (see scoring)
+    if "at_least" in cond:
+        least = Decimal(str(cond["at_least"]))
+        return lambda f: (v := f.answers.get(qid)) is not None and Decimal(next(iter(v))) >= least
+    most = Decimal(str(cond["at_most"]))
+    return lambda f: (v := f.answers.get(qid)) is not None and Decimal(next(iter(v))) <= most

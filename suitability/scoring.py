@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from .conditions import _NO_FACTS, Facts
@@ -76,6 +77,47 @@ def _chosen(multi: bool, raw: Any, scores: Mapping[str, int]) -> tuple[list[str]
     if unknown:
         return [], ("UNKNOWN_OPTION", f"expected one of {sorted(scores)}, found unknown option(s) {unknown}")
     return picked, None
+
+
+def _number_text(raw: int | float) -> str:
+    """The exact decimal text of a number answer, as printed (``45``, ``2.5``): what conditions compare
+    and what the assessment id digests."""
+    value = Decimal(str(raw))
+    return str(value)
+
+
+def _extras_problem(q: CompiledQuestion, raw: Any, facts: Facts | None) -> tuple[str, str] | None:
+    """What is wrong with ``raw`` given what format 2 adds to question ``q`` (``facts`` None: the
+    options' conditions are not checked), or None."""
+    extras = q.extras
+    assert extras is not None
+    if extras.number:
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or raw != raw
+            or raw in (float("inf"), -float("inf"))
+        ):
+            return "ANSWER_SHAPE", f"expected a number for a number question, found {type(raw).__name__} {raw!r}"
+        value = Decimal(str(raw))
+        if extras.low is not None and extras.high is not None and not extras.low <= value <= extras.high:
+            return "ANSWER_OUT_OF_RANGE", f"expected a number from {extras.low} to {extras.high}, found {raw!r}"
+        return None
+    wrong = _chosen(q.multi, raw, q.scores)[1]
+    if wrong is not None:
+        return wrong
+    picked = raw if isinstance(raw, list) else [raw]
+    if len(picked) > 1 and not extras.exclusive.isdisjoint(picked):
+        only = sorted(extras.exclusive.intersection(picked))
+        return "EXCLUSIVE_OPTION", f"expected option {only[0]!r} alone (it excludes every other), found {raw!r}"
+    if facts is not None:
+        for option, enabled in extras.option_enable:
+            if option in picked and not enabled(facts):
+                return (
+                    "OPTION_DISABLED",
+                    f"expected an option offered after the earlier answers, found {option!r}, which they disable",
+                )
+    return None
 
 
 def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem:
@@ -178,9 +220,22 @@ def assess(
             if q.required:
                 problems.append(_problem(qid, source, "MISSING_ANSWER"))
             continue
+        picked: Sequence[str]
+        if q.extras is not None:  # format 2: a number, exclusive or conditionally offered options
+            wrong = _extras_problem(q, raw, facts)
+            if wrong is not None:
+                problems.append(Problem(wrong[1], pointer("answers", qid), source=source, code=wrong[0]))
+                continue
+            if q.extras.number:
+                value = _number_text(raw)
+                score = q.extras.score_of(Decimal(value))
+                chosen[qid] = (value,)
+                pick(value)
+                total += score
+                dimension_scores[q.dimension] += score
+                continue
         # The common shapes are checked cheaply here; anything else goes through _chosen,
         # which either accepts it or says what is wrong.
-        picked: Sequence[str]
         if not q.multi:
             single = scores.get(raw) if type(raw) is str else None
             if single is None:
@@ -484,6 +539,11 @@ def next_question(
             continue
         raw = answers.get(q.id)
         if raw is not None:
+            if q.extras is not None and q.extras.number:
+                value = _number_text(raw)  # type: ignore[arg-type]
+                chosen[q.id] = (value,)
+                scores[q.dimension] += q.extras.score_of(Decimal(value))
+                continue
             picked = [raw] if isinstance(raw, str) else raw
             chosen[q.id] = picked
             points = [q.scores[o] for o in picked]
@@ -498,6 +558,6 @@ def check_answer(questionnaire: Questionnaire, question_id: str, raw: Any) -> st
     """Return what is wrong with ``raw`` as an answer to ``question_id``, or None if it fits."""
     for q in questionnaire.questions:
         if q.id == question_id:
-            wrong = _chosen(q.multi, raw, q.scores)[1]
+            wrong = _chosen(q.multi, raw, q.scores)[1] if q.extras is None else _extras_problem(q, raw, None)
             return wrong[1] if wrong else None
     return f"expected a question of {questionnaire.id}, found {question_id!r}"
