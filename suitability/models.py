@@ -249,9 +249,18 @@ class Composition(_Frozen):
     level: str
 
 
+class Assumed(_Frozen):
+    """A horizon or varieties the questionnaire declared rather than derived from an answer (format
+    2): a fixed value, or the default for an unanswered question, with the source the firm gives."""
+
+    field: Literal["horizon", "varieties"]
+    value: str | list[str]
+    source: LocalizedText
+
+
 #: Fields of an assessment that format 1 never sets: absent from its serialized form when unset,
 #: so every assessment recorded before format 2 existed replays to the same bytes.
-_FORMAT_2_FIELDS = ("format", "profile_scored", "composition", "not_eligible")
+_FORMAT_2_FIELDS = ("format", "profile_scored", "composition", "not_eligible", "assumed")
 
 
 class Assessment(_Frozen):
@@ -262,7 +271,8 @@ class Assessment(_Frozen):
 
     Format-2 questionnaires add: ``format`` (2), ``profile_scored`` (the scored level when the
     client chose a more prudent one, which is ``profile``), ``composition`` (the sub-profiles and
-    how they were combined) and ``not_eligible`` (a stop outcome: ``profile`` is then None).
+    how they were combined), ``not_eligible`` (a stop outcome: ``profile`` is then None) and ``assumed``
+    (a horizon or varieties the questionnaire declared, not derived from an answer, with its source).
     """
 
     id: str
@@ -282,6 +292,7 @@ class Assessment(_Frozen):
     profile_scored: LevelId | None = None
     composition: Composition | None = None
     not_eligible: RuleFired | None = None
+    assumed: list[Assumed] | None = None
 
     @model_serializer(mode="wrap")
     def _without_format_2_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -397,6 +397,19 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                 )
             )
             continue
+        declared = [derivation.value, derivation.default] if questionnaire.format == 2 else []
+        for given in declared:
+            for category in [given] if isinstance(given, str) else given or ():
+                if category not in known:
+                    warnings.append(
+                        Problem(
+                            f"{q_name} declares {field} {category!r}, which {p_name} does not know {known}: "
+                            f"every client it applies to meets {what}",
+                            pointer("derive", field, "value" if given is derivation.value else "default"),
+                            source=questionnaire.source,
+                            code="UNKNOWN_CATEGORY",
+                        )
+                    )
         for option, category in derivation.map.items():
             if category not in known:
                 warnings.append(

@@ -149,10 +149,18 @@ class ConsistencyDoc(_Doc):
 
 
 class DerivationDoc(_Doc):
-    """Maps the options of one question to horizon or variety categories."""
+    """Maps the options of one question to horizon or variety categories.
 
-    question: str
-    map: dict[str, str]
+    Format 2: a questionnaire that asks no such question declares a fixed ``value`` (and no
+    question) or, beside its question, a ``default`` for when it is not answered; either with its
+    ``source``, recorded in the assessment. A horizon is one category, varieties a list.
+    """
+
+    question: str | None = None
+    map: dict[str, str] = {}
+    value: str | list[str] | None = None
+    default: str | list[str] | None = None
+    source: LocalizedText | None = None
 
 
 class DeriveDoc(_Doc):
@@ -762,6 +770,13 @@ def _rules(doc: QuestionnaireDoc) -> Iterator[tuple[str, int, RuleDoc | Consiste
 
 def _derivation_problems(doc: QuestionnaireDoc, field: str, derivation: DerivationDoc) -> Iterator[Problem]:
     where = pointer("derive", field)
+    for name in ("value", "default"):
+        given = getattr(derivation, name)
+        if given is not None and isinstance(given, list) != (field == "varieties"):
+            expected = "a list of variety categories" if field == "varieties" else "one horizon category"
+            yield Problem(f"expected {expected}, found {given!r}", where + "/" + name)
+    if derivation.question is None:  # format 2: a fixed value, no question (the schema holds them apart)
+        return
     # Of questions sharing an id (itself a problem), the map's keys are checked against the first
     # one's options and the last one is the target: as the single validator did, kept unchanged.
     target = {q.id: q for q in doc.questions}.get(derivation.question)
@@ -952,7 +967,7 @@ class Questionnaire:
         self.band_index = tuple(bands)
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
         self.variety_order: tuple[tuple[str, str], ...] = ()
-        if model.derive.varieties is not None:
+        if model.derive.varieties is not None and model.derive.varieties.question is not None:
             mapping = model.derive.varieties.map
             question = next(q for q in model.questions if q.id == model.derive.varieties.question)
             self.variety_order = tuple((o.id, mapping[o.id]) for o in question.options if o.id in mapping)

@@ -28,6 +28,7 @@ from .models import (
     PROFILES,
     AnswerValue,
     Assessment,
+    Assumed,
     Client,
     Composition,
     Response,
@@ -309,6 +310,7 @@ def assess(
             "profile_scored": None,
             "composition": None,
             "not_eligible": None,
+            "assumed": None,
         }
     )
 
@@ -329,15 +331,33 @@ def _built(values: dict[str, Any]) -> Assessment:
     return assessment
 
 
+def _assumed(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> list[Assumed]:
+    """Format 2: the horizon and varieties a questionnaire declares (a fixed value, or the default of
+    an unanswered question), each with its source."""
+    found: list[Assumed] = []
+    derive = questionnaire.model.derive
+    for field in ("horizon", "varieties"):
+        derivation = getattr(derive, field)
+        if derivation is None or derivation.source is None:
+            continue
+        if derivation.value is not None:
+            found.append(Assumed(field=field, value=derivation.value, source=derivation.source))
+        elif derivation.default is not None and derivation.question not in chosen:
+            found.append(Assumed(field=field, value=derivation.default, source=derivation.source))
+    return found
+
+
 def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> tuple[str | None, list[str]]:
     """The client's horizon and varieties, from the questions the document derives them from."""
     derive = questionnaire.model.derive
     horizon: str | None = None
-    if derive.horizon is not None and derive.horizon.question in chosen:
-        horizon = derive.horizon.map[chosen[derive.horizon.question][0]]
+    asked = derive.horizon.question if derive.horizon is not None else None
+    if derive.horizon is not None and asked is not None and asked in chosen:
+        horizon = derive.horizon.map[chosen[asked][0]]
     varieties: list[str] = []
-    if derive.varieties is not None and derive.varieties.question in chosen:
-        picked_varieties = chosen[derive.varieties.question]
+    asked = derive.varieties.question if derive.varieties is not None else None
+    if asked is not None and asked in chosen:
+        picked_varieties = chosen[asked]
         # In the order of the question's options: a JSON object's key order carries no meaning
         # (and canonical JSON sorts it), so it must not order a result.
         for option_id, category in questionnaire.variety_order:
@@ -495,6 +515,12 @@ def _assess_2(
             profile, scored = wanted, profile
     violations = [c.violation for c in questionnaire.consistency if c.when(full)]
     horizon, varieties = _derived(questionnaire, chosen)
+    assumed = _assumed(questionnaire, chosen)
+    for fact in assumed:
+        if fact.field == "horizon":
+            horizon = cast(str, fact.value)
+        else:
+            varieties = list(fact.value)
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
@@ -513,6 +539,7 @@ def _assess_2(
         profile_scored=scored,
         composition=composition,
         not_eligible=stop.fired if stop is not None else None,
+        assumed=assumed or None,
     )
 
 
