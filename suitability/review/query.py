@@ -319,6 +319,7 @@ def _malformed(seq: int, record: Any, exc: Exception) -> IntegrityError:
 class QueryFilter:
     """Which rows :func:`query` keeps; every field given must match (None matches anything).
 
+    ``lowest_category`` keeps rows of clients in (True) or out of (False) the lowest category.
     ``since`` (inclusive) and ``until`` (exclusive) are datetimes or ISO 8601 text (see
     :func:`parse_time`), compared with each row's ``recorded_at`` or, with ``time="as-of"``, its ``as_of``.
 
@@ -338,6 +339,7 @@ class QueryFilter:
     until: str | datetime | None = None
     time: str = "recorded"
     dated_beyond_hours: float | None = None
+    lowest_category: bool | None = None
     _bounds: tuple[datetime | None, datetime | None] = field(default=(None, None), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -384,6 +386,8 @@ class QueryFilter:
             if wanted is not None and row.get(name) != wanted:
                 return False
         if self.reason is not None and self.reason not in row["reasons"]:
+            return False
+        if self.lowest_category is not None and bool(row["lowest_category"]) != self.lowest_category:
             return False
         if self.dated_beyond_hours is not None and not self._dated(row, self.dated_beyond_hours * 3600):
             return False
