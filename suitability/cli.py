@@ -27,7 +27,7 @@ from ._output import write_atomic
 from .codec import content_hash, read_json, read_text
 from .engine import Engine
 from .errors import InputError, Problem, ResponseError, SuitabilityError
-from .i18n import LANGUAGES, name, pick, pN_, tr
+from .i18n import FALLBACK, LANGUAGES, name, pick, pN_, tr
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
 from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
@@ -106,7 +106,14 @@ _ERROR_KINDS = {
 
 def _error_label(ctx: click.Context, exc: SuitabilityError) -> str:
     """``error`` in English; in another --lang, the CLI's own words (the library's details stay English)."""
-    lang = ctx.meta.get(_LANG, "en")
+    command: click.Context | None = ctx.meta.get(_LANG)
+    # The language chosen (--lang or $SUITABILITY_LANG); without a choice it stays "error", which scripts match.
+    lang = "en"
+    if command is not None and (
+        "SUITABILITY_LANG" in os.environ
+        or command.get_parameter_source("lang") is click.core.ParameterSource.COMMANDLINE
+    ):
+        lang = command.params.get("lang", "en")
     if lang == "en":
         return "error"
     kind = _ERROR_KINDS.get(exc.exit_code)
@@ -115,10 +122,7 @@ def _error_label(ctx: click.Context, exc: SuitabilityError) -> str:
 
 
 def _remember_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    # Shared by the whole run: the error line speaks the language chosen (--lang or $SUITABILITY_LANG);
-    # without a choice it stays "error: ", which scripts match.
-    if "SUITABILITY_LANG" in os.environ or ctx.get_parameter_source("lang") is click.core.ParameterSource.COMMANDLINE:
-        ctx.meta[_LANG] = value
+    ctx.meta[_LANG] = ctx  # shared by the whole run: the error line speaks the command's --lang
     return value
 
 
@@ -612,7 +616,29 @@ def assess_command(
 # --- deciding -----------------------------------------------------------------------------------
 
 
-def _render_decision(d: Decision, lang: str) -> None:
+def _reason_text(reason: Reason, d: Decision, lang: str, assessment: Assessment | None, policy: Policy | None) -> str:
+    """A reason as the salesperson reads it: with the horizons and varieties it names in words.
+
+    The policy's text of the reason is filled again with the values named in the text's language
+    (``产品期限（短期）``, not ``（short）``); the recorded text, evidence of what was decided, keeps
+    the values as recorded. Other reasons are shown as recorded.
+    """
+    if reason.code not in ("HORIZON_MISMATCH", "VARIETY_MISMATCH") or assessment is None or policy is None:
+        return pick(reason.text, lang)
+    texts = policy.model.messages.get(reason.code) or reason.text
+    shown = next((tag for tag in FALLBACK.get(lang, (lang, "en")) if tag in texts), "en")
+    values = {
+        "horizon": name(shown, "horizon", assessment.horizon) if assessment.horizon else "-",
+        "product_horizon": name(shown, "horizon", product_horizon(d.product, policy)),
+        "variety": name(shown, "variety", d.product.variety),
+        "client_varieties": "/".join(name(shown, "variety", v) for v in assessment.varieties) or "-",
+    }
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), pick(texts, lang))
+
+
+def _render_decision(
+    d: Decision, lang: str, assessment: Assessment | None = None, policy: Policy | None = None
+) -> None:
     explained = {
         "suitable": pN_("outcome_explained", "suitable"),
         "requires_confirmation": pN_("outcome_explained", "requires the client's confirmation after a special warning"),
@@ -637,17 +663,11 @@ def _render_decision(d: Decision, lang: str) -> None:
     )
     for reason in d.reasons:
         dimension = name(lang, "dimension", reason.dimension)
-        click.echo(
-            tr(
-                lang,
-                "reason {code} [{dimension}]: {text}",
-                code=reason.code,
-                dimension=dimension,
-                text=pick(reason.text, lang),
-            )
-        )
+        text = _reason_text(reason, d, lang, assessment, policy)
+        click.echo(tr(lang, "reason {code} [{dimension}]: {text}", code=reason.code, dimension=dimension, text=text))
     for warning in d.warnings:
-        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=pick(warning.text, lang)))
+        text = _reason_text(warning, d, lang, assessment, policy)
+        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=text))
 
 
 def _fit_text(fit: Reason, product: Product, assessment: Assessment, policy: Policy, lang: str) -> str:
@@ -660,6 +680,17 @@ def _fit_text(fit: Reason, product: Product, assessment: Assessment, policy: Pol
             term=name(lang, "horizon", term),
             horizon=name(lang, "horizon", horizon),
         )
+    if fit.code == "FITS_RISK":
+        allowed = "/".join(sorted(policy.allowed.get(assessment.profile, ()), key=policy.risk_index.__getitem__))
+        return tr(
+            lang,
+            "Risk level {risk} is within what {profile} may buy ({allowed})",
+            risk=product.risk_level,
+            profile=assessment.profile,
+            allowed=allowed or "-",
+        )
+    if fit.code == "FITS_PROFESSIONAL":
+        return tr(lang, "A professional investor may buy every risk level")
     if fit.code == "FITS_VARIETY":
         variety = name(lang, "variety", product.variety)
         return tr(lang, "The product's variety ({variety}) is among the varieties you chose", variety=variety)
@@ -750,7 +781,7 @@ def decide_command(
     if as_json:
         _emit_json(decision)
     else:
-        _render_decision(decision, lang)
+        _render_decision(decision, lang, assessment, policy)
 
 
 @cli.command("confirm")

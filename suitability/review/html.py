@@ -17,7 +17,7 @@ import base64
 from collections.abc import Iterable
 from html import escape
 
-from ..i18n import name, tr
+from ..i18n import name, pN_, tr
 from .figures import AGE_BANDS, Cell, Figure, Review
 
 #: One colour per meaning, the same in every chart.
@@ -247,6 +247,15 @@ def _instant(text: str) -> str:
     return text.replace(".000000Z", "Z")
 
 
+_DOCUMENT_KINDS = (pN_("document_kind", "questionnaire"), pN_("document_kind", "policy"))
+
+
+def _document(text: str, lang: str) -> str:
+    """``questionnaire id@version`` with its kind named."""
+    kind, _, ref = text.partition(" ")
+    return f"{name(lang, 'document_kind', kind)} {ref}"
+
+
 def _coverage(result: Review, lang: str) -> str:
     period = (
         tr(
@@ -258,7 +267,7 @@ def _coverage(result: Review, lang: str) -> str:
         if result.period
         else tr(lang, "no records")
     )
-    documents = ", ".join(result.documents) or tr(lang, "None")
+    documents = ", ".join(_document(d, lang) for d in result.documents) or tr(lang, "None")
     rows = [
         (tr(lang, "Period"), escape(period)),
         (tr(lang, "Months counted in"), escape(result.tz)),
