@@ -1,6 +1,6 @@
 """The texts people read, in their language: gettext message catalogs, one per language.
 
-The English text is the message id (``en`` needs no catalog); each other language is a catalog,
+The English text is the message id; each language is a catalog (``en``'s only names values),
 ``suitability/locale/<lang>/LC_MESSAGES/suitability.po`` (the source, edited by translators),
 compiled with Babel into the ``.mo`` next to it, which ships in the wheel and is read here with the
 standard library's :mod:`gettext` (no runtime dependency, nothing compiled at import). Adding a
@@ -53,7 +53,7 @@ def translations(lang: str) -> _gettext.NullTranslations:
     result: _gettext.NullTranslations = _gettext.NullTranslations()
     for tag in reversed(chain):
         mo = LOCALE_DIR / catalog_dir(tag) / "LC_MESSAGES" / f"{DOMAIN}.mo"
-        if tag == "en" or not mo.is_file():
+        if not mo.is_file():
             continue
         with mo.open("rb") as file:
             catalog = _gettext.GNUTranslations(file)

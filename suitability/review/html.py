@@ -400,6 +400,11 @@ svg.chart text.onbar {{ font-size: 12px; font-weight: bold; fill: #fff; paint-or
 <section id="actors"><div class="keep"><h2>{heads["actors"]}</h2>
 <p class="note">{heads["thresholds"]}: {thresholds}</p></div>
 <table><tr>{head}</tr>{actor_rows}</table></section>
-<script>document.documentElement.dataset.rendered = String(document.querySelectorAll("svg.chart").length);</script>
+<script>
+const charts = document.querySelectorAll("svg.chart");
+document.documentElement.dataset.rendered = String(charts.length);
+const page = document.body.getBoundingClientRect().right;
+document.documentElement.dataset.overflowing = String([...charts].filter(c => c.getBoundingClientRect().right > page + 1).length);
+</script>
 </body></html>
 """
