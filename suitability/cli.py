@@ -26,13 +26,14 @@ from . import __version__
 from ._output import write_atomic
 from .codec import content_hash, read_json, read_text
 from .engine import Engine
-from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
 from .i18n import FALLBACK, LANGUAGES, name, pick, pN_, tr
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
 from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
 from .log.verify import (
     NO_CHECKPOINT,
+    default_jobs,
     kept_checkpoints,
     prove,
     prove_consistency,
@@ -43,9 +44,10 @@ from .log.verify import (
 )
 from .matching import Decision, Evidence, Language, Reason
 from .models import Assessment, Client, Response, identifier_problem, parse_instant, parse_model
-from .policy import Policy, load_policy
+from .policy import Policy, check_pair, load_policy
 from .product import Product, find_product, load_catalog, parse_product, product_horizon
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
+from .questionnaire import upgrade as upgrade_questionnaire
 from .registry import Registry
 from .replay import replay
 from .review import (
@@ -426,6 +428,8 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
             kind = " " + tr(lang, "[multiple choice, {aggregate}]", aggregate=how)
             if question.cap:
                 kind = " " + tr(lang, "[multiple choice, {aggregate}, cap {cap}]", aggregate=how, cap=question.cap)
+        elif question.type == "level":
+            kind = " " + tr(lang, "[level choice: {levels}]", levels=" ".join(q.levels))
         cond = ""
         if question.enable_when:
             cond = " " + tr(lang, "(when {condition})", condition=json.dumps(question.enable_when, ensure_ascii=False))
@@ -436,9 +440,69 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
             click.echo(f"   - {option.id}: {pick(option.text, lang)} ({option.score}){ko}")
     click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", pick(b.name, lang)] for b in m.bands]))
     for rule in m.rules:
-        click.echo(tr(lang, "rule {id}: cap {cap}: {reason}", id=rule.id, cap=rule.cap, reason=pick(rule.reason, lang)))
+        if rule.cap is not None:
+            effect = tr(lang, "cap {cap}", cap=rule.cap)
+        else:
+            effect = tr(lang, "lower by {n}", n=rule.lower_by)
+        click.echo(tr(lang, "rule {id}: {effect}: {reason}", id=rule.id, effect=effect, reason=pick(rule.reason, lang)))
     for check in m.consistency:
         click.echo(tr(lang, "consistency {id}: {message}", id=check.id, message=pick(check.message, lang)))
+
+
+@questionnaire_group.command("upgrade")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out_file", type=click.Path(), help="Write here (whole or not at all), not to stdout.")
+def questionnaire_upgrade(file: str, out_file: str | None) -> None:
+    """Write the format-1 questionnaire FILE in format 2 (schema_version 2): the same questions,
+    bands, rules and derivations, scoring every answer set alike, with its C1..C5 scale declared.
+
+    \b
+    Example:
+      suitability questionnaire upgrade my-questionnaire.json -o my-questionnaire-2.json
+    """
+    text = json.dumps(upgrade_questionnaire(read_json(file), file), ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out_file, text)
+
+
+@policy_group.command("check")
+@click.argument("ref", metavar="POLICY")
+@click.option(
+    "--questionnaire",
+    "questionnaire_refs",
+    multiple=True,
+    required=True,
+    metavar="ID[@VERSION]|FILE",
+    help="A questionnaire the policy is used with (repeat for several).",
+)
+@click.pass_context
+def policy_check(ctx: click.Context, ref: str, questionnaire_refs: tuple[str, ...]) -> None:
+    """Say what POLICY cannot do with each questionnaire: a scale it does not accept (an error,
+    exit 4), no horizon or variety derived, levels never reached, risk levels no profile may buy
+    (warnings, exit 0).
+
+    \b
+    Example:
+      suitability policy check cn-csrc --questionnaire cn-securities-individual
+    """
+    registry = _registry(ctx)
+    policy = registry.resolve_policy(ref)
+    failed: list[Problem] = []
+    for q_ref in questionnaire_refs:
+        errors, warnings = check_pair(policy, registry.resolve_questionnaire(q_ref))
+        for problem in errors:
+            click.echo(f"error: {problem.code}: {problem.message}")
+        for problem in warnings:
+            click.echo(f"warning: {problem.code}: {problem.message}")
+        if not errors and not warnings:
+            click.echo(f"ok {policy.id}@{policy.version} with {q_ref}")
+        failed += errors
+    if failed:
+        raise DocumentError(
+            f"policy {policy.id}@{policy.version} cannot be used with every questionnaire given", failed
+        )
 
 
 @policy_group.command("show")
@@ -530,13 +594,20 @@ def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[st
     return answers
 
 
+def _not_eligible(a: Assessment, lang: str) -> str:
+    return tr(lang, "not eligible: {reason}", reason=pick(a.not_eligible.reason, lang) if a.not_eligible else "")
+
+
 def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
     band_names = {b.profile: pick(b.name, lang) for b in q.model.bands}
     lowest = tr(lang, " (lowest category)") if a.lowest_category else ""
     rows = [
         [tr(lang, "assessment"), a.id],
         [tr(lang, "client"), a.client_id or "-"],
-        [tr(lang, "profile"), f"{a.profile} {band_names.get(a.profile, '')}{lowest}"],
+        [
+            tr(lang, "profile"),
+            f"{a.profile} {band_names.get(a.profile, '')}{lowest}" if a.profile else _not_eligible(a, lang),
+        ],
         [tr(lang, "score"), str(a.score)],
         *[[f"  {name(lang, 'question_dimension', d)}", str(s)] for d, s in a.dimension_scores.items()],
         [tr(lang, "horizon"), name(lang, "horizon", a.horizon) if a.horizon else "-"],
@@ -681,7 +752,8 @@ def _fit_text(fit: Reason, product: Product, assessment: Assessment, policy: Pol
             horizon=name(lang, "horizon", horizon),
         )
     if fit.code == "FITS_RISK":
-        allowed = "/".join(sorted(policy.allowed.get(assessment.profile, ()), key=policy.risk_index.__getitem__))
+        levels = policy.allowed.get(assessment.profile or "-", ())
+        allowed = "/".join(sorted(levels, key=policy.risk_index.__getitem__))
         return tr(
             lang,
             "Risk level {risk} is within what {profile} may buy ({allowed})",
@@ -1107,6 +1179,12 @@ def audit_consistency(
     is_flag=True,
     help="Exit 0 on internal consistency alone when no signed checkpoint is checked (a new log, say).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes checking ranges of records side by side (default: every core); the report is the same for any N.",
+)
 @click.pass_context
 def audit_verify(
     ctx: click.Context,
@@ -1115,6 +1193,7 @@ def audit_verify(
     public_key: str | None,
     quick: bool,
     allow_no_checkpoint: bool,
+    jobs: int | None,
 ) -> None:
     """Check LOG: sequence, canonical bytes, leaf hashes, root (against every checkpoint), references.
 
@@ -1132,7 +1211,9 @@ def audit_verify(
     """
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    report = verify(store, opened, deep=not quick, progress=_progress("verify", store.size()))
+    report = verify(
+        store, opened, deep=not quick, progress=_progress("verify", store.size()), jobs=jobs or default_jobs()
+    )
     for check in report.checks:
         status = "skip" if check.skipped else "ok  " if check.ok else "FAIL"
         detail = f": seq {check.seq}: {check.failure.message}" if check.failure else ""
