@@ -61,6 +61,8 @@ from .review import (
     review_json,
 )
 from .review.html import render as render_report
+from .review.html import render_impact
+from .review.impact import impact
 from .scoring import check_answer, next_question
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1331,6 +1333,87 @@ def audit_report(
         write_atomic(json_file, review_json(result))
     status = "verified" if result.verified else "FAILED VERIFICATION"
     click.echo(f"report {out_file}: {result.size} records ({status}), {len(result.findings)} finding(s)")
+
+
+# --- foresight: the impact of a draft, re-checks after a change, questionnaire statistics -----
+
+
+def _rows_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    return _table([list(head), *[[str(c) for c in r] for r in rows]]) if rows else "-"
+
+
+@audit_group.command("impact")
+@_log_argument
+@click.option("--questionnaire", "questionnaire_ref", metavar="FILE|ID@VERSION", help="The draft questionnaire.")
+@click.option("--policy", "policy_ref", metavar="FILE|ID@VERSION", help="The draft policy.")
+@click.option("--since", default=None, type=_TimeBound(), help="Only records at or after (recorded_at).")
+@click.option("--until", default=None, type=_TimeBound(), help="Only records before (recorded_at).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def audit_impact(
+    ctx: click.Context,
+    log: str,
+    questionnaire_ref: str | None,
+    policy_ref: str | None,
+    since: str | None,
+    until: str | None,
+    out_file: str | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Replay every recorded assessment and decision of LOG under a draft questionnaire and/or policy.
+
+    Shows whom the change moves before it goes live: profile transitions (old -> new), decisions
+    that flip, clients who would become lowest category, answers the draft no longer accepts and
+    what to do about them. Nothing is written to LOG.
+
+    \b
+    Example:
+      suitability audit impact demo.sqlite3 --questionnaire draft-2027.1.json --out impact.html --lang en
+    """
+    if questionnaire_ref is None and policy_ref is None:
+        raise click.UsageError("give --questionnaire, --policy or both: the draft(s) to compare")
+    registry = _registry(ctx)
+    q = registry.resolve_questionnaire(questionnaire_ref) if questionnaire_ref else None
+    p = registry.resolve_policy(policy_ref) if policy_ref else None
+    store = _existing_log(ctx, log)
+    result = impact(store, q, p, since=since, until=until, progress=_progress("impact", store.size()))
+    if out_file:
+        write_atomic(out_file, render_impact(result, lang))
+    if as_json:
+        click.echo(result.as_json())
+        return
+    en = lang == "en"
+    click.echo(
+        f"{result.assessments} assessments, {result.decisions} decisions replayed; "
+        f"{result.moved} change category, {result.flipped} decisions flip"
+        if en
+        else f"重放 {result.assessments} 份评估、{result.decisions} 笔判定；{result.moved} 份改变类别，{result.flipped} 笔判定改变结果"
+    )
+    click.echo(
+        _rows_table(
+            ["OLD", "NEW", "COUNT", "SEQ"], [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.transitions]
+        )
+    )
+    click.echo(
+        _rows_table(
+            ["LEVEL", "OLD", "NEW", "REASONS", "COUNT", "SEQ"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.flips],
+        )
+    )
+    if result.lowest_count:
+        click.echo(f"lowest category / not eligible: {result.lowest_count}: {', '.join(result.lowest_clients[:20])}")
+    click.echo(
+        _rows_table(
+            ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count), result.actions[r.key[1]][lang]] for r in result.rejected],
+        )
+    )
+
+
+def _seq_list(seqs: Sequence[int], count: int) -> str:
+    return ",".join(map(str, seqs)) + (f",… (+{count - len(seqs)})" if count > len(seqs) else "")
 
 
 @cli.command("demo")

@@ -11,6 +11,7 @@ import base64
 from html import escape
 
 from .figures import Figure, Review
+from .impact import Impact
 
 _PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#b83b3b", "#7a5bb5", "#6b7b8c", "#c2a32b", "#2fa3a3")
 
@@ -174,3 +175,101 @@ tr.fail td, tr.flagged td {{ background: #fbe3e3; }}
 <script>document.documentElement.dataset.rendered = String(document.querySelectorAll("svg.chart").length);</script>
 </body></html>
 """
+
+
+# --- foresight: the impact of a draft, and the evidence that a questionnaire measures something ---
+
+_STYLE = """
+body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2em auto; max-width: 1000px; color: #1d2733; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #dde3ea; padding: .3em .5em; text-align: left; font-size: .9em; }
+tr.flagged td, tr.changed td { background: #fbe3e3; }
+code { background: #f1f4f7; padding: 0 .3em; } .note { color: #55606d; font-size: .9em; }
+"""
+
+_IMPACT_TEXT = {
+    "title": {"zh-CN": "草案影响评估", "en": "Impact of a draft"},
+    "summary": {
+        "zh-CN": "重放 {a} 份评估与 {d} 笔判定：{m} 份评估改变类别，{f} 笔判定改变结果。未向日志写入任何内容。",
+        "en": "Replayed {a} assessments and {d} decisions: {m} assessments change category, {f} decisions change outcome. Nothing was written to the log.",
+    },
+    "transitions": {"zh-CN": "风险等级迁移（原 → 新）", "en": "Profile transitions (old → new)"},
+    "flips": {
+        "zh-CN": "改变结果的判定（按产品风险等级与原因）",
+        "en": "Decisions that flip (by product level and reason)",
+    },
+    "lowest": {
+        "zh-CN": "将成为最低类别（或不适格）的客户",
+        "en": "Clients who would become lowest category (or not eligible)",
+    },
+    "rejected": {"zh-CN": "草案不再接受的答案", "en": "Answers the draft no longer accepts"},
+    "old": {"zh-CN": "原", "en": "old"},
+    "new": {"zh-CN": "新", "en": "new"},
+    "count": {"zh-CN": "数量", "en": "count"},
+    "level": {"zh-CN": "产品风险等级", "en": "product level"},
+    "reasons": {"zh-CN": "原因变化", "en": "reasons gained (+) or lost (−)"},
+    "question": {"zh-CN": "问题", "en": "question"},
+    "problem": {"zh-CN": "问题类型", "en": "problem"},
+    "action": {"zh-CN": "处理方式", "en": "what to do"},
+    "clients": {"zh-CN": "客户", "en": "clients"},
+}
+
+
+def _table_html(head: list[str], rows: list[tuple[list[str], str]]) -> str:
+    if not rows:
+        return "<p class='empty'>—</p>"
+    cells = "".join(
+        f"<tr class='{cls}'>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row, cls in rows
+    )
+    return "<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def impact_section(result: Impact, lang: str = "zh-CN") -> str:
+    """The impact of a draft as an HTML section (tables in the review report's style, seqs behind each number)."""
+
+    def t(key: str) -> str:
+        return _IMPACT_TEXT[key][lang]
+
+    summary = t("summary").format(a=result.assessments, d=result.decisions, m=result.moved, f=result.flipped)
+    drafts = " · ".join(x for x in (result.questionnaire, result.policy) if x)
+    transitions = _table_html(
+        [t("old"), t("new"), t("count"), "seq"],
+        [
+            ([r.key[0], r.key[1], str(r.count), _seqs(r.seqs, r.count)], "changed" if r.key[0] != r.key[1] else "")
+            for r in result.transitions
+        ],
+    )
+    flips = _table_html(
+        [t("level"), t("old"), t("new"), t("reasons"), t("count"), "seq"],
+        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "") for r in result.flips],
+    )
+    lowest = _table_html(
+        [t("old"), t("new"), t("count"), "seq"],
+        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "flagged") for r in result.lowest],
+    )
+    clients = (
+        f"<p class='note'>{t('clients')} ({result.lowest_count}): {escape(', '.join(result.lowest_clients))}</p>"
+        if result.lowest_clients
+        else ""
+    )
+    rejected = _table_html(
+        [t("question"), t("problem"), t("count"), "seq", t("action")],
+        [
+            ([*r.key, str(r.count), _seqs(r.seqs, r.count), result.actions.get(r.key[1], {}).get(lang, "")], "flagged")
+            for r in result.rejected
+        ],
+    )
+    return (
+        f'<section id="impact"><h2>{t("title")}: {escape(drafts)}</h2><p>{escape(summary)}</p>'
+        f"<h2>{t('transitions')}</h2>{transitions}<h2>{t('flips')}</h2>{flips}"
+        f"<h2>{t('lowest')}</h2>{lowest}{clients}<h2>{t('rejected')}</h2>{rejected}</section>"
+    )
+
+
+def render_impact(result: Impact, lang: str = "zh-CN") -> str:
+    """The impact of a draft as one self-contained HTML document."""
+    title = _IMPACT_TEXT["title"][lang]
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{impact_section(result, lang)}</body></html>\n"
+    )
