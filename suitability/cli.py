@@ -61,8 +61,9 @@ from .review import (
     review_json,
 )
 from .review.html import render as render_report
-from .review.html import render_impact
+from .review.html import render_impact, render_stats
 from .review.impact import impact
+from .review.stats import questionnaire_stats, stats_json
 from .scoring import check_answer, next_question
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1414,6 +1415,56 @@ def audit_impact(
 
 def _seq_list(seqs: Sequence[int], count: int) -> str:
     return ",".join(map(str, seqs)) + (f",… (+{count - len(seqs)})" if count > len(seqs) else "")
+
+
+@questionnaire_group.command("stats")
+@_log_argument
+@click.option("--questionnaire", "ref", required=True, metavar="ID@VERSION", help="The questionnaire version.")
+@click.option(
+    "--window-days", default=30, show_default=True, type=click.IntRange(1, 3650), help="A retake is this close."
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def questionnaire_stats_command(
+    ctx: click.Context, log: str, ref: str, window_days: int, out_file: str | None, lang: str, as_json: bool
+) -> None:
+    """Item statistics of a questionnaire version from the answers recorded in LOG.
+
+    Per question the answers and the options nobody chose, the item-rest correlation (a question
+    below 0.2 does not discriminate); Cronbach's alpha per dimension; the distribution of total
+    scores with bunching just above band edges flagged; how often a retake changes the profile.
+
+    \b
+    Example:
+      suitability questionnaire stats demo.sqlite3 --questionnaire cn-securities-individual@2026.1 --lang en
+    """
+    store = _existing_log(ctx, log)
+    results = questionnaire_stats(store, ref, window_days=window_days, progress=_progress("stats", store.size()))
+    if out_file:
+        write_atomic(out_file, render_stats(results, lang))
+    if as_json:
+        click.echo(stats_json(results))
+        return
+    for r in results:
+        click.echo(f"{r.questionnaire}: {r.assessments} assessments")
+        rows = [
+            [q.id, q.dimension, "-" if q.item_rest is None else f"{q.item_rest:.2f}", ",".join(q.unused) or "-"]
+            for q in r.questions
+        ]
+        click.echo(_rows_table(["QUESTION", "DIMENSION", "ITEM-REST R", "NOBODY CHOSE"], rows))
+        dims = [[d.dimension, d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"] for d in r.dimensions]
+        click.echo(_rows_table(["DIMENSION", "ITEMS", "ALPHA"], dims))
+        edges = [
+            [e.profile, e.edge, e.below, e.above, "-" if e.p_value is None else f"{e.p_value:.2g}"] for e in r.edges
+        ]
+        click.echo(_rows_table(["PROFILE", "EDGE", "BELOW", "ABOVE", "P"], edges))
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        click.echo(
+            f"retakes within {r.window_days} days: {r.retakes}, changed {r.retakes_changed}, agreement {agreement}"
+        )
+        for flag in r.flags:
+            click.echo(f"FLAG {flag}")
 
 
 @cli.command("demo")

@@ -172,3 +172,197 @@ def test_impact_needs_a_draft(demo_log: Path) -> None:
     done = CliRunner().invoke(cli, ["audit", "impact", str(demo_log)])
     assert done.exit_code == 2
     assert "--questionnaire" in done.output
+
+
+# --- questionnaire statistics ---------------------------------------------------------------------
+
+
+def item_matrix(records: list[dict[str, Any]], q: Any) -> tuple[Any, list[str], list[str]]:
+    """The item scores of every assessment, computed from the document's option scores by plain loops."""
+    import numpy as np
+
+    doc = q.document
+    ids = [x["id"] for x in doc["questions"]]
+    dims = [x["dimension"] for x in doc["questions"]]
+    rows = []
+    for r in records:
+        if r["type"] != "assessment":
+            continue
+        row = []
+        for x in doc["questions"]:
+            scores = {o["id"]: o["score"] for o in x["options"]}
+            raw = r["answers"].get(x["id"])
+            if raw is None:
+                row.append(0)
+            elif isinstance(raw, str):
+                row.append(scores[raw])
+            else:
+                picked = [scores[o] for o in raw]
+                value = max(picked) if x.get("aggregate") == "max" else sum(picked)
+                row.append(min(value, x["cap"]) if x.get("cap") is not None else value)
+        assert sum(row) == r["result"]["score"]
+        rows.append(row)
+    return np.array(rows, dtype=float), ids, dims
+
+
+def test_item_rest_and_alpha_equal_numpy(demo_log: Path, records: list[dict[str, Any]]) -> None:
+    """Item-rest r is numpy's corrcoef of item and total-minus-item; α = k/(k-1)(1 - Σvar_i/var_X), ddof=1."""
+    import numpy as np
+
+    from suitability.review.demo import NOISE_QUESTION
+    from suitability.review.stats import questionnaire_stats
+
+    q = REGISTRY.questionnaire("cn-securities-individual")
+    (got,) = questionnaire_stats(SQLiteStore(demo_log), "cn-securities-individual@2026.1")
+    x, ids, dims = item_matrix(records, q)
+    assert got.assessments == len(x)
+    total = x.sum(axis=1)
+    scored = [bool(np.var(x[:, i]) > 0) or len({o["score"] for o in q.document["questions"][i]["options"]}) > 1
+              for i in range(len(ids))]  # fmt: skip
+    for i, question in enumerate(got.questions):
+        assert question.id == ids[i]
+        if question.item_rest is None:
+            assert not scored[i] or np.var(x[:, i]) == 0
+            continue
+        expected = np.corrcoef(x[:, i], total - x[:, i])[0, 1]
+        assert question.item_rest == pytest.approx(expected, abs=1e-12)
+    for dim in got.dimensions:
+        cols = [
+            i
+            for i in range(len(ids))
+            if dims[i] == dim.dimension and len({o["score"] for o in q.document["questions"][i]["options"]}) > 1
+        ]
+        if len(cols) < 2:
+            assert dim.alpha is None
+            continue
+        k = len(cols)
+        sub = x[:, cols]
+        expected = k / (k - 1) * (1 - sub.var(axis=0, ddof=1).sum() / sub.sum(axis=1).var(ddof=1))
+        assert dim.alpha == pytest.approx(expected, abs=1e-12)
+    # answers and the score distribution, counted again
+    counts = Counter()
+    for r in records:
+        if r["type"] == "assessment":
+            for qid, raw in r["answers"].items():
+                counts.update((qid, o) for o in ([raw] if isinstance(raw, str) else raw))
+    for question in got.questions:
+        assert question.answers == {o: counts[(question.id, o)] for o in question.answers}
+        assert question.unused == [o for o, n in question.answers.items() if n == 0]
+    assert got.scores == dict(sorted(Counter(int(t) for t in total).items()))
+    # the planted question, and only it, does not discriminate; knock-outs are answered by some
+    assert [question.id for question in got.questions if question.flags] == [NOISE_QUESTION]
+    assert got.flags == [f"question {NOISE_QUESTION}: " + got.questions[ids.index(NOISE_QUESTION)].flags[0]]
+
+
+def test_alpha_of_a_published_worked_example() -> None:
+    """Cronbach's α of a small table worked by hand: 3 items, 5 respondents, α = 1.5 · (1 − 7.1/19.7) ≈ 0.959."""
+    from suitability.review.stats import _Sums
+
+    document = json.loads(QUESTIONNAIRE_FILE.read_text(encoding="utf-8"))
+    # three items of one dimension scoring 1..5, answered by five respondents
+    matrix = [[1, 1, 2], [2, 3, 2], [3, 3, 4], [4, 5, 4], [5, 5, 5]]
+    import numpy as np
+
+    sub = np.array(matrix, dtype=float)
+    expected = 3 / 2 * (1 - sub.var(axis=0, ddof=1).sum() / sub.sum(axis=1).var(ddof=1))
+    # Σ var_i = 2.5 + 2.8 + 1.8 = 7.1; totals 4, 7, 10, 13, 15 have var_X = 78.8 / 4 = 19.7
+    assert expected == pytest.approx(1.5 * (1 - 7.1 / 19.7))
+    document["questions"] = [
+        {"id": f"i{j}", "dimension": "risk_tolerance", "type": "single", "text": {"zh-CN": "题", "en": "item"},
+         "options": [{"id": f"o{v}", "score": v, "text": {"zh-CN": str(v), "en": str(v)}} for v in range(1, 6)]}
+        for j in range(3)
+    ]  # fmt: skip
+    document["bands"] = [
+        {"profile": p, "min": lo, "max": hi, "name": {"zh-CN": p, "en": p}}
+        for p, lo, hi in (("C1", 3, 5), ("C2", 6, 8), ("C3", 9, 10), ("C4", 11, 12), ("C5", 13, 15))
+    ]
+    document["rules"], document["consistency"], document["derive"] = [], [], {}
+    q = load_questionnaire(document, "worked example")
+    sums = _Sums(q)
+    for row in matrix:
+        sums.add({f"i{j}": f"o{v}" for j, v in enumerate(row)})
+    result = sums.result(30, 0, 0, [])
+    (dim,) = [d for d in result.dimensions if d.dimension == "risk_tolerance"]
+    assert dim.alpha == pytest.approx(1.5 * (1 - 7.1 / 19.7), abs=1e-12)
+
+
+def test_binomial_tail_is_exact() -> None:
+    from fractions import Fraction
+    from math import comb
+
+    from suitability.review.stats import binomial_tail
+
+    for n in (0, 1, 7, 40):
+        for k in range(n + 2):
+            assert binomial_tail(k, n) == float(Fraction(sum(comb(n, i) for i in range(k, n + 1)), 2**n))
+
+
+def test_bunching_just_above_an_edge_is_flagged(tmp_path: Path) -> None:
+    """Coached answers: many totals at 54-55 (the C4 edge), few at 52-53: that edge, and only it, is flagged."""
+    import random
+
+    from suitability import Engine
+    from suitability.review.demo import _latent_answers
+    from suitability.review.stats import questionnaire_stats
+
+    q = REGISTRY.questionnaire("cn-securities-individual")
+    store = SQLiteStore(tmp_path / "coached.sqlite3")
+    engine = Engine(REGISTRY, store)
+    rnd = random.Random(5)
+    when = datetime.fromisoformat("2026-03-01T10:00:00+00:00")
+    for i in range(400):
+        answers, _ = _latent_answers(q, rnd, rnd.randint(25, 80))
+        engine.assess(q, answers, Client(client_id=f"B{i}"), when)
+    coached = 0
+    while coached < 80:
+        answers, a = _latent_answers(q, rnd, 40)
+        if a.score in (54, 55):
+            engine.assess(q, answers, Client(client_id=f"K{coached}"), when)
+            coached += 1
+    (got,) = questionnaire_stats(store, "cn-securities-individual@2026.1")
+    assert [e.profile for e in got.edges if e.flagged] == ["C4"]
+    assert any("C4 edge (54)" in f for f in got.flags)
+
+
+def test_retake_agreement_counts_retakes_within_the_window(demo_log: Path, records: list[dict[str, Any]]) -> None:
+    from suitability.review.stats import questionnaire_stats
+
+    last: dict[str, tuple[datetime, str]] = {}
+    pairs = changed = 0
+    for r in records:
+        if r["type"] != "assessment":
+            continue
+        at, now = datetime.fromisoformat(r["recorded_at"]), label(r["result"])
+        before = last.get(r["result"]["client_id"])
+        if before is not None and (at - before[0]).total_seconds() <= 30 * 86400:
+            pairs += 1
+            changed += before[1] != now
+        last[r["result"]["client_id"]] = (at, now)
+    (got,) = questionnaire_stats(SQLiteStore(demo_log), "cn-securities-individual@2026.1")
+    assert (got.retakes, got.retakes_changed) == (pairs, changed) == (3, 3)  # the planted drifter
+    assert got.retake_agreement == 0.0
+
+
+def test_stats_cli_and_the_review_section(demo_log: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    done = runner.invoke(
+        cli, ["questionnaire", "stats", str(demo_log), "--questionnaire", "cn-securities-individual@2026.1", "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    (data,) = json.loads(done.output)
+    assert data["flags"] and data["dimensions"]
+    done = runner.invoke(cli, ["questionnaire", "stats", str(demo_log), "--questionnaire", "nope@1"])
+    assert done.exit_code == 5, done.output
+    out = tmp_path / "review.html"
+    done = runner.invoke(cli, ["audit", "report", str(demo_log), "--out", str(out), "--lang", "en"])
+    assert done.exit_code == 0, done.output
+    page = out.read_text(encoding="utf-8")
+    assert 'id="questionnaire-stats"' in page and "does not discriminate" in page
+
+
+def test_the_demo_has_lowest_category_rows(demo_log: Path) -> None:
+    done = CliRunner().invoke(
+        cli, ["audit", "query", str(demo_log), "--reason", "LOWEST_CATEGORY", "--format", "jsonl"]
+    )
+    assert done.exit_code == 0
+    assert len(done.output.splitlines()) > 0

@@ -16,13 +16,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, Problem
 from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
 from ..policy import REASON_DIMENSIONS
 from .query import RISK_LEVELS, row_instant, rows
+
+if TYPE_CHECKING:
+    from .stats import QuestionnaireStats
 
 SEQS_SHOWN = 12
 AGE_BANDS = ((0, 39, "<40"), (40, 59, "40-59"), (60, 64, "60-64"), (65, 69, "65-69"), (70, 200, "70+"))
@@ -196,6 +199,7 @@ class Review:
     findings: list[Finding]
     actors: list[ActorRank]
     config: ReviewConfig
+    questionnaires: list[QuestionnaireStats] = field(default_factory=list)  # evidence per version (stats.py)
 
 
 # ``at`` is the store's clock (recorded_at), which windows, months and drift checks use, since a
@@ -292,6 +296,9 @@ def review(
         findings, drift_by_actor = _findings(db, config)
         actors = _actors(db, config, drift_by_actor)
         db.close()
+    from .stats import questionnaire_stats
+
+    questionnaires = questionnaire_stats(store, window_days=config.retake_window_days)
     flagged_actors = [a for a in actors if a.flags]
     findings += [
         Finding(
@@ -314,6 +321,7 @@ def review(
         findings=findings,
         actors=actors,
         config=config,
+        questionnaires=questionnaires,
     )
 
 

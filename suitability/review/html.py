@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 from html import escape
+from typing import Any
 
 from .figures import Figure, Review
 from .impact import Impact
+from .stats import QuestionnaireStats
 
 _PALETTE = ("#2f6fb0", "#d9822b", "#3a9a5b", "#b83b3b", "#7a5bb5", "#6b7b8c", "#c2a32b", "#2fa3a3")
 
@@ -147,7 +149,7 @@ def render(result: Review, lang: str = "zh-CN") -> str:
             f"≥ {c.actor_dated} records whose as_of lies more than {c.dated_tolerance_hours:g} h from recorded_at",
         }[lang]
     )
-    figures = "".join(_figure(f, lang) for f in result.figures)
+    figures = "".join(_figure(f, lang) for f in result.figures) + stats_section(result.questionnaires, lang)
     root = base64.b64encode(result.root).decode()
     head = "".join(f"<th>{h}</th>" for h in _HEAD[lang])
     return f"""<!DOCTYPE html>
@@ -272,4 +274,113 @@ def render_impact(result: Impact, lang: str = "zh-CN") -> str:
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{impact_section(result, lang)}</body></html>\n"
+    )
+
+
+_STATS_TEXT: dict[str, dict[str, Any]] = {
+    "title": {"zh-CN": "问卷有效性证据", "en": "Evidence that the questionnaire measures something"},
+    "note": {
+        "zh-CN": "题目-其余总分相关（校正后题总相关）低于 {m} 的题目不能区分客户；各维度为 Cronbach α；分界线上方的总分聚集（单侧二项检验）可能表明答案受到引导。",
+        "en": "A question whose item-rest correlation (corrected item-total) is below {m} does not discriminate between clients; "
+        "α is Cronbach's per dimension; totals bunched just above a band edge (one-sided binomial test) suggest coached answers.",
+    },
+    "head": {
+        "zh-CN": ("题目", "维度", "答案分布", "无人选择", "题目-其余相关", "标记"),
+        "en": ("question", "dimension", "answers", "nobody chose", "item-rest r", "flags"),
+    },
+    "dims": {"zh-CN": ("维度", "计分题数", "Cronbach α"), "en": ("dimension", "scored items", "Cronbach's α")},
+    "edges": {
+        "zh-CN": ("等级", "分界", "分界下方", "分界上方", "p 值", "聚集"),
+        "en": ("profile", "edge", "just below", "just above", "p", "bunching"),
+    },
+    "scores": {"zh-CN": "总分分布", "en": "Distribution of total scores"},
+    "retakes": {
+        "zh-CN": "{w} 天内重新评估 {n} 次，其中 {c} 次类别改变（一致率 {a}）",
+        "en": "{n} retakes within {w} days, {c} with a changed category (agreement {a})",
+    },
+    "assessments": {"zh-CN": "份评估", "en": "assessments"},
+}
+
+
+def _histogram(scores: dict[int, int], edges: list[int]) -> str:
+    if not scores:
+        return "<p class='empty'>—</p>"
+    low, high = min(scores), max(scores)
+    top = max(scores.values())
+    width, height, bar = 900, 160, max(2, 880 // (high - low + 1))
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height + 20}" width="{width}" height="{height + 20}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for s in range(low, high + 1):
+        n = scores.get(s, 0)
+        h = int(height * n / top)
+        x = 10 + (s - low) * bar
+        colour = "#b83b3b" if s in edges else _PALETTE[0]
+        parts.append(
+            f'<rect x="{x}" y="{height - h}" width="{bar - 1}" height="{h}" fill="{colour}"><title>{s}: {n}</title></rect>'
+        )
+    parts.append(
+        f'<text x="10" y="{height + 15}">{low}</text><text x="{10 + (high - low) * bar}" y="{height + 15}">{high}</text></svg>'
+    )
+    return "".join(parts)
+
+
+def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
+    """The questionnaire statistics as an HTML section (one part per questionnaire version)."""
+    if not results:
+        return ""
+    from .stats import DISCRIMINATION_MIN
+
+    text = _STATS_TEXT
+    parts = [f'<section id="questionnaire-stats"><h2>{text["title"][lang]}</h2>'
+             f'<p class="note">{escape(text["note"][lang].format(m=DISCRIMINATION_MIN))}</p>']  # fmt: skip
+    for r in results:
+        rows = [
+            (
+                [
+                    q.id,
+                    q.dimension,
+                    " ".join(f"{o}:{n}" for o, n in q.answers.items()),
+                    ", ".join(q.unused),
+                    "-" if q.item_rest is None else f"{q.item_rest:.2f}",
+                    "; ".join(q.flags),
+                ],
+                "flagged" if q.flags else "",
+            )
+            for q in r.questions
+        ]
+        dims = [([d.dimension, str(d.items), "-" if d.alpha is None else f"{d.alpha:.2f}"], "") for d in r.dimensions]
+        edges = [
+            (
+                [
+                    e.profile,
+                    str(e.edge),
+                    str(e.below),
+                    str(e.above),
+                    "-" if e.p_value is None else f"{e.p_value:.2g}",
+                    "!" if e.flagged else "",
+                ],
+                "flagged" if e.flagged else "",
+            )
+            for e in r.edges
+        ]
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        retakes = text["retakes"][lang].format(w=r.window_days, n=r.retakes, c=r.retakes_changed, a=agreement)
+        seqs = f" — {_seqs(r.retake_seqs, r.retakes_changed)}" if r.retake_seqs else ""
+        parts.append(
+            f"<h2>{escape(r.questionnaire)}: {r.assessments} {text['assessments'][lang]}</h2>"
+            f"{_table_html(list(text['head'][lang]), rows)}{_table_html(list(text['dims'][lang]), dims)}"
+            f"<h2>{text['scores'][lang]}</h2>{_histogram(r.scores, [e.edge for e in r.edges])}"
+            f"{_table_html(list(text['edges'][lang]), edges)}<p>{escape(retakes + seqs)}</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_stats(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
+    """The questionnaire statistics as one self-contained HTML document."""
+    title = _STATS_TEXT["title"][lang]
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{stats_section(results, lang)}</body></html>\n"
     )
