@@ -303,26 +303,17 @@ _STATS_TEXT: dict[str, dict[str, Any]] = {
 
 
 def _histogram(scores: dict[int, int], edges: list[int]) -> str:
+    """Bars of plain HTML (the report's SVG charts are its figures, one each): a band edge in red."""
     if not scores:
         return "<p class='empty'>—</p>"
     low, high = min(scores), max(scores)
     top = max(scores.values())
-    width, height, bar = 900, 160, max(2, 880 // (high - low + 1))
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height + 20}" width="{width}" height="{height + 20}" xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for s in range(low, high + 1):
-        n = scores.get(s, 0)
-        h = int(height * n / top)
-        x = 10 + (s - low) * bar
-        colour = "#b83b3b" if s in edges else _PALETTE[0]
-        parts.append(
-            f'<rect x="{x}" y="{height - h}" width="{bar - 1}" height="{h}" fill="{colour}"><title>{s}: {n}</title></rect>'
-        )
-    parts.append(
-        f'<text x="10" y="{height + 15}">{low}</text><text x="{10 + (high - low) * bar}" y="{height + 15}">{high}</text></svg>'
+    bars = "".join(
+        f'<span title="{s}: {scores.get(s, 0)}" style="display:inline-block;width:8px;margin-right:1px;'
+        f'height:{max(1, 150 * scores.get(s, 0) // top)}px;background:{"#b83b3b" if s in edges else _PALETTE[0]}"></span>'
+        for s in range(low, high + 1)
     )
-    return "".join(parts)
+    return f'<div class="histogram" style="display:flex;align-items:flex-end;height:155px">{bars}</div><p class="note">{low} … {high}</p>'
 
 
 def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
