@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,6 +63,7 @@ from .review import (
 from .review.html import render as render_report
 from .review.html import render_impact, render_stats
 from .review.impact import impact
+from .review.recheck import read_holdings, recheck
 from .review.stats import questionnaire_stats, stats_json
 from .scoring import check_answer, next_question
 
@@ -1211,7 +1212,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     "--type",
     "kind",
     default=None,
-    type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
+    type=click.Choice(["artifact", "assessment", "decision", "confirmation", "recheck"]),
     help="Record type.",
 )
 @click.option(
@@ -1465,6 +1466,68 @@ def questionnaire_stats_command(
         )
         for flag in r.flags:
             click.echo(f"FLAG {flag}")
+
+
+@audit_group.command("recheck")
+@_log_argument
+@click.option("--catalog", "catalog_file", required=True, type=click.Path(), help="The products as rated now.")
+@click.option(
+    "--holdings", "holdings_file", type=click.Path(dir_okay=False), help="CSV client_id,product_id: only these."
+)
+@click.option("--record", "record_it", is_flag=True, help="Record the re-check in LOG (a recheck record).")
+@_actor_option
+@_as_of_option
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "csv", "json"]), show_default=True)
+@click.pass_context
+def audit_recheck(
+    ctx: click.Context,
+    log: str,
+    catalog_file: str,
+    holdings_file: str | None,
+    record_it: bool,
+    actor: str | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
+    """List the clients whose latest suitable (or confirmed) sale would no longer be suitable.
+
+    Each sale in LOG is decided again with the product as --catalog rates it now, and with the
+    client's newest assessment; a reason the client had not already accepted makes a notice, with
+    the policy's text in zh-CN and en (CSRC 办法 Art. 21). With --record the re-check is recorded.
+
+    \b
+    Example:
+      suitability audit recheck suitability-log.sqlite3 --catalog catalog-2027.csv --holdings holdings.csv --format csv
+    """
+    store = _existing_log(ctx, log)
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    engine = Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode()) if record_it else None
+    result = recheck(
+        store,
+        load_catalog(catalog_file),
+        read_holdings(holdings_file) if holdings_file else None,
+        as_of=as_of or datetime.now(UTC),
+        engine=engine,
+        actor=actor,
+        pseudonym_key=key.encode() if key else None,
+        progress=_progress("recheck", store.size()),
+    )
+    if fmt == "json":
+        click.echo(result.as_json())
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        for line in csv.reader(result.as_csv().splitlines()):
+            writer.writerow([_csv_cell(c) for c in line])
+        return
+    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}", f"{n.profile_was}->{n.profile_now}",
+             n.sale, n.decision_seq, " ".join(n.causes), " ".join(n.codes)] for n in result.notices]  # fmt: skip
+    click.echo(_rows_table(["CLIENT", "PRODUCT", "RATING", "PROFILE", "SALE", "SEQ", "CAUSES", "CODES"], rows))
+    click.echo(f"{len(result.notices)} of {result.checked} sales would no longer be suitable")
+    for client, product in result.unmatched:
+        click.echo(f"held without a suitable or confirmed sale on record: {_safe(client)} {_safe(product)}")
+    if result.recorded:
+        click.echo(f"recorded as seq {result.recorded[0]} ({result.recorded[1]})")
 
 
 @cli.command("demo")

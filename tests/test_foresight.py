@@ -366,3 +366,184 @@ def test_the_demo_has_lowest_category_rows(demo_log: Path) -> None:
     )
     assert done.exit_code == 0
     assert len(done.output.splitlines()) > 0
+
+
+# --- re-checks after a change ---------------------------------------------------------------------
+
+
+def sales_log(path: Path) -> tuple[SQLiteStore, dict[str, int]]:
+    """Client A (C3) buys MIX-05 and BOND-03 (suitable) and FUND-EQ-01 (R4, confirmed); client B (C3)
+    buys MIX-05, then is assessed again and gives a knock-out answer (lowest category)."""
+    from suitability import Engine, load_catalog
+
+    from .conftest import EXAMPLES
+
+    store = SQLiteStore(path)
+    engine = Engine(REGISTRY, store)
+    answers = json.loads((EXAMPLES / "answers.json").read_text())["answers"]
+    shelf = {p.id: p for p in load_catalog(EXAMPLES / "catalog.csv")}
+    t0 = datetime.fromisoformat("2026-03-01T10:00:00+00:00")
+    seqs: dict[str, int] = {}
+    a = Client(client_id="CN-A", birth_date="1980-01-01")
+    b = Client(client_id="CN-B", birth_date="1982-06-01")
+    sa = engine.assess("cn-securities-individual", answers, a, t0)
+    for pid in ("MIX-05", "BOND-03", "FUND-EQ-01"):
+        d = engine.decide(sa, shelf[pid], a, "cn-csrc", "client", t0)
+        seqs[f"A:{pid}"] = engine.store.find(d.id).seq  # type: ignore[union-attr]
+        if d.outcome == "requires_confirmation":
+            engine.confirm(
+                d, "我已知晓风险，坚持购买", "staff-07", "branch", shown_warnings=d.warnings, confirmed_at=t0
+            )
+    sb = engine.assess("cn-securities-individual", answers, b, t0)
+    d = engine.decide(sb, shelf["MIX-05"], b, "cn-csrc", "client", t0)
+    seqs["B:MIX-05"] = engine.store.find(d.id).seq  # type: ignore[union-attr]
+    later = engine.assess(
+        "cn-securities-individual",
+        dict(answers, accept_loss="no"),
+        b,
+        datetime.fromisoformat("2026-05-01T10:00:00+00:00"),
+    )
+    seqs["B:newest"] = engine.store.find(later.id).seq  # type: ignore[union-attr]
+    return store, seqs
+
+
+def rerated_catalog(tmp_path: Path) -> Path:
+    from .conftest import EXAMPLES
+
+    lines = (EXAMPLES / "catalog.csv").read_text(encoding="utf-8").splitlines()
+    out = []
+    for line in lines:
+        if line.startswith("MIX-05,"):
+            line = line.replace(",R3,", ",R4,")
+        if line.startswith("FUND-EQ-01,"):
+            line = line.replace(",R4,", ",R5,")
+        out.append(line)
+    path = tmp_path / "catalog-2027.csv"
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def test_recheck_lists_the_sales_a_change_made_unsuitable(tmp_path: Path) -> None:
+    from suitability import load_catalog
+    from suitability.review.recheck import recheck
+
+    store, seqs = sales_log(tmp_path / "sales.sqlite3")
+    result = recheck(
+        store, load_catalog(rerated_catalog(tmp_path)), as_of=datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    )
+    got = {(n.client_id, n.product_id): n for n in result.notices}
+    assert set(got) == {("CN-A", "MIX-05"), ("CN-A", "FUND-EQ-01"), ("CN-B", "MIX-05")}
+    assert result.checked == 4  # A: three sales (one confirmed); B: one
+    mix = got[("CN-A", "MIX-05")]
+    assert (mix.causes, mix.codes, mix.sale, mix.risk_level_was, mix.risk_level_now) == (
+        ["product_rerated"],
+        ["RISK_ABOVE_PROFILE"],
+        "suitable",
+        "R3",
+        "R4",
+    )
+    assert "R4" in mix.text["zh-CN"] and "R4" in mix.text["en"]
+    confirmed = got[("CN-A", "FUND-EQ-01")]
+    assert confirmed.sale == "confirmed" and confirmed.codes == [
+        "RISK_ABOVE_PROFILE"
+    ]  # R5 is a new warning: not the one accepted
+    b = got[("CN-B", "MIX-05")]
+    assert b.causes == ["product_rerated", "new_assessment"] and "LOWEST_CATEGORY" in b.codes
+    assert (b.assessment_seq, b.profile_was, b.profile_now) == (seqs["B:newest"], "C3", "lowest")
+    # the policy's text for every reason, in both languages
+    policy = REGISTRY.policy("cn-csrc")
+    assert policy.model.messages["LOWEST_CATEGORY"]["en"].split("{")[0] in b.text["en"]
+
+
+def test_a_confirmed_sale_whose_warnings_are_unchanged_is_not_listed(tmp_path: Path) -> None:
+    from suitability import load_catalog
+    from suitability.review.recheck import recheck
+
+    from .conftest import EXAMPLES
+
+    store, _ = sales_log(tmp_path / "sales.sqlite3")
+    result = recheck(
+        store, load_catalog(EXAMPLES / "catalog.csv"), as_of=datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    )
+    assert {(n.client_id, n.product_id) for n in result.notices} == {("CN-B", "MIX-05")}  # only the new assessment
+
+
+def test_recheck_holdings_and_the_cli(tmp_path: Path) -> None:
+    store, _ = sales_log(tmp_path / "sales.sqlite3")
+    store.close()
+    holdings = tmp_path / "holdings.csv"
+    holdings.write_text("client_id,product_id\nCN-A,MIX-05\nCN-B,BOND-03\n", encoding="utf-8")
+    catalog = rerated_catalog(tmp_path)
+    runner = CliRunner()
+    done = runner.invoke(cli, ["audit", "recheck", str(tmp_path / "sales.sqlite3"), "--catalog", str(catalog),
+                               "--holdings", str(holdings), "--format", "csv", "--as-of", "2026-06-01"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    import csv as csv_module
+    import io
+
+    rows = list(csv_module.DictReader(io.StringIO(done.output)))
+    assert [(r["client_id"], r["product_id"], r["codes"]) for r in rows] == [("CN-A", "MIX-05", "RISK_ABOVE_PROFILE")]
+    assert rows[0]["text_zh-CN"] and rows[0]["text_en"]
+    done = runner.invoke(cli, ["audit", "recheck", str(tmp_path / "sales.sqlite3"), "--catalog", str(catalog),
+                               "--holdings", str(holdings), "--format", "json", "--as-of", "2026-06-01"])  # fmt: skip
+    assert json.loads(done.output)["unmatched"] == [["CN-B", "BOND-03"]]
+    holdings.write_text("client,product\nCN-A,MIX-05\n", encoding="utf-8")
+    done = runner.invoke(
+        cli,
+        ["audit", "recheck", str(tmp_path / "sales.sqlite3"), "--catalog", str(catalog), "--holdings", str(holdings)],
+    )
+    assert done.exit_code == 3 and "client_id,product_id" in done.output
+
+
+def test_a_recorded_recheck_verifies_replays_and_shows_in_the_rows(tmp_path: Path) -> None:
+    """The log shows that the firm looked and what it found; verify (check 5) and replay cover it."""
+    from suitability.log.verify import verify
+    from suitability.replay import replay
+    from suitability.review import QueryFilter, query
+
+    store, _ = sales_log(tmp_path / "sales.sqlite3")
+    size = store.size()
+    store.close()
+    log = str(tmp_path / "sales.sqlite3")
+    done = CliRunner().invoke(cli, ["audit", "recheck", log, "--catalog", str(rerated_catalog(tmp_path)), "--record",
+                                    "--actor", "compliance-01", "--as-of", "2026-06-01"])  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert f"recorded as seq {size}" in done.output
+    store = SQLiteStore(log)
+    record = orjson.loads(store.get(size).data)  # type: ignore[union-attr]
+    assert record["type"] == "recheck" and record["actor"] == "compliance-01" and len(record["findings"]) == 3
+    assert {p["id"] for p in record["products"]} == {"MIX-05", "FUND-EQ-01"}
+    assert verify(store).ok
+    report = replay(store)
+    assert report.ok and report.counts["recheck"] == 1
+    (row,) = list(query(store, QueryFilter(type="recheck")))
+    assert row["outcome"] == "rechecked" and "LOWEST_CATEGORY" in row["reasons"]
+
+
+def test_a_recheck_naming_no_earlier_decision_fails_verify_and_altered_codes_fail_replay(tmp_path: Path) -> None:
+    from suitability.log.verify import verify
+    from suitability.records import RecheckFinding, recheck_draft
+    from suitability.replay import replay
+
+    store, seqs = sales_log(tmp_path / "sales.sqlite3")
+    decision = orjson.loads(store.get(seqs["A:MIX-05"]).data)  # type: ignore[union-attr]
+    finding = RecheckFinding(client_id="CN-A", product_id="MIX-05", decision_id=decision["result"]["id"],
+                             decision_seq=seqs["A:MIX-05"], assessment_id=decision["assessment_id"],
+                             assessment_seq=decision["assessment_seq"], sale="suitable", causes=["product_rerated"], codes=[])  # fmt: skip
+    when = datetime.fromisoformat("2026-06-01T00:00:00+00:00")
+    # the codes say nothing fired, yet MIX-05 at R4 is above a C3 profile
+    from suitability import load_catalog
+
+    rerated = next(p for p in load_catalog(rerated_catalog(tmp_path)) if p.id == "MIX-05")
+    store.append([recheck_draft([finding], [rerated], as_of=when, checked=1, catalog="sha256:x")])
+    report = replay(store)
+    assert [(d.field, d.recorded, d.recomputed) for d in report.differences] == [
+        ("findings/0/codes", [], ["RISK_ABOVE_PROFILE"])
+    ]
+    wrong = RecheckFinding(
+        **{**finding, "decision_seq": decision["assessment_seq"]}
+    )  # names an assessment as the decision
+    bad = store.append([recheck_draft([wrong], [], as_of=when, checked=1, catalog="sha256:x")])[0].seq
+    result = verify(store)
+    references = next(c for c in result.checks if c.name == "references")
+    assert not references.ok and references.seq == bad

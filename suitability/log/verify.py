@@ -9,7 +9,7 @@
    of size *n* (a checkpoint larger than the log means the log was truncated);
 5. references: every artifact's hash is its document's; every assessment names a questionnaire
    artifact, every decision a policy artifact and an earlier assessment, every confirmation an
-   earlier decision.
+   earlier decision, every finding of a re-check an earlier decision and assessment.
 
 :func:`prove` and :func:`verify_proof` make and check an
 offline inclusion proof of one record against a signed checkpoint; :func:`prove_consistency` and
@@ -260,7 +260,7 @@ def kept_checkpoints(store: LogStore, verifier: Verifier, log: str) -> list[tupl
     ]
 
 
-_TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
+_TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4, "recheck": 5}
 
 
 class _Index:
@@ -326,6 +326,17 @@ def _check_references(record: dict[str, Any], seq: int, check: Check, index: _In
                 check.fail(
                     seq, f"expected decision {record['decision_id']} at seq {record['decision_seq']}, found none there"
                 )
+        elif kind == "recheck":
+            # each finding names the sale it re-checked and the assessment it was checked against
+            for n, finding in enumerate(record["findings"]):
+                for ref in ("decision", "assessment"):
+                    if not index.holds(finding[f"{ref}_seq"], ref, finding[f"{ref}_id"], seq):
+                        check.fail(
+                            seq,
+                            f"expected {ref} {finding[f'{ref}_id']} at seq {finding[f'{ref}_seq']} "
+                            f"(finding {n}), found none there",
+                        )
+            ident = record["result"]["id"]
         else:
             check.fail(seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
     except (KeyError, TypeError) as exc:
