@@ -32,6 +32,7 @@ from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_p
 from .log.export import copy_log, export
 from .log.verify import (
     NO_CHECKPOINT,
+    default_jobs,
     kept_checkpoints,
     prove,
     prove_consistency,
@@ -1003,6 +1004,12 @@ def audit_consistency(
     is_flag=True,
     help="Exit 0 on internal consistency alone when no signed checkpoint is checked (a new log, say).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes checking ranges of records side by side (default: every core); the report is the same for any N.",
+)
 @click.pass_context
 def audit_verify(
     ctx: click.Context,
@@ -1011,6 +1018,7 @@ def audit_verify(
     public_key: str | None,
     quick: bool,
     allow_no_checkpoint: bool,
+    jobs: int | None,
 ) -> None:
     """Check LOG: sequence, canonical bytes, leaf hashes, root (against every checkpoint), references.
 
@@ -1028,7 +1036,9 @@ def audit_verify(
     """
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    report = verify(store, opened, deep=not quick, progress=_progress("verify", store.size()))
+    report = verify(
+        store, opened, deep=not quick, progress=_progress("verify", store.size()), jobs=jobs or default_jobs()
+    )
     for check in report.checks:
         status = "skip" if check.skipped else "ok  " if check.ok else "FAIL"
         detail = f": seq {check.seq}: {check.failure.message}" if check.failure else ""

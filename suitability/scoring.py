@@ -16,7 +16,7 @@ never touches storage, so the log can replay it. Order of work (design §2):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -89,7 +89,14 @@ def assessment_id(
     ``chosen`` is the validated answers in questionnaire order, so equal inputs give equal ids
     whatever the key order of the answers file, and a replayed assessment keeps its id.
     """
-    answers = "|".join(chosen) + "\x1e" + "\x1f".join(map(",".join, chosen.values()))
+    return _assessment_id(questionnaire_hash, "|".join(chosen), map(",".join, chosen.values()), client, as_of)
+
+
+def _assessment_id(
+    questionnaire_hash: str, ids: str, picks: Iterable[str], client: Client | None, as_of: datetime
+) -> str:
+    """:func:`assessment_id` from the answered question ids joined by ``|`` and each answer's options joined by ``,``."""
+    answers = ids + "\x1e" + "\x1f".join(picks)
     material = f"{questionnaire_hash}\x1e{answers}\x1e{client_key(client, 'assessment')}\x1e{as_of.isoformat()}"
     return digest_id("asm_", material.encode())
 
@@ -154,6 +161,8 @@ def assess(
     total = 0
     knocked: list[RuleFired] = []
     get = given.get
+    picks: list[str] = []  # each answer's options joined, in question order, for the id
+    pick = picks.append
     for q in questionnaire.questions:
         qid, scores, enable = q.id, q.scores, q.enable
         raw = get(qid)
@@ -174,6 +183,7 @@ def assess(
                 problems.append(_shape_problem(q, raw, source))
                 continue
             picked, score = (raw,), single
+            pick(raw)
         else:
             # an option that is not a string (``[{}]``) is no option: never a dict key looked up
             values = [scores.get(o) if type(o) is str else None for o in raw] if type(raw) is list and raw else [None]
@@ -181,6 +191,7 @@ def assess(
                 problems.append(_shape_problem(q, raw, source))
                 continue
             picked = raw
+            pick(",".join(raw))
             ints = cast(list[int], values)  # no None among them, checked above
             score = max(ints) if q.use_max else sum(ints)
             if q.cap is not None and score > q.cap:
@@ -225,21 +236,43 @@ def assess(
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
 
-    return Assessment(
-        id=assessment_id(questionnaire.hash, chosen, client, when),
-        client_id=client.client_id if client else None,
-        profile=PROFILES[level],
-        score=total,
-        dimension_scores=dimension_scores,
-        lowest_category=lowest,
-        rules_fired=fired,
-        consistency_violations=violations,
-        horizon=horizon,
-        varieties=varieties,
-        assessed_at=when,
-        valid_until=valid_until,
-        questionnaire=questionnaire.ref,
+    # Every value is built here from the compiled questionnaire and validated inputs, each of its
+    # field's type (new lists and dicts, the questionnaire's own validated models), so the model is
+    # not validated again (issue 16): tests/property/test_assessment_construct.py holds it equal to
+    # the validated one.
+    return _built(
+        {
+            "id": _assessment_id(questionnaire.hash, "|".join(chosen), picks, client, when),
+            "client_id": client.client_id if client else None,
+            "profile": PROFILES[level],
+            "score": total,
+            "dimension_scores": dimension_scores,
+            "lowest_category": lowest,
+            "rules_fired": fired,
+            "consistency_violations": violations,
+            "horizon": horizon,
+            "varieties": varieties,
+            "assessed_at": when,
+            "valid_until": valid_until,
+            "questionnaire": questionnaire.ref,
+        }
     )
+
+
+_ASSESSMENT_FIELDS = frozenset(Assessment.model_fields)
+_new_assessment = Assessment.__new__
+_set = object.__setattr__
+
+
+def _built(values: dict[str, Any]) -> Assessment:
+    """An Assessment of ``values`` (every field, in order) without validation: what pydantic's
+    ``model_construct`` ends with, without its per-field loop (as matching._built for decisions)."""
+    assessment = _new_assessment(Assessment)
+    _set(assessment, "__dict__", values)
+    _set(assessment, "__pydantic_fields_set__", set(_ASSESSMENT_FIELDS))
+    _set(assessment, "__pydantic_extra__", None)
+    _set(assessment, "__pydantic_private__", None)
+    return assessment
 
 
 def next_question(

@@ -520,8 +520,15 @@ def test_a_recorded_recheck_verifies_replays_and_shows_in_the_rows(tmp_path: Pat
     assert row["outcome"] == "rechecked" and "LOWEST_CATEGORY" in row["reasons"]
 
 
-def test_a_recheck_naming_no_earlier_decision_fails_verify_and_altered_codes_fail_replay(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk", [4, 4096])
+def test_a_recheck_naming_no_earlier_decision_fails_verify_and_altered_codes_fail_replay(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Check 5 of verify, within one chunk of records and across chunks (references resolved in order)."""
+    from suitability.log import _parallel
     from suitability.log.verify import verify
+
+    monkeypatch.setattr(_parallel, "CHUNK", chunk)
     from suitability.records import RecheckFinding, recheck_draft
     from suitability.replay import replay
 
@@ -536,6 +543,7 @@ def test_a_recheck_naming_no_earlier_decision_fails_verify_and_altered_codes_fai
 
     rerated = next(p for p in load_catalog(rerated_catalog(tmp_path)) if p.id == "MIX-05")
     store.append([recheck_draft([finding], [rerated], as_of=when, checked=1, catalog="sha256:x")])
+    assert verify(store).ok  # its references hold: only replay can tell its codes are wrong
     report = replay(store)
     assert [(d.field, d.recorded, d.recomputed) for d in report.differences] == [
         ("findings/0/codes", [], ["RISK_ABOVE_PROFILE"])
