@@ -1415,7 +1415,9 @@ def audit_impact(
         )
     )
     if result.lowest_count:
-        click.echo(f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}")
+        click.echo(
+            f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}"
+        )
     click.echo(
         _rows_table(
             ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
