@@ -26,7 +26,7 @@ from . import __version__
 from ._output import write_atomic
 from .codec import content_hash, read_json, read_text
 from .engine import Engine
-from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
 from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
@@ -43,9 +43,10 @@ from .log.verify import (
 )
 from .matching import Decision, Evidence, Language
 from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_instant, parse_model
-from .policy import load_policy
+from .policy import check_pair, load_policy
 from .product import Product, find_product, load_catalog, parse_product
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
+from .questionnaire import upgrade as upgrade_questionnaire
 from .registry import Registry
 from .replay import replay
 from .review import (
@@ -387,6 +388,7 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
         kind = {
             "single": "",
             "multi": f" [multi {question.aggregate}{f', cap {question.cap}' if question.cap else ''}]",
+            "level": f" [level choice: {' '.join(q.levels)}]",
         }[question.type]
         cond = f" (when {json.dumps(question.enable_when, ensure_ascii=False)})" if question.enable_when else ""
         click.echo(f"\n{number}. {question.text[lang]}  <{question.id}, {question.dimension}>{kind}{cond}")
@@ -395,9 +397,66 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
             click.echo(f"   - {option.id}: {option.text[lang]} ({option.score}){ko}")
     click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", (b.name or {}).get(lang, "")] for b in m.bands]))
     for rule in m.rules:
-        click.echo(f"rule {rule.id}: cap {rule.cap}: {rule.reason[lang]}")
+        effect = f"cap {rule.cap}" if rule.cap is not None else f"lower by {rule.lower_by}"
+        click.echo(f"rule {rule.id}: {effect}: {rule.reason[lang]}")
     for check in m.consistency:
         click.echo(f"consistency {check.id}: {check.message[lang]}")
+
+
+@questionnaire_group.command("upgrade")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out_file", type=click.Path(), help="Write here (whole or not at all), not to stdout.")
+def questionnaire_upgrade(file: str, out_file: str | None) -> None:
+    """Write the format-1 questionnaire FILE in format 2 (schema_version 2): the same questions,
+    bands, rules and derivations, scoring every answer set alike, with its C1..C5 scale declared.
+
+    \b
+    Example:
+      suitability questionnaire upgrade my-questionnaire.json -o my-questionnaire-2.json
+    """
+    text = json.dumps(upgrade_questionnaire(read_json(file), file), ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out_file, text)
+
+
+@policy_group.command("check")
+@click.argument("ref", metavar="POLICY")
+@click.option(
+    "--questionnaire",
+    "questionnaire_refs",
+    multiple=True,
+    required=True,
+    metavar="ID[@VERSION]|FILE",
+    help="A questionnaire the policy is used with (repeat for several).",
+)
+@click.pass_context
+def policy_check(ctx: click.Context, ref: str, questionnaire_refs: tuple[str, ...]) -> None:
+    """Say what POLICY cannot do with each questionnaire: a scale it does not accept (an error,
+    exit 4), no horizon or variety derived, levels never reached, risk levels no profile may buy
+    (warnings, exit 0).
+
+    \b
+    Example:
+      suitability policy check cn-csrc --questionnaire cn-securities-individual
+    """
+    registry = _registry(ctx)
+    policy = registry.resolve_policy(ref)
+    failed: list[Problem] = []
+    for q_ref in questionnaire_refs:
+        errors, warnings = check_pair(policy, registry.resolve_questionnaire(q_ref))
+        for problem in errors:
+            click.echo(f"error: {problem.code}: {problem.message}")
+        for problem in warnings:
+            click.echo(f"warning: {problem.code}: {problem.message}")
+        if not errors and not warnings:
+            click.echo(f"ok {policy.id}@{policy.version} with {q_ref}")
+        failed += errors
+    if failed:
+        raise DocumentError(
+            f"policy {policy.id}@{policy.version} cannot be used with every questionnaire given", failed
+        )
 
 
 @policy_group.command("show")
@@ -480,13 +539,17 @@ def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[st
     return answers
 
 
+def _not_eligible(a: Assessment, lang: str) -> str:
+    return f"not_eligible: {a.not_eligible.reason.get(lang, '') if a.not_eligible else ''}"
+
+
 def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
     band_names = {b.profile: (b.name or {}).get(lang, "") for b in q.model.bands}
     lowest = {"zh-CN": "（风险承受能力最低类别）", "en": " (lowest category)"}[lang] if a.lowest_category else ""
     rows = [
         ["assessment", a.id],
         ["client", a.client_id or "-"],
-        ["profile", f"{a.profile} {band_names.get(a.profile, '')}{lowest}"],
+        ["profile", f"{a.profile} {band_names.get(a.profile, '')}{lowest}" if a.profile else _not_eligible(a, lang)],
         ["score", str(a.score)],
         *[[f"  {d}", str(s)] for d, s in a.dimension_scores.items()],
         ["horizon", a.horizon or "-"],
