@@ -122,6 +122,8 @@ def test_a_new_outcome_is_a_new_row_not_new_code() -> None:
     """A format-2 result naming an outcome (not_eligible) is its own category."""
     assert category({"profile": "C1", "lowest_category": False, "outcome": "not_eligible"}) == "not_eligible"
     assert category({"profile": "C1", "lowest_category": True}) == "lowest"
+    not_eligible = {"id": "stop", "reason": {"zh-CN": "不适格", "en": "not eligible"}}
+    assert category({"profile": None, "lowest_category": False, "not_eligible": not_eligible}) == "not_eligible"
     assert category({"profile": "C3", "lowest_category": False, "outcome": "assessed"}) == "C3"
 
 

@@ -140,11 +140,13 @@ class Impact:
 
 
 def category(result: dict[str, Any]) -> str:
-    """The category of an assessment result: its non-profile outcome if it names one, else
-    ``lowest`` for the lowest category, else its profile."""
+    """The category of an assessment result: its non-profile outcome if it names one (``not_eligible``
+    for a format-2 result that stopped), else ``lowest`` for the lowest category, else its profile."""
     outcome = result.get("outcome")
     if isinstance(outcome, str) and outcome not in ("assessed", "inconsistent"):
         return outcome
+    if result.get("not_eligible"):  # format 2: a stop outcome, with no profile
+        return "not_eligible"
     if result.get("lowest_category"):
         return "lowest"
     return str(result["profile"])

@@ -35,6 +35,7 @@ from ..models import Assessment, Client
 from ..policy import Policy, load_policy
 from ..product import Product
 from ..records import RecheckFinding, pseudonym, read_record
+from .impact import category
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -171,7 +172,7 @@ def read_holdings(path: str | Path) -> list[tuple[str, str]]:
 
 
 def _profile(result: dict[str, Any]) -> str:
-    return "lowest" if result.get("lowest_category") else str(result["profile"])
+    return category(result)
 
 
 @long_pass()
