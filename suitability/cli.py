@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +64,10 @@ from .review import (
     review_json,
 )
 from .review.html import render as render_report
+from .review.html import render_impact, render_stats
+from .review.impact import impact
+from .review.recheck import read_holdings, recheck
+from .review.stats import questionnaire_stats, stats_json
 from .scoring import check_answer, next_question
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -1397,7 +1401,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     "--type",
     "kind",
     default=None,
-    type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
+    type=click.Choice(["artifact", "assessment", "decision", "confirmation", "recheck"]),
     help="Record type.",
 )
 @click.option(
@@ -1559,6 +1563,201 @@ def audit_report(
             findings=len(result.findings),
         )
     )
+
+
+# --- foresight: the impact of a draft, re-checks after a change, questionnaire statistics -----
+
+
+def _rows_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    return _table([list(head), *[[str(c) for c in r] for r in rows]]) if rows else "-"
+
+
+@audit_group.command("impact")
+@_log_argument
+@click.option("--questionnaire", "questionnaire_ref", metavar="FILE|ID@VERSION", help="The draft questionnaire.")
+@click.option("--policy", "policy_ref", metavar="FILE|ID@VERSION", help="The draft policy.")
+@click.option("--since", default=None, type=_TimeBound(), help="Only records at or after (recorded_at).")
+@click.option("--until", default=None, type=_TimeBound(), help="Only records before (recorded_at).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def audit_impact(
+    ctx: click.Context,
+    log: str,
+    questionnaire_ref: str | None,
+    policy_ref: str | None,
+    since: str | None,
+    until: str | None,
+    out_file: str | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Replay every recorded assessment and decision of LOG under a draft questionnaire and/or policy.
+
+    Shows whom the change moves before it goes live: profile transitions (old -> new), decisions
+    that flip, clients who would become lowest category, answers the draft no longer accepts and
+    what to do about them. Nothing is written to LOG.
+
+    \b
+    Example:
+      suitability audit impact demo.sqlite3 --questionnaire draft-2027.1.json --out impact.html --lang en
+    """
+    if questionnaire_ref is None and policy_ref is None:
+        raise click.UsageError("give --questionnaire, --policy or both: the draft(s) to compare")
+    registry = _registry(ctx)
+    q = registry.resolve_questionnaire(questionnaire_ref) if questionnaire_ref else None
+    p = registry.resolve_policy(policy_ref) if policy_ref else None
+    store = _existing_log(ctx, log)
+    result = impact(store, q, p, since=since, until=until, progress=_progress("impact", store.size()))
+    if out_file:
+        write_atomic(out_file, render_impact(result, lang))
+    if as_json:
+        click.echo(result.as_json())
+        return
+    en = lang == "en"
+    click.echo(
+        f"{result.assessments} assessments, {result.decisions} decisions replayed; "
+        f"{result.moved} change category, {result.flipped} decisions flip"
+        if en
+        else f"重放 {result.assessments} 份评估、{result.decisions} 笔判定；{result.moved} 份改变类别，{result.flipped} 笔判定改变结果"
+    )
+    click.echo(
+        _rows_table(
+            ["OLD", "NEW", "COUNT", "SEQ"], [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.transitions]
+        )
+    )
+    click.echo(
+        _rows_table(
+            ["LEVEL", "OLD", "NEW", "REASONS", "COUNT", "SEQ"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.flips],
+        )
+    )
+    if result.lowest_count:
+        click.echo(
+            f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}"
+        )
+    click.echo(
+        _rows_table(
+            ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count), result.actions[r.key[1]][lang]] for r in result.rejected],
+        )
+    )
+
+
+def _seq_list(seqs: Sequence[int], count: int) -> str:
+    return ",".join(map(str, seqs)) + (f",… (+{count - len(seqs)})" if count > len(seqs) else "")
+
+
+@questionnaire_group.command("stats")
+@_log_argument
+@click.option("--questionnaire", "ref", required=True, metavar="ID@VERSION", help="The questionnaire version.")
+@click.option(
+    "--window-days", default=30, show_default=True, type=click.IntRange(1, 3650), help="A retake is this close."
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def questionnaire_stats_command(
+    ctx: click.Context, log: str, ref: str, window_days: int, out_file: str | None, lang: str, as_json: bool
+) -> None:
+    """Item statistics of a questionnaire version from the answers recorded in LOG.
+
+    Per question the answers and the options nobody chose, the item-rest correlation (a question
+    below 0.2 does not discriminate); Cronbach's alpha per dimension; the distribution of total
+    scores with bunching just above band edges flagged; how often a retake changes the profile.
+
+    \b
+    Example:
+      suitability questionnaire stats demo.sqlite3 --questionnaire cn-securities-individual@2026.1 --lang en
+    """
+    store = _existing_log(ctx, log)
+    results = questionnaire_stats(store, ref, window_days=window_days, progress=_progress("stats", store.size()))
+    if out_file:
+        write_atomic(out_file, render_stats(results, lang))
+    if as_json:
+        click.echo(stats_json(results))
+        return
+    for r in results:
+        click.echo(f"{r.questionnaire}: {r.assessments} assessments")
+        rows = [
+            [q.id, q.dimension, "-" if q.item_rest is None else f"{q.item_rest:.2f}", ",".join(q.unused) or "-"]
+            for q in r.questions
+        ]
+        click.echo(_rows_table(["QUESTION", "DIMENSION", "ITEM-REST R", "NOBODY CHOSE"], rows))
+        dims = [[d.dimension, d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"] for d in r.dimensions]
+        click.echo(_rows_table(["DIMENSION", "ITEMS", "ALPHA"], dims))
+        edges = [
+            [e.profile, e.edge, e.below, e.above, "-" if e.p_value is None else f"{e.p_value:.2g}"] for e in r.edges
+        ]
+        click.echo(_rows_table(["PROFILE", "EDGE", "BELOW", "ABOVE", "P"], edges))
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        click.echo(
+            f"retakes within {r.window_days} days: {r.retakes}, changed {r.retakes_changed}, agreement {agreement}"
+        )
+        for flag in r.flags:
+            click.echo(f"FLAG {flag}")
+
+
+@audit_group.command("recheck")
+@_log_argument
+@click.option("--catalog", "catalog_file", required=True, type=click.Path(), help="The products as rated now.")
+@click.option(
+    "--holdings", "holdings_file", type=click.Path(dir_okay=False), help="CSV client_id,product_id: only these."
+)
+@click.option("--record", "record_it", is_flag=True, help="Record the re-check in LOG (a recheck record).")
+@_actor_option
+@_as_of_option
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "csv", "json"]), show_default=True)
+@click.pass_context
+def audit_recheck(
+    ctx: click.Context,
+    log: str,
+    catalog_file: str,
+    holdings_file: str | None,
+    record_it: bool,
+    actor: str | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
+    """List the clients whose latest suitable (or confirmed) sale would no longer be suitable.
+
+    Each sale in LOG is decided again with the product as --catalog rates it now, and with the
+    client's newest assessment; a reason the client had not already accepted makes a notice, with
+    the policy's text in zh-CN and en (CSRC 办法 Art. 21). With --record the re-check is recorded.
+
+    \b
+    Example:
+      suitability audit recheck suitability-log.sqlite3 --catalog catalog-2027.csv --holdings holdings.csv --format csv
+    """
+    store = _existing_log(ctx, log)
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    engine = Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode()) if record_it else None
+    result = recheck(
+        store,
+        load_catalog(catalog_file),
+        read_holdings(holdings_file) if holdings_file else None,
+        as_of=as_of or datetime.now(UTC),
+        engine=engine,
+        actor=actor,
+        pseudonym_key=key.encode() if key else None,
+        progress=_progress("recheck", store.size()),
+    )
+    if fmt == "json":
+        click.echo(result.as_json())
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        for line in csv.reader(result.as_csv().splitlines()):
+            writer.writerow([_csv_cell(c) for c in line])
+        return
+    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}", f"{n.profile_was}->{n.profile_now}",
+             n.sale, n.decision_seq, " ".join(n.causes), " ".join(n.codes)] for n in result.notices]  # fmt: skip
+    click.echo(_rows_table(["CLIENT", "PRODUCT", "RATING", "PROFILE", "SALE", "SEQ", "CAUSES", "CODES"], rows))
+    click.echo(f"{len(result.notices)} of {result.checked} sales would no longer be suitable")
+    for client, product in result.unmatched:
+        click.echo(f"held without a suitable or confirmed sale on record: {_safe(client)} {_safe(product)}")
+    if result.recorded:
+        click.echo(f"recorded as seq {result.recorded[0]} ({result.recorded[1]})")
 
 
 @cli.command("demo")

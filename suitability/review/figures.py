@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..__about__ import __version__
@@ -27,6 +27,9 @@ from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
 from ..policy import REASON_DIMENSIONS
 from .query import RISK_LEVELS, row_instant, rows
+
+if TYPE_CHECKING:
+    from .stats import QuestionnaireStats
 
 SEQS_SHOWN = 12
 AGE_BANDS = ((0, 39, "<40"), (40, 59, "40-59"), (60, 64, "60-64"), (65, 69, "65-69"), (70, 200, "70+"))
@@ -232,6 +235,7 @@ class Review:
     version: str = __version__
     documents: list[str] = field(default_factory=list)
     tz: str = "UTC"
+    questionnaires: list[QuestionnaireStats] = field(default_factory=list)  # evidence per version (stats.py)
 
 
 # ``at`` is the store's clock (recorded_at), which windows, months and drift checks use, since a
@@ -378,6 +382,9 @@ def review(
         findings, drift_by_actor = _findings(db, config)
         actors = _actors(db, config, drift_by_actor)
         db.close()
+    from .stats import questionnaire_stats
+
+    questionnaires = questionnaire_stats(store, window_days=config.retake_window_days)
     flagged_actors = [a for a in actors if a.flags]
     findings += [
         Finding(
@@ -405,6 +412,7 @@ def review(
         generated_at=(now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         documents=documents,
         tz=tz,
+        questionnaires=questionnaires,
     )
 
 

@@ -16,9 +16,12 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from html import escape
+from typing import Any
 
 from ..i18n import name, pN_, tr
 from .figures import AGE_BANDS, Cell, Figure, Review
+from .impact import Impact
+from .stats import QuestionnaireStats
 
 #: One colour per meaning, the same in every chart.
 COLOURS: dict[str, dict[str, str]] = {
@@ -344,7 +347,7 @@ def render(result: Review, lang: str = "zh-CN") -> str:
             hours=c.dated_tolerance_hours,
         )
     )
-    figures = "".join(_figure(f, lang) for f in result.figures)
+    figures = "".join(_figure(f, lang) for f in result.figures) + stats_section(result.questionnaires, lang)
     root = base64.b64encode(result.root).decode()
     names = (
         tr(lang, "actor"),
@@ -408,3 +411,201 @@ document.documentElement.dataset.overflowing = String([...charts].filter(c => c.
 </script>
 </body></html>
 """
+
+
+# --- foresight: the impact of a draft, and the evidence that a questionnaire measures something ---
+
+_STYLE = """
+body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2em auto; max-width: 1000px; color: #1d2733; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
+table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #dde3ea; padding: .3em .5em; text-align: left; font-size: .9em; }
+tr.flagged td, tr.changed td { background: #fbe3e3; }
+code { background: #f1f4f7; padding: 0 .3em; } .note { color: #55606d; font-size: .9em; }
+"""
+
+_IMPACT_TEXT = {
+    "title": {"zh-CN": "草案影响评估", "en": "Impact of a draft"},
+    "summary": {
+        "zh-CN": "重放 {a} 份评估与 {d} 笔判定：{m} 份评估改变类别，{f} 笔判定改变结果。未向日志写入任何内容。",
+        "en": "Replayed {a} assessments and {d} decisions: {m} assessments change category, {f} decisions change outcome. Nothing was written to the log.",
+    },
+    "transitions": {"zh-CN": "风险等级迁移（原 → 新）", "en": "Profile transitions (old → new)"},
+    "flips": {
+        "zh-CN": "改变结果的判定（按产品风险等级与原因）",
+        "en": "Decisions that flip (by product level and reason)",
+    },
+    "lowest": {
+        "zh-CN": "将成为最低类别（或不适格）的客户",
+        "en": "Clients who would become lowest category (or not eligible)",
+    },
+    "rejected": {"zh-CN": "草案不再接受的答案", "en": "Answers the draft no longer accepts"},
+    "old": {"zh-CN": "原", "en": "old"},
+    "new": {"zh-CN": "新", "en": "new"},
+    "count": {"zh-CN": "数量", "en": "count"},
+    "level": {"zh-CN": "产品风险等级", "en": "product level"},
+    "reasons": {"zh-CN": "原因变化", "en": "reasons gained (+) or lost (−)"},
+    "question": {"zh-CN": "问题", "en": "question"},
+    "problem": {"zh-CN": "问题类型", "en": "problem"},
+    "action": {"zh-CN": "处理方式", "en": "what to do"},
+    "clients": {"zh-CN": "客户", "en": "clients"},
+}
+
+
+def _table_html(head: list[str], rows: list[tuple[list[str], str]]) -> str:
+    if not rows:
+        return "<p class='empty'>—</p>"
+    cells = "".join(
+        f"<tr class='{cls}'>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row, cls in rows
+    )
+    return "<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def impact_section(result: Impact, lang: str = "zh-CN") -> str:
+    """The impact of a draft as an HTML section (tables in the review report's style, seqs behind each number)."""
+
+    def t(key: str) -> str:
+        return _IMPACT_TEXT[key][lang]
+
+    summary = t("summary").format(a=result.assessments, d=result.decisions, m=result.moved, f=result.flipped)
+    drafts = " · ".join(x for x in (result.questionnaire, result.policy) if x)
+    transitions = _table_html(
+        [t("old"), t("new"), t("count"), "seq"],
+        [
+            ([r.key[0], r.key[1], str(r.count), _seqs(r.seqs, r.count)], "changed" if r.key[0] != r.key[1] else "")
+            for r in result.transitions
+        ],
+    )
+    flips = _table_html(
+        [t("level"), t("old"), t("new"), t("reasons"), t("count"), "seq"],
+        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "") for r in result.flips],
+    )
+    lowest = _table_html(
+        [t("old"), t("new"), t("count"), "seq"],
+        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "flagged") for r in result.lowest],
+    )
+    clients = (
+        f"<p class='note'>{t('clients')} ({result.lowest_count}): {escape(', '.join(result.lowest_clients))}</p>"
+        if result.lowest_clients
+        else ""
+    )
+    rejected = _table_html(
+        [t("question"), t("problem"), t("count"), "seq", t("action")],
+        [
+            ([*r.key, str(r.count), _seqs(r.seqs, r.count), result.actions.get(r.key[1], {}).get(lang, "")], "flagged")
+            for r in result.rejected
+        ],
+    )
+    return (
+        f'<section id="impact"><h2>{t("title")}: {escape(drafts)}</h2><p>{escape(summary)}</p>'
+        f"<h2>{t('transitions')}</h2>{transitions}<h2>{t('flips')}</h2>{flips}"
+        f"<h2>{t('lowest')}</h2>{lowest}{clients}<h2>{t('rejected')}</h2>{rejected}</section>"
+    )
+
+
+def render_impact(result: Impact, lang: str = "zh-CN") -> str:
+    """The impact of a draft as one self-contained HTML document."""
+    title = _IMPACT_TEXT["title"][lang]
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{impact_section(result, lang)}</body></html>\n"
+    )
+
+
+_STATS_TEXT: dict[str, dict[str, Any]] = {
+    "title": {"zh-CN": "问卷有效性证据", "en": "Evidence that the questionnaire measures something"},
+    "note": {
+        "zh-CN": "题目-其余总分相关（校正后题总相关）低于 {m} 的题目不能区分客户；各维度为 Cronbach α；分界线上方的总分聚集（单侧二项检验）可能表明答案受到引导。",
+        "en": "A question whose item-rest correlation (corrected item-total) is below {m} does not discriminate between clients; "
+        "α is Cronbach's per dimension; totals bunched just above a band edge (one-sided binomial test) suggest coached answers.",
+    },
+    "head": {
+        "zh-CN": ("题目", "维度", "答案分布", "无人选择", "题目-其余相关", "标记"),
+        "en": ("question", "dimension", "answers", "nobody chose", "item-rest r", "flags"),
+    },
+    "dims": {"zh-CN": ("维度", "计分题数", "Cronbach α"), "en": ("dimension", "scored items", "Cronbach's α")},
+    "edges": {
+        "zh-CN": ("等级", "分界", "分界下方", "分界上方", "p 值", "聚集"),
+        "en": ("profile", "edge", "just below", "just above", "p", "bunching"),
+    },
+    "scores": {"zh-CN": "总分分布", "en": "Distribution of total scores"},
+    "retakes": {
+        "zh-CN": "{w} 天内重新评估 {n} 次，其中 {c} 次类别改变（一致率 {a}）",
+        "en": "{n} retakes within {w} days, {c} with a changed category (agreement {a})",
+    },
+    "assessments": {"zh-CN": "份评估", "en": "assessments"},
+}
+
+
+def _histogram(scores: dict[int, int], edges: list[int]) -> str:
+    """Bars of plain HTML (the report's SVG charts are its figures, one each): a band edge in red."""
+    if not scores:
+        return "<p class='empty'>—</p>"
+    low, high = min(scores), max(scores)
+    top = max(scores.values())
+    bars = "".join(
+        f'<span title="{s}: {scores.get(s, 0)}" style="display:inline-block;width:8px;margin-right:1px;'
+        f'height:{max(1, 150 * scores.get(s, 0) // top)}px;background:{"#b83b3b" if s in edges else COLOURS["profile"]["C3"]}"></span>'
+        for s in range(low, high + 1)
+    )
+    return f'<div class="histogram" style="display:flex;align-items:flex-end;height:155px">{bars}</div><p class="note">{low} … {high}</p>'
+
+
+def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
+    """The questionnaire statistics as an HTML section (one part per questionnaire version)."""
+    if not results:
+        return ""
+    from .stats import DISCRIMINATION_MIN
+
+    text = _STATS_TEXT
+    parts = [f'<section id="questionnaire-stats"><h2>{text["title"][lang]}</h2>'
+             f'<p class="note">{escape(text["note"][lang].format(m=DISCRIMINATION_MIN))}</p>']  # fmt: skip
+    for r in results:
+        rows = [
+            (
+                [
+                    q.id,
+                    q.dimension,
+                    " ".join(f"{o}:{n}" for o, n in q.answers.items()),
+                    ", ".join(q.unused),
+                    "-" if q.item_rest is None else f"{q.item_rest:.2f}",
+                    "; ".join(q.flags),
+                ],
+                "flagged" if q.flags else "",
+            )
+            for q in r.questions
+        ]
+        dims = [([d.dimension, str(d.items), "-" if d.alpha is None else f"{d.alpha:.2f}"], "") for d in r.dimensions]
+        edges = [
+            (
+                [
+                    e.profile,
+                    str(e.edge),
+                    str(e.below),
+                    str(e.above),
+                    "-" if e.p_value is None else f"{e.p_value:.2g}",
+                    "!" if e.flagged else "",
+                ],
+                "flagged" if e.flagged else "",
+            )
+            for e in r.edges
+        ]
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        retakes = text["retakes"][lang].format(w=r.window_days, n=r.retakes, c=r.retakes_changed, a=agreement)
+        seqs = f" — {_seqs(r.retake_seqs, r.retakes_changed)}" if r.retake_seqs else ""
+        parts.append(
+            f"<h2>{escape(r.questionnaire)}: {r.assessments} {text['assessments'][lang]}</h2>"
+            f"{_table_html(list(text['head'][lang]), rows)}{_table_html(list(text['dims'][lang]), dims)}"
+            f"<h2>{text['scores'][lang]}</h2>{_histogram(r.scores, [e.edge for e in r.edges])}"
+            f"{_table_html(list(text['edges'][lang]), edges)}<p>{escape(retakes + seqs)}</p>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_stats(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
+    """The questionnaire statistics as one self-contained HTML document."""
+    title = _STATS_TEXT["title"][lang]
+    return (
+        f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{stats_section(results, lang)}</body></html>\n"
+    )

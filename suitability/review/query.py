@@ -46,7 +46,7 @@ ROW_FIELDS = (
 
 
 #: The values a row's ``outcome`` takes (decisions, confirmations, assessments).
-OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent")
+OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent", "rechecked")
 
 
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
@@ -226,6 +226,15 @@ def _row(seq: int, record: Record, lookup: Callable[[int], dict[str, Any]]) -> d
             reasons=[r["code"] for r in result["reasons"]],
             age=_client_age(record["client"], recorded),
             refers_to=record["assessment_seq"],
+        )
+    elif record["type"] == "recheck":
+        # what the firm looked at and found: the reason codes of every finding, once each
+        codes = [code for finding in record["findings"] for code in finding["codes"]]
+        row.update(
+            as_of=record["as_of"],
+            actor=record.get("actor"),
+            outcome="rechecked",
+            reasons=list(dict.fromkeys(codes)),
         )
     else:
         decided = lookup(_earlier(record["decision_seq"], "decision_seq", seq))
@@ -439,6 +448,12 @@ _SHAPES: dict[str, dict[str, Any]] = {
         "client": {"client_id": str, "full_civil_capacity": bool, "birth_date?": _OPT_TEXT},
         "product": {"id": str, "risk_level": str},
         "result": {"outcome": str, "reasons": [{"code": str}]},
+    },
+    "recheck": {
+        "recorded_at": str,
+        "as_of": str,
+        "actor?": _OPT_TEXT,
+        "findings": [{"codes": [str]}],
     },
     "confirmation": {
         "recorded_at": str,
