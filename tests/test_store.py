@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import random
 import sqlite3
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -148,10 +149,12 @@ def test_find_returns_the_first_record_with_a_key_before_and_after_folds(
 ) -> None:
     """Whether its key was folded into the index (an epoch closed with its filter, or the open one) or is
     still recent, a record is found, and the first one; keys sharing the 15 characters it is filed
-    under are told apart."""
+    under are told apart. So too by a reader on another connection, which keeps what it saw waiting
+    while the writer folds."""
     kind = SmallEpochs if small else SQLiteStore
     with tempfile.TemporaryDirectory() as folder:
         store = kind(Path(folder) / "log.sqlite3", fold=fold)
+        reader = kind(Path(folder) / "log.sqlite3")
         first: dict[str, int] = {}
         n = 0
         for keys in batches:
@@ -159,12 +162,13 @@ def test_find_returns_the_first_record_with_a_key_before_and_after_folds(
                 first.setdefault(key, stored.seq)
             n += len(keys)
             for key, seq in first.items():
-                found = store.find(key)
-                assert found is not None and found.seq == seq
-                assert orjson.loads(found.data)["n"] == seq
-            assert store.find("asm_never") is None
+                for found in (store.find(key), reader.find(key)):
+                    assert found is not None and found.seq == seq
+                    assert orjson.loads(found.data)["n"] == seq
+            assert store.find("asm_never") is None and reader.find("asm_never") is None
             assert_filters_cover_keys(store)
         store.close()
+        reader.close()
         reopened = kind(Path(folder) / "log.sqlite3", fold=3)  # another writer, another fold
         reopened.append([note("late", n)])
         assert all(reopened.find(k).seq == s for k, s in first.items())  # type: ignore[union-attr]
@@ -186,9 +190,21 @@ def test_epoch_filters_written_by_several_processes_at_once(tmp_path: Path) -> N
     """Four processes append at once, each closing epochs (and writing their filters) as its fold comes."""
     path = tmp_path / "log.sqlite3"
     SmallEpochs(path).close()
+    reader = SmallEpochs(path)
+    seen: dict[str, int] = {}
+    rnd = random.Random(4)
     with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork")) as pool:
         runs = [pool.submit(_small_epochs_writer, str(path), w, 150) for w in range(4)]
+        while not all(run.done() for run in runs):  # looks up while the writers append and fold
+            key = f"w{rnd.randrange(4)}-{rnd.randrange(150)}-0"
+            found = reader.find(key)
+            if found is not None:
+                assert seen.setdefault(key, found.seq) == found.seq
         acked = [pair for run in runs for pair in run.result()]
+    by_key = {k: s for s, k in acked}
+    assert seen and all(by_key[k] == s for k, s in seen.items())  # what it found, it found right
+    assert all(reader.find(k).seq == s for s, k in acked)  # type: ignore[union-attr]
+    reader.close()
     store = SmallEpochs(path)
     assert sorted(seq for seq, _ in acked) == list(range(store.size())) and store.size() == 4 * 300
     assert store._db.execute("SELECT COUNT(*) FROM key_filters").fetchone()[0] > 250

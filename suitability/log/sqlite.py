@@ -84,18 +84,24 @@ _TRIGGERS = (
         BEGIN SELECT RAISE(ABORT, 'the checkpoints kept with the decision log are append-only'); END""",
 )
 # The first record with a key: through the folded index, a seek in each epoch from ?2 on (those
-# without a filter in the reader's cache: usually only the open one), a seek in each closed epoch
-# whose filter may hold the key ({candidates}), and among the keys not folded yet (at most
-# ``fold``, in a narrow table read whole). One statement, so one snapshot, whatever another writer
-# folds meanwhile; filters already cached describe epochs that no longer change.
+# without a filter in the reader's cache: usually only the open one) and in each closed epoch whose
+# filter may hold the key ({candidates}); among the keys not folded yet, those the reader has not
+# seen yet (seq beyond ?4), and ?3, where the reader saw the key waiting. One statement, so one
+# snapshot, whatever another writer folds meanwhile: what the reader cached is true forever (a
+# closed epoch never changes, a record never changes), and whatever it cached that has been folded
+# since is found in the index as well.
 _FIND = """
 WITH epochs(e) AS (SELECT ?2 UNION ALL SELECT e + 1 FROM epochs WHERE e < (SELECT MAX(epoch) FROM keys))
 SELECT seq, data FROM records WHERE seq IN (
     SELECT keys.seq FROM epochs JOIN keys ON keys.epoch = epochs.e AND keys.suffix = substr(?1, -15)
     UNION ALL
-    SELECT seq FROM recent_keys WHERE key = ?1{candidates}
+    SELECT seq FROM recent_keys WHERE seq > ?4 AND key = ?1
+    UNION ALL
+    SELECT ?3{candidates}
 ) AND key = ?1 ORDER BY seq LIMIT 1
 """
+# The keys that began waiting after ``?1``, and the oldest key waiting (key NULL), in one snapshot.
+_WAITING = "SELECT seq, key FROM recent_keys WHERE seq > ?1 UNION ALL SELECT MIN(seq), NULL FROM recent_keys"
 _CANDIDATES = """
     UNION ALL
     SELECT seq FROM keys WHERE epoch IN ({marks}) AND suffix = substr(?1, -15)"""
@@ -171,6 +177,11 @@ class SQLiteStore(LogStore):
         self._artifacts: set[str] = set()  # keys known to be in the log (records are never removed)
         self._oldest_recent: int | None = None  # read by _next_seq in each append's transaction
         self._filters: list[bytes] = []  # of the closed epochs 0, 1, ...: they never change
+        # The keys seen waiting in recent_keys, each with its first seq (true forever: records never
+        # change), every one waiting up to seq ``_seen`` included; those since folded are dropped.
+        self._waiting: dict[str, int] = {}
+        self._seen = -1
+        self._oldest_seen: int | None = None  # the oldest key waiting at the last look
         if not create and not Path(path).is_file():
             raise LogError(
                 f"no decision log at {path}",
@@ -406,8 +417,12 @@ class SQLiteStore(LogStore):
     def _find(self, db: sqlite3.Connection, key: str) -> Stored | None:
         if self._legacy:
             row = db.execute(_FIND_LEGACY, (key,)).fetchone()
-        elif self._version != FORMAT:
-            row = db.execute(_FIND.format(candidates=""), (key, 0)).fetchone()
+            return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
+        if not db.in_transaction:  # inside an append's, rows read could yet be rolled back
+            self._see_waiting(db)
+        waiting = self._waiting.get(key)
+        if self._version != FORMAT:
+            row = db.execute(_FIND.format(candidates=""), (key, 0, waiting, self._seen)).fetchone()
         else:
             filters = self._filters
             for epoch, bits in db.execute(
@@ -421,8 +436,28 @@ class SQLiteStore(LogStore):
                 at, mask = bit >> 3, 1 << (bit & 7)
                 candidates = [epoch for epoch in candidates if filters[epoch][at] & mask]
             marks = _CANDIDATES.format(marks=", ".join("?" * len(candidates))) if candidates else ""
-            row = db.execute(_FIND.format(candidates=marks), (key, len(filters), *candidates)).fetchone()
+            row = db.execute(
+                _FIND.format(candidates=marks), (key, len(filters), waiting, self._seen, *candidates)
+            ).fetchone()
         return None if row is None else Stored(row[0], self._bytes(row[0], row[1]))
+
+    def _see_waiting(self, db: sqlite3.Connection) -> None:
+        """Learn the keys that began waiting since the last look; forget those folded since.
+
+        So a lookup reads only the few keys appended since the last one, not every key waiting.
+        """
+        oldest = None
+        waiting = self._waiting
+        for seq, key in db.execute(_WAITING, (self._seen,)):
+            if key is None:
+                oldest = seq
+            else:
+                if waiting.setdefault(key, seq) > seq:
+                    waiting[key] = seq
+                self._seen = max(self._seen, seq)
+        if oldest != self._oldest_seen:  # a fold: the keys it moved are found in the index
+            self._waiting = {} if oldest is None else {k: s for k, s in waiting.items() if s >= oldest}
+            self._oldest_seen = oldest
 
     def get(self, seq: int) -> Stored | None:
         with self._reading() as db:
