@@ -153,9 +153,11 @@ class SQLiteStore(LogStore):
     is ordered by epoch (:data:`EPOCH_BITS`) before key. Keys are digests: indexing each as it was
     written scattered every commit over the whole index and wrote each page it touched to the WAL
     again, which cost batched appends a third of their speed in a new log and two thirds in a log
-    of a million records. Until its fold a key waits in ``recent_keys``, a narrow table in
-    sequence order that lookups read whole. A log of the older format, with a plain index on the
-    key column, is read and written as it is until ``upgrade``.
+    of a million records. The fold that closes an epoch writes its Bloom filter, which readers
+    cache, so a lookup seeks only the epochs that may hold the key. Until its fold a key waits in
+    ``recent_keys``, a narrow table in sequence order; a reader remembers the keys it saw there
+    and reads only those appended since. A log of an older format (a plain index on the key
+    column, or no filters) is read and written as it is until ``upgrade``.
     """
 
     #: Every writer of a log must use the same; only tests make epochs smaller, to close many.
