@@ -15,7 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,7 @@ from ._output import write_atomic
 from .codec import content_hash, read_json, read_text
 from .engine import Engine
 from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
+from .i18n import FALLBACK, LANGUAGES, name, pick, pN_, tr
 from .log import DEFAULT_LOG, LogStore, is_url, open_store, upgrade
 from .log.checkpoint import Checkpoint, Signer, Verifier, open_note, write_key_pair
 from .log.export import copy_log, export
@@ -41,10 +42,10 @@ from .log.verify import (
     verify_consistency_proof,
     verify_proof,
 )
-from .matching import Decision, Evidence, Language
-from .models import LANGUAGES, Assessment, Client, Response, identifier_problem, parse_instant, parse_model
-from .policy import check_pair, load_policy
-from .product import Product, find_product, load_catalog, parse_product
+from .matching import Decision, Evidence, Language, Reason
+from .models import Assessment, Client, Response, identifier_problem, parse_instant, parse_model
+from .policy import Policy, check_pair, load_policy
+from .product import Product, find_product, load_catalog, parse_product, product_horizon
 from .questionnaire import QuestionDoc, Questionnaire, load_questionnaire
 from .questionnaire import upgrade as upgrade_questionnaire
 from .registry import Registry
@@ -63,6 +64,10 @@ from .review import (
     review_json,
 )
 from .review.html import render as render_report
+from .review.html import render_impact, render_stats
+from .review.impact import impact
+from .review.recheck import read_holdings, recheck
+from .review.stats import questionnaire_stats, stats_json
 from .scoring import check_answer, next_question
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,7 +81,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SuitabilityError as exc:
-            click.echo(f"error: {exc.render()}", err=True)
+            click.echo(f"{_error_label(ctx, exc)}: {exc.render()}", err=True)
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -90,13 +95,51 @@ class _Group(click.Group):
             ctx.exit(EXIT_INTERNAL)
 
 
+_LANG = "suitability.lang"
+
+#: What each exit code means, named in the error line of a command run in a --lang.
+_ERROR_KINDS = {
+    3: pN_("error_kind", "input error"),
+    4: pN_("error_kind", "document error"),
+    5: pN_("error_kind", "registry error"),
+    6: pN_("error_kind", "response error"),
+    7: pN_("error_kind", "product error"),
+    8: pN_("error_kind", "decision error"),
+    9: pN_("error_kind", "log error"),
+    10: pN_("error_kind", "integrity error"),
+}
+
+
+def _error_label(ctx: click.Context, exc: SuitabilityError) -> str:
+    """``error`` in English; in another --lang, the CLI's own words (the library's details stay English)."""
+    command: click.Context | None = ctx.meta.get(_LANG)
+    # The language chosen (--lang or $SUITABILITY_LANG); without a choice it stays "error", which scripts match.
+    lang = "en"
+    if command is not None and (
+        "SUITABILITY_LANG" in os.environ
+        or command.get_parameter_source("lang") is click.core.ParameterSource.COMMANDLINE
+    ):
+        lang = command.params.get("lang", "en")
+    if lang == "en":
+        return "error"
+    kind = _ERROR_KINDS.get(exc.exit_code)
+    what = name(lang, "error_kind", kind) if kind else ""
+    return tr(lang, "error ({kind}, exit {code}; details in English)", kind=what, code=exc.exit_code)
+
+
+def _remember_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    ctx.meta[_LANG] = ctx  # shared by the whole run: the error line speaks the command's --lang
+    return value
+
+
 def _lang_option(func: F) -> F:
     return click.option(
         "--lang",
         type=click.Choice(LANGUAGES),
         default=lambda: os.environ.get("SUITABILITY_LANG", "zh-CN"),
         show_default="zh-CN, or $SUITABILITY_LANG",
-        help="Language of the text people read.",
+        callback=_remember_lang,
+        help="Language of the text people read (zh-Hant: documents without it are shown in zh-CN).",
     )(func)
 
 
@@ -307,15 +350,16 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
                 ]
             )
             return
-        rows = [["ID", "VERSION", "STATUS", "EFFECTIVE", "HASH", "TITLE"]]
+        head = [tr(lang, "ID"), tr(lang, "VERSION"), tr(lang, "STATUS"), tr(lang, "EFFECTIVE"), tr(lang, "HASH")]
+        rows = [[*head, tr(lang, "TITLE")]]
         rows += [
             [
                 e.id,
                 e.version,
-                e.status,
+                name(lang, "status", e.status),
                 e.effective_from,
                 e.hash[:19],
-                str((e.document.get("title") or {}).get(lang, "")),
+                pick(e.document.get("title") or {}, lang),
             ]
             for e in entries
         ]
@@ -377,26 +421,36 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -
         _emit_json(q.document)
         return
     m = q.model
-    click.echo(f"{m.title[lang]}\n{q.id}@{q.version} ({q.status}, from {m.effective_from}) {q.hash}")
+    status = tr(lang, "{status}, from {date}", status=name(lang, "status", q.status), date=m.effective_from)
+    click.echo(f"{pick(m.title, lang)}\n{q.id}@{q.version} ({status}) {q.hash}")
     if m.description:
-        click.echo(m.description[lang])
+        click.echo(pick(m.description, lang))
     for number, question in enumerate(m.questions, start=1):
-        kind = {
-            "single": "",
-            "multi": f" [multi {question.aggregate}{f', cap {question.cap}' if question.cap else ''}]",
-            "level": f" [level choice: {' '.join(q.levels)}]",
-        }[question.type]
-        cond = f" (when {json.dumps(question.enable_when, ensure_ascii=False)})" if question.enable_when else ""
-        click.echo(f"\n{number}. {question.text[lang]}  <{question.id}, {question.dimension}>{kind}{cond}")
+        kind = ""
+        if question.type == "multi":
+            how = name(lang, "aggregate", question.aggregate or "")
+            kind = " " + tr(lang, "[multiple choice, {aggregate}]", aggregate=how)
+            if question.cap:
+                kind = " " + tr(lang, "[multiple choice, {aggregate}, cap {cap}]", aggregate=how, cap=question.cap)
+        elif question.type == "level":
+            kind = " " + tr(lang, "[level choice: {levels}]", levels=" ".join(q.levels))
+        cond = ""
+        if question.enable_when:
+            cond = " " + tr(lang, "(when {condition})", condition=json.dumps(question.enable_when, ensure_ascii=False))
+        dimension = name(lang, "question_dimension", question.dimension)
+        click.echo(f"\n{number}. {pick(question.text, lang)}  <{question.id}, {dimension}>{kind}{cond}")
         for option in question.options:
-            ko = " KNOCKOUT→C1 lowest category" if option.knockout else ""
-            click.echo(f"   - {option.id}: {option.text[lang]} ({option.score}){ko}")
-    click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", (b.name or {}).get(lang, "")] for b in m.bands]))
+            ko = " " + tr(lang, "KNOCKOUT→C1 lowest category") if option.knockout else ""
+            click.echo(f"   - {option.id}: {pick(option.text, lang)} ({option.score}){ko}")
+    click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", pick(b.name, lang)] for b in m.bands]))
     for rule in m.rules:
-        effect = f"cap {rule.cap}" if rule.cap is not None else f"lower by {rule.lower_by}"
-        click.echo(f"rule {rule.id}: {effect}: {rule.reason[lang]}")
+        if rule.cap is not None:
+            effect = tr(lang, "cap {cap}", cap=rule.cap)
+        else:
+            effect = tr(lang, "lower by {n}", n=rule.lower_by)
+        click.echo(tr(lang, "rule {id}: {effect}: {reason}", id=rule.id, effect=effect, reason=pick(rule.reason, lang)))
     for check in m.consistency:
-        click.echo(f"consistency {check.id}: {check.message[lang]}")
+        click.echo(tr(lang, "consistency {id}: {message}", id=check.id, message=pick(check.message, lang)))
 
 
 @questionnaire_group.command("upgrade")
@@ -471,27 +525,36 @@ def policy_show(ctx: click.Context, ref: str, lang: str, as_json: bool) -> None:
         _emit_json(p.document)
         return
     m = p.model
-    click.echo(f"{m.title[lang]}\n{p.id}@{p.version} ({p.status}, from {m.effective_from}) {p.hash}")
+    status = tr(lang, "{status}, from {date}", status=name(lang, "status", p.status), date=m.effective_from)
+    click.echo(f"{pick(m.title, lang)}\n{p.id}@{p.version} ({status}) {p.hash}")
     if m.description:
-        click.echo(m.description[lang])
-    click.echo("\n" + _table([["PROFILE", "MAY BUY"]] + [[c, " ".join(m.matrix[c])] for c in m.profiles]))
-    care = f"age >= {m.special_care.min_age} and >= {m.special_care.from_risk}" if m.special_care else "none"
+        click.echo(pick(m.description, lang))
+    head = [tr(lang, "PROFILE"), tr(lang, "MAY BUY")]
+    click.echo("\n" + _table([head] + [[c, " ".join(m.matrix[c])] for c in m.profiles]))
+    none = tr(lang, "none")
+    care = (
+        tr(lang, "age >= {age} and >= {risk}", age=m.special_care.min_age, risk=m.special_care.from_risk)
+        if m.special_care
+        else none
+    )
+    varieties = ", ".join(name(lang, "variety", v) for v in m.varieties)
+    validity = m.assessment_validity_days
     facts = [
-        ["horizons", " < ".join(m.horizons)],
-        ["varieties", f"{', '.join(m.varieties)} ({m.variety_mode})"],
+        [tr(lang, "horizons"), " < ".join(name(lang, "horizon", h) for h in m.horizons)],
+        [tr(lang, "varieties"), f"{varieties} ({name(lang, 'variety_mode', m.variety_mode)})"],
+        [tr(lang, "assessment validity"), tr(lang, "{days} days", days=validity) if validity else none],
+        [tr(lang, "lowest category at most"), m.lowest_category_max_risk],
+        [tr(lang, "professional may buy all"), tr(lang, "yes") if m.professional_may_buy_all else tr(lang, "no")],
+        [tr(lang, "special care"), care],
         [
-            "assessment validity",
-            f"{m.assessment_validity_days} days" if m.assessment_validity_days else "none",
+            tr(lang, "mismatch (client / firm)"),
+            f"{name(lang, 'outcome', m.on_mismatch.client)} / {name(lang, 'outcome', m.on_mismatch.firm)}",
         ],
-        ["lowest category at most", m.lowest_category_max_risk],
-        ["professional may buy all", str(m.professional_may_buy_all).lower()],
-        ["special care", care],
-        ["mismatch (client / firm)", f"{m.on_mismatch.client} / {m.on_mismatch.firm}"],
     ]
     click.echo("\n" + _table(facts))
     click.echo("")
     for code, text in m.messages.items():
-        click.echo(f"{code}: {text[lang]}")
+        click.echo(f"{code}: {pick(text, lang)}")
 
 
 # --- assessing ----------------------------------------------------------------------------------
@@ -502,12 +565,12 @@ def _read_model(model: type[Any], file: str, error: type[SuitabilityError]) -> A
 
 
 def _ask(q: Questionnaire, question: QuestionDoc, lang: str, number: int) -> str | list[str] | None:
-    click.echo(f"\n{number}. {question.text[lang]}")
+    click.echo(f"\n{number}. {pick(question.text, lang)}")
     ids = [o.id for o in question.options]
     for i, option in enumerate(question.options, start=1):
-        click.echo(f"  {i}) {option.text[lang]}")
-    hint = {"zh-CN": "可多选，用逗号分隔", "en": "choose one or more, separated by commas"}[lang]
-    single = {"zh-CN": "请输入序号", "en": "enter a number"}[lang]
+        click.echo(f"  {i}) {pick(option.text, lang)}")
+    hint = tr(lang, "choose one or more, separated by commas")
+    single = tr(lang, "enter a number")
     prompt = hint if question.type == "multi" else single
     while True:
         text = click.prompt(prompt, default="" if not question.required else None, show_default=False).strip()
@@ -519,13 +582,13 @@ def _ask(q: Questionnaire, question: QuestionDoc, lang: str, number: int) -> str
         problem = check_answer(q, question.id, value)
         if problem is None:
             return value
-        click.echo({"zh-CN": "无效的回答：", "en": "Invalid answer: "}[lang] + problem, err=True)
+        click.echo(tr(lang, "Invalid answer: {problem}", problem=problem), err=True)
 
 
 def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[str]]:
     answers: dict[str, str | list[str]] = {}
     skipped: set[str] = set()
-    click.echo(q.model.title[lang])
+    click.echo(pick(q.model.title, lang))
     while (question := next_question(q, answers, frozenset(skipped))) is not None:
         value = _ask(q, question, lang, len(answers) + len(skipped) + 1)
         if value is None:
@@ -536,32 +599,35 @@ def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[st
 
 
 def _not_eligible(a: Assessment, lang: str) -> str:
-    return f"not_eligible: {a.not_eligible.reason.get(lang, '') if a.not_eligible else ''}"
+    return tr(lang, "not eligible: {reason}", reason=pick(a.not_eligible.reason, lang) if a.not_eligible else "")
 
 
 def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
-    band_names = {b.profile: (b.name or {}).get(lang, "") for b in q.model.bands}
-    lowest = {"zh-CN": "（风险承受能力最低类别）", "en": " (lowest category)"}[lang] if a.lowest_category else ""
+    band_names = {b.profile: pick(b.name, lang) for b in q.model.bands}
+    lowest = tr(lang, " (lowest category)") if a.lowest_category else ""
     rows = [
-        ["assessment", a.id],
-        ["client", a.client_id or "-"],
-        ["profile", f"{a.profile} {band_names.get(a.profile, '')}{lowest}" if a.profile else _not_eligible(a, lang)],
-        ["score", str(a.score)],
-        *[[f"  {d}", str(s)] for d, s in a.dimension_scores.items()],
-        ["horizon", a.horizon or "-"],
-        ["varieties", ", ".join(a.varieties) or "-"],
-        ["assessed at", a.assessed_at.isoformat()],
-        ["valid until", a.valid_until.isoformat() if a.valid_until else "-"],
+        [tr(lang, "assessment"), a.id],
+        [tr(lang, "client"), a.client_id or "-"],
         [
-            "questionnaire",
+            tr(lang, "profile"),
+            f"{a.profile} {band_names.get(a.profile, '')}{lowest}" if a.profile else _not_eligible(a, lang),
+        ],
+        [tr(lang, "score"), str(a.score)],
+        *[[f"  {name(lang, 'question_dimension', d)}", str(s)] for d, s in a.dimension_scores.items()],
+        [tr(lang, "horizon"), name(lang, "horizon", a.horizon) if a.horizon else "-"],
+        [tr(lang, "varieties"), ", ".join(name(lang, "variety", v) for v in a.varieties) or "-"],
+        [tr(lang, "assessed at"), a.assessed_at.isoformat()],
+        [tr(lang, "valid until"), a.valid_until.isoformat() if a.valid_until else "-"],
+        [
+            tr(lang, "questionnaire"),
             f"{a.questionnaire.id}@{a.questionnaire.version} {a.questionnaire.hash[:19]}",
         ],
     ]
     click.echo(_table(rows))
     for rule in a.rules_fired:
-        click.echo(f"rule {rule.id}: {rule.reason[lang]}")
+        click.echo(tr(lang, "rule {id}: {reason}", id=rule.id, reason=pick(rule.reason, lang)))
     for violation in a.consistency_violations:
-        click.echo(f"INCONSISTENT {violation.id}: {violation.message[lang]}")
+        click.echo(tr(lang, "INCONSISTENT {id}: {message}", id=violation.id, message=pick(violation.message, lang)))
 
 
 @cli.command("assess")
@@ -625,32 +691,86 @@ def assess_command(
 # --- deciding -----------------------------------------------------------------------------------
 
 
-def _render_decision(d: Decision, lang: str) -> None:
-    label = {
-        "suitable": {"zh-CN": "适当", "en": "suitable"},
-        "requires_confirmation": {
-            "zh-CN": "需客户确认（特别风险警示后）",
-            "en": "requires the client's confirmation after a special warning",
-        },
-        "blocked": {"zh-CN": "禁止销售", "en": "blocked"},
-    }[d.outcome][lang]
+def _reason_text(reason: Reason, d: Decision, lang: str, assessment: Assessment | None, policy: Policy | None) -> str:
+    """A reason as the salesperson reads it: with the horizons and varieties it names in words.
+
+    The policy's text of the reason is filled again with the values named in the text's language
+    (``产品期限（短期）``, not ``（short）``); the recorded text, evidence of what was decided, keeps
+    the values as recorded. Other reasons are shown as recorded.
+    """
+    if reason.code not in ("HORIZON_MISMATCH", "VARIETY_MISMATCH") or assessment is None or policy is None:
+        return pick(reason.text, lang)
+    texts = policy.model.messages.get(reason.code) or reason.text
+    shown = next((tag for tag in FALLBACK.get(lang, (lang, "en")) if tag in texts), "en")
+    values = {
+        "horizon": name(shown, "horizon", assessment.horizon) if assessment.horizon else "-",
+        "product_horizon": name(shown, "horizon", product_horizon(d.product, policy)),
+        "variety": name(shown, "variety", d.product.variety),
+        "client_varieties": "/".join(name(shown, "variety", v) for v in assessment.varieties) or "-",
+    }
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), pick(texts, lang))
+
+
+def _render_decision(
+    d: Decision, lang: str, assessment: Assessment | None = None, policy: Policy | None = None
+) -> None:
+    explained = {
+        "suitable": pN_("outcome_explained", "suitable"),
+        "requires_confirmation": pN_("outcome_explained", "requires the client's confirmation after a special warning"),
+        "blocked": pN_("outcome_explained", "blocked"),
+    }[d.outcome]
+    outcome = f"{d.outcome} ({name(lang, 'outcome_explained', explained)})"
+    if lang != "en":
+        outcome = name(lang, "outcome_explained", explained)
+    investor = name(lang, "investor_type", d.client.investor_type)
     click.echo(
         _table(
             [
-                ["decision", d.id],
-                ["outcome", f"{d.outcome} ({label})"],
-                ["product", f"{d.product.id} {d.product.name[lang]} {d.product.risk_level}"],
-                ["client", f"{d.client.client_id} ({d.client.investor_type})"],
-                ["initiated by", d.initiated_by],
-                ["as of", d.as_of.isoformat()],
-                ["policy", f"{d.policy.id}@{d.policy.version}"],
+                [tr(lang, "decision"), d.id],
+                [tr(lang, "outcome"), outcome],
+                [tr(lang, "product"), f"{d.product.id} {pick(d.product.name, lang)} {d.product.risk_level}"],
+                [tr(lang, "client"), f"{d.client.client_id} ({investor})"],
+                [tr(lang, "initiated by"), name(lang, "initiated_by", d.initiated_by)],
+                [tr(lang, "as of"), d.as_of.isoformat()],
+                [tr(lang, "policy"), f"{d.policy.id}@{d.policy.version}"],
             ]
         )
     )
     for reason in d.reasons:
-        click.echo(f"reason {reason.code} [{reason.dimension}]: {reason.text[lang]}")
+        dimension = name(lang, "dimension", reason.dimension)
+        text = _reason_text(reason, d, lang, assessment, policy)
+        click.echo(tr(lang, "reason {code} [{dimension}]: {text}", code=reason.code, dimension=dimension, text=text))
     for warning in d.warnings:
-        click.echo(f"WARNING {warning.code}: {warning.text[lang]}")
+        text = _reason_text(warning, d, lang, assessment, policy)
+        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=text))
+
+
+def _fit_text(fit: Reason, product: Product, assessment: Assessment, policy: Policy, lang: str) -> str:
+    """Why a recommended product fits, with its term and variety named in ``lang`` (not recorded: shown only)."""
+    if fit.code == "FITS_HORIZON":
+        term, horizon = product_horizon(product, policy), assessment.horizon or "-"
+        return tr(
+            lang,
+            "The product's term ({term}) is no longer than your horizon ({horizon})",
+            term=name(lang, "horizon", term),
+            horizon=name(lang, "horizon", horizon),
+        )
+    if fit.code == "FITS_RISK":
+        levels = policy.allowed.get(assessment.profile or "-", ())
+        allowed = "/".join(sorted(levels, key=policy.risk_index.__getitem__))
+        return tr(
+            lang,
+            "Risk level {risk} is within what {profile} may buy ({allowed})",
+            risk=product.risk_level,
+            profile=assessment.profile,
+            allowed=allowed or "-",
+        )
+    if fit.code == "FITS_PROFESSIONAL":
+        return tr(lang, "A professional investor may buy every risk level")
+    if fit.code == "FITS_VARIETY":
+        variety = name(lang, "variety", product.variety)
+        return tr(lang, "The product's variety ({variety}) is among the varieties you chose", variety=variety)
+    return pick(fit.text, lang)
 
 
 def _product(product_file: str | None, catalog_file: str | None, product_id: str | None) -> Product:
@@ -737,7 +857,7 @@ def decide_command(
     if as_json:
         _emit_json(decision)
     else:
-        _render_decision(decision, lang)
+        _render_decision(decision, lang, assessment, policy)
 
 
 @cli.command("confirm")
@@ -787,7 +907,7 @@ def confirm_command(
             "--evidence",
             InputError,
         )
-    language: Language = "en" if lang == "en" else "zh-CN"
+    language: Language = "en" if lang == "en" else "zh-CN"  # zh-Hant: the warnings shown (and recorded) are zh-CN
     confirmation = _engine(ctx, log).confirm(
         decision, ack, actor, channel, evidence, language=language, confirmed_at=as_of
     )
@@ -795,16 +915,16 @@ def confirm_command(
         _emit_json(confirmation)
         return
     for warning in decision.warnings:
-        click.echo(f"WARNING {warning.code}: {warning.text[lang]}")
+        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=warning.text[language]))
     click.echo(
         _table(
             [
-                ["confirmation", confirmation.id],
-                ["decision", confirmation.decision_id],
-                ["warnings hash", confirmation.warnings_hash],
-                ["actor / channel", f"{actor} / {channel}"],
-                ["confirmed at", confirmation.confirmed_at.isoformat()],
-                ["evidence", f"{evidence.recording_id} {evidence.sha256}" if evidence else "-"],
+                [tr(lang, "confirmation"), confirmation.id],
+                [tr(lang, "decision"), confirmation.decision_id],
+                [tr(lang, "warnings hash"), confirmation.warnings_hash],
+                [tr(lang, "actor / channel"), f"{actor} / {channel}"],
+                [tr(lang, "confirmed at"), confirmation.confirmed_at.isoformat()],
+                [tr(lang, "evidence"), f"{evidence.recording_id} {evidence.sha256}" if evidence else "-"],
             ]
         )
     )
@@ -844,11 +964,11 @@ def recommend_command(
         _emit_json(found)
         return
     if not found:
-        click.echo({"zh-CN": "没有适合的产品。", "en": "No suitable product."}[lang])
+        click.echo(tr(lang, "No suitable product."))
     for item in found:
-        click.echo(f"{item.product.id} {item.product.name[lang]} {item.product.risk_level}")
+        click.echo(f"{item.product.id} {pick(item.product.name, lang)} {item.product.risk_level}")
         for fit in item.fits:
-            click.echo(f"  - {fit.text[lang]}")
+            click.echo(f"  - {_fit_text(fit, item.product, assessment, policy, lang)}")
 
 
 # --- audit ------------------------------------------------------------------------------------
@@ -1281,7 +1401,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     "--type",
     "kind",
     default=None,
-    type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
+    type=click.Choice(["artifact", "assessment", "decision", "confirmation", "recheck"]),
     help="Record type.",
 )
 @click.option(
@@ -1303,6 +1423,12 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     metavar="HOURS",
     help="Only records whose as_of lies more than HOURS from their recorded_at (back- or forward-dated).",
 )
+@click.option(
+    "--lowest-category/--not-lowest-category",
+    "lowest_category",
+    default=None,
+    help="Only clients in (or out of) the lowest risk-tolerance category.",
+)
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "jsonl", "csv"]), show_default=True)
 @click.pass_context
 def audit_query(
@@ -1321,6 +1447,7 @@ def audit_query(
     until: str | None,
     time_: str,
     dated_beyond: float | None,
+    lowest_category: bool | None,
 ) -> None:
     """List the records of LOG that match every filter given, streaming (constant memory).
 
@@ -1335,7 +1462,19 @@ def audit_query(
     """
     store = _existing_log(ctx, log)
     flt = QueryFilter(
-        client, actor, product, risk_level, profile, outcome, reason, kind, since, until, time_, dated_beyond
+        client,
+        actor,
+        product,
+        risk_level,
+        profile,
+        outcome,
+        reason,
+        kind,
+        since,
+        until,
+        time_,
+        dated_beyond,
+        lowest_category,
     )
     found = query(store, flt, progress=_progress("query", store.size()))
     if fmt == "jsonl":
@@ -1374,6 +1513,13 @@ def audit_query(
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
 @_checkpoint_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the figures as JSON here.")
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="The time zone of the report's months: UTC, Asia/Shanghai, Asia/Hong_Kong, Asia/Taipei or any IANA name.",
+)
 @_lang_option
 @click.pass_context
 def audit_report(
@@ -1384,6 +1530,7 @@ def audit_report(
     checkpoint_files: tuple[str, ...],
     public_key: str | None,
     json_file: str | None,
+    tz: str,
     lang: str,
 ) -> None:
     """Write a self-contained HTML review of LOG: integrity first, then the figures a supervisor needs.
@@ -1398,12 +1545,219 @@ def audit_report(
     """
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()))
+    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()), tz=tz)
     write_atomic(out_file, render_report(result, lang))
     if json_file:
         write_atomic(json_file, review_json(result))
-    status = "verified" if result.verified else "FAILED VERIFICATION"
-    click.echo(f"report {out_file}: {result.size} records ({status}), {len(result.findings)} finding(s)")
+    if result.verified:
+        status = tr(lang, "verified")
+    else:
+        status = tr(lang, "FAILED VERIFICATION at seq {seq}", seq=result.first_bad_seq)
+    click.echo(
+        tr(
+            lang,
+            "report {file}: {size} records ({status}), {findings} finding(s)",
+            file=out_file,
+            size=result.size,
+            status=status,
+            findings=len(result.findings),
+        )
+    )
+
+
+# --- foresight: the impact of a draft, re-checks after a change, questionnaire statistics -----
+
+
+def _rows_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    return _table([list(head), *[[str(c) for c in r] for r in rows]]) if rows else "-"
+
+
+@audit_group.command("impact")
+@_log_argument
+@click.option("--questionnaire", "questionnaire_ref", metavar="FILE|ID@VERSION", help="The draft questionnaire.")
+@click.option("--policy", "policy_ref", metavar="FILE|ID@VERSION", help="The draft policy.")
+@click.option("--since", default=None, type=_TimeBound(), help="Only records at or after (recorded_at).")
+@click.option("--until", default=None, type=_TimeBound(), help="Only records before (recorded_at).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def audit_impact(
+    ctx: click.Context,
+    log: str,
+    questionnaire_ref: str | None,
+    policy_ref: str | None,
+    since: str | None,
+    until: str | None,
+    out_file: str | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Replay every recorded assessment and decision of LOG under a draft questionnaire and/or policy.
+
+    Shows whom the change moves before it goes live: profile transitions (old -> new), decisions
+    that flip, clients who would become lowest category, answers the draft no longer accepts and
+    what to do about them. Nothing is written to LOG.
+
+    \b
+    Example:
+      suitability audit impact demo.sqlite3 --questionnaire draft-2027.1.json --out impact.html --lang en
+    """
+    if questionnaire_ref is None and policy_ref is None:
+        raise click.UsageError("give --questionnaire, --policy or both: the draft(s) to compare")
+    registry = _registry(ctx)
+    q = registry.resolve_questionnaire(questionnaire_ref) if questionnaire_ref else None
+    p = registry.resolve_policy(policy_ref) if policy_ref else None
+    store = _existing_log(ctx, log)
+    result = impact(store, q, p, since=since, until=until, progress=_progress("impact", store.size()))
+    if out_file:
+        write_atomic(out_file, render_impact(result, lang))
+    if as_json:
+        click.echo(result.as_json())
+        return
+    en = lang == "en"
+    click.echo(
+        f"{result.assessments} assessments, {result.decisions} decisions replayed; "
+        f"{result.moved} change category, {result.flipped} decisions flip"
+        if en
+        else f"重放 {result.assessments} 份评估、{result.decisions} 笔判定；{result.moved} 份改变类别，{result.flipped} 笔判定改变结果"
+    )
+    click.echo(
+        _rows_table(
+            ["OLD", "NEW", "COUNT", "SEQ"], [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.transitions]
+        )
+    )
+    click.echo(
+        _rows_table(
+            ["LEVEL", "OLD", "NEW", "REASONS", "COUNT", "SEQ"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.flips],
+        )
+    )
+    if result.lowest_count:
+        click.echo(
+            f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}"
+        )
+    click.echo(
+        _rows_table(
+            ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count), result.actions[r.key[1]][lang]] for r in result.rejected],
+        )
+    )
+
+
+def _seq_list(seqs: Sequence[int], count: int) -> str:
+    return ",".join(map(str, seqs)) + (f",… (+{count - len(seqs)})" if count > len(seqs) else "")
+
+
+@questionnaire_group.command("stats")
+@_log_argument
+@click.option("--questionnaire", "ref", required=True, metavar="ID@VERSION", help="The questionnaire version.")
+@click.option(
+    "--window-days", default=30, show_default=True, type=click.IntRange(1, 3650), help="A retake is this close."
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_output_options
+@click.pass_context
+def questionnaire_stats_command(
+    ctx: click.Context, log: str, ref: str, window_days: int, out_file: str | None, lang: str, as_json: bool
+) -> None:
+    """Item statistics of a questionnaire version from the answers recorded in LOG.
+
+    Per question the answers and the options nobody chose, the item-rest correlation (a question
+    below 0.2 does not discriminate); Cronbach's alpha per dimension; the distribution of total
+    scores with bunching just above band edges flagged; how often a retake changes the profile.
+
+    \b
+    Example:
+      suitability questionnaire stats demo.sqlite3 --questionnaire cn-securities-individual@2026.1 --lang en
+    """
+    store = _existing_log(ctx, log)
+    results = questionnaire_stats(store, ref, window_days=window_days, progress=_progress("stats", store.size()))
+    if out_file:
+        write_atomic(out_file, render_stats(results, lang))
+    if as_json:
+        click.echo(stats_json(results))
+        return
+    for r in results:
+        click.echo(f"{r.questionnaire}: {r.assessments} assessments")
+        rows = [
+            [q.id, q.dimension, "-" if q.item_rest is None else f"{q.item_rest:.2f}", ",".join(q.unused) or "-"]
+            for q in r.questions
+        ]
+        click.echo(_rows_table(["QUESTION", "DIMENSION", "ITEM-REST R", "NOBODY CHOSE"], rows))
+        dims = [[d.dimension, d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"] for d in r.dimensions]
+        click.echo(_rows_table(["DIMENSION", "ITEMS", "ALPHA"], dims))
+        edges = [
+            [e.profile, e.edge, e.below, e.above, "-" if e.p_value is None else f"{e.p_value:.2g}"] for e in r.edges
+        ]
+        click.echo(_rows_table(["PROFILE", "EDGE", "BELOW", "ABOVE", "P"], edges))
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        click.echo(
+            f"retakes within {r.window_days} days: {r.retakes}, changed {r.retakes_changed}, agreement {agreement}"
+        )
+        for flag in r.flags:
+            click.echo(f"FLAG {flag}")
+
+
+@audit_group.command("recheck")
+@_log_argument
+@click.option("--catalog", "catalog_file", required=True, type=click.Path(), help="The products as rated now.")
+@click.option(
+    "--holdings", "holdings_file", type=click.Path(dir_okay=False), help="CSV client_id,product_id: only these."
+)
+@click.option("--record", "record_it", is_flag=True, help="Record the re-check in LOG (a recheck record).")
+@_actor_option
+@_as_of_option
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "csv", "json"]), show_default=True)
+@click.pass_context
+def audit_recheck(
+    ctx: click.Context,
+    log: str,
+    catalog_file: str,
+    holdings_file: str | None,
+    record_it: bool,
+    actor: str | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
+    """List the clients whose latest suitable (or confirmed) sale would no longer be suitable.
+
+    Each sale in LOG is decided again with the product as --catalog rates it now, and with the
+    client's newest assessment; a reason the client had not already accepted makes a notice, with
+    the policy's text in zh-CN and en (CSRC 办法 Art. 21). With --record the re-check is recorded.
+
+    \b
+    Example:
+      suitability audit recheck suitability-log.sqlite3 --catalog catalog-2027.csv --holdings holdings.csv --format csv
+    """
+    store = _existing_log(ctx, log)
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    engine = Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode()) if record_it else None
+    result = recheck(
+        store,
+        load_catalog(catalog_file),
+        read_holdings(holdings_file) if holdings_file else None,
+        as_of=as_of or datetime.now(UTC),
+        engine=engine,
+        actor=actor,
+        pseudonym_key=key.encode() if key else None,
+        progress=_progress("recheck", store.size()),
+    )
+    if fmt == "json":
+        click.echo(result.as_json())
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        for line in csv.reader(result.as_csv().splitlines()):
+            writer.writerow([_csv_cell(c) for c in line])
+        return
+    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}", f"{n.profile_was}->{n.profile_now}",
+             n.sale, n.decision_seq, " ".join(n.causes), " ".join(n.codes)] for n in result.notices]  # fmt: skip
+    click.echo(_rows_table(["CLIENT", "PRODUCT", "RATING", "PROFILE", "SALE", "SEQ", "CAUSES", "CODES"], rows))
+    click.echo(f"{len(result.notices)} of {result.checked} sales would no longer be suitable")
+    for client, product in result.unmatched:
+        click.echo(f"held without a suitable or confirmed sale on record: {_safe(client)} {_safe(product)}")
+    if result.recorded:
+        click.echo(f"recorded as seq {result.recorded[0]} ({result.recorded[1]})")
 
 
 @cli.command("demo")

@@ -51,12 +51,14 @@ from .questionnaire import Questionnaire
 from .records import (
     AssessmentRecord,
     DecisionRecord,
+    RecheckFinding,
     Record,
     assessment_draft,
     confirmation_draft,
     decision_draft,
     pseudonym,
     read_record,
+    recheck_draft,
 )
 from .registry import Registry
 from .scoring import assess
@@ -240,6 +242,7 @@ class Engine:
             or record is None
             or record["type"] == "artifact"
             or record["type"] == "confirmation"
+            or record["type"] == "recheck"
             or record["type"] != kind
         ):
             raise DecisionError(
@@ -439,3 +442,33 @@ class Engine:
         decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self._commits.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return chosen
+
+    def record_recheck(
+        self,
+        findings: Sequence[RecheckFinding],
+        products: Sequence[Product],
+        *,
+        checked: int,
+        catalog: str,
+        holdings: str | None = None,
+        as_of: date | datetime | None = None,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Record a re-check of earlier sales (see :mod:`suitability.review.recheck`); return its seq and id.
+
+        The record says that the firm looked (``checked`` sales, against the re-rated ``catalog``
+        and, if given, the ``holdings``) and what it found; verify checks that every finding names
+        an earlier decision and assessment, and replay recomputes each finding.
+        """
+        _check_actor(actor)
+        draft = recheck_draft(
+            list(findings),
+            list(products),
+            as_of=self._when(as_of),
+            checked=checked,
+            catalog=catalog,
+            holdings=holdings,
+            actor=actor,
+        )
+        stored = self.store.append([draft])
+        return stored[-1].seq, str(draft.key)
