@@ -48,7 +48,7 @@ LANGUAGES = ("zh-CN", "en")  # suitability.models.LANGUAGES
 DEFAULT_LOG = "suitability-log.sqlite3"  # suitability.log.DEFAULT_LOG
 OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent")
 TIMES = ("recorded", "as-of")  # suitability.review.query.OUTCOMES and TIMES
-DEMO_CLIENTS, DEMO_SEED = 2000, 20261128  # suitability.review.demo.CLIENTS and SEED
+DEMO_CLIENTS, DEMO_SEED = 500, 1  # suitability.review.demo.CLIENTS and SEED
 FORMATS = ("table", "json", "jsonl", "csv")
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
 
