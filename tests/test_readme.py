@@ -13,6 +13,7 @@ block, in order, in one temporary folder holding a copy of examples/, questionna
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -128,10 +129,8 @@ def folder(tmp_path: Path) -> Iterator[Path]:
     if pid_file.exists():  # a server a failed block left running
         with_pid = pid_file.read_text().strip()
         if with_pid.isdigit():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(with_pid), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
 
 
 def test_the_readme_runs_as_written(folder: Path) -> None:
