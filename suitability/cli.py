@@ -64,8 +64,11 @@ class _Group(click.Group):
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit):
             raise
-        except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or EOF at a prompt
-            click.echo("\n" + _text("interrupted", _lang_of(ctx)), err=True)
+        except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, or q at a review
+            # A recording command appends its result in one transaction at its very end: nothing was
+            # recorded. Others (demo, checkpoint, export) may have done part of their work: say less.
+            said = "interrupted" if ctx.meta.get(_RECORDS) else "interrupted_plain"
+            click.echo("\n" + _text(said, _lang_of(ctx)), err=True)
             ctx.exit(EXIT_INTERRUPTED)
         except BrokenPipeError:  # the reader went away (`| head`): stop quietly
             sys.stderr.close()
@@ -90,6 +93,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "zh-CN": "已中断：未记录任何内容。",
         "en": "Interrupted: nothing was recorded.",
     },
+    "interrupted_plain": {"zh-CN": "已中断。", "en": "Interrupted."},
     "next_decide": {
         "zh-CN": "下一步（产品匹配）：",
         "en": "Next (match a product):",
@@ -131,6 +135,11 @@ def _text(key: str, lang: str) -> str:
 
 
 _LANG_KEY = "suitability.lang"
+_RECORDS = "suitability.records"  # set by the commands that record one result (assess, decide, confirm, recommend)
+
+
+def _recording(ctx: click.Context) -> None:
+    ctx.find_root().meta[_RECORDS] = True
 
 
 def _remember_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -908,6 +917,7 @@ def assess_command(
     """
     from .models import Client, Response
 
+    _recording(ctx)
     q = _registry(ctx).resolve_questionnaire(questionnaire_ref, allow_retired=False)
     client = _read_model(Client, client_file, ResponseError, encoding) if client_file else None
     if answers_file:
@@ -1060,6 +1070,7 @@ def decide_command(
     """
     from .models import Assessment
 
+    _recording(ctx)
     assessment = _recorded_ref(assessment_ref, Assessment, "asm_")
     client = _client_or_recorded(client_file, encoding)
     product = _product(product_file, catalog_file, product_id, encoding)
@@ -1147,6 +1158,7 @@ def confirm_command(
     from .matching import Decision, Evidence, Language
     from .models import parse_model
 
+    _recording(ctx)
     if evidence_file and evidence_sha256:
         raise click.UsageError("give --evidence-sha256 or --evidence-file, not both")
     if evidence_file:
@@ -1219,6 +1231,7 @@ def recommend_command(
     from .models import Assessment
     from .product import load_catalog
 
+    _recording(ctx)
     assessment = _recorded_ref(assessment_ref, Assessment, "asm_")
     client = _client_or_recorded(client_file, encoding)
     policy = _registry(ctx).resolve_policy(policy_ref)

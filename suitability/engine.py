@@ -227,8 +227,10 @@ class Engine:
         except ValueError as exc:
             raise self._damaged(seq, exc) from None
         given = self._pseudonymous(client) if client is not None else facts
-        check_client_facts(facts, recorded.assessed_at, given if given is not None else Client(client_id="-"), when)
+        if given is None:  # neither given nor recorded: refused as an assessment without a client
+            check_client_facts(None, recorded.assessed_at, Client(client_id="-"), when)
         assert given is not None
+        check_client_facts(facts, recorded.assessed_at, given, when)
         assert facts is not None  # check_client_facts refused an assessment without facts
         if facts.birth_date is None and facts.age is not None:
             # Only an age was recorded: the decision takes the highest age it allows at ``when``,
