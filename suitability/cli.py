@@ -19,21 +19,23 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
 from .__about__ import __version__
-from .errors import InputError, Problem, ResponseError, SuitabilityError
+from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
+from .i18n import FALLBACK, LANGUAGES, Message, name, pick, pN_, tr
 
 if TYPE_CHECKING:
     from .engine import Engine
     from .log import LogStore
     from .log.checkpoint import Checkpoint, Verifier
-    from .matching import Decision
+    from .matching import Decision, Reason
     from .models import Assessment, Client
+    from .policy import Policy
     from .product import Product
     from .questionnaire import QuestionDoc, Questionnaire
     from .registry import Registry
@@ -44,9 +46,8 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
 
 # Values the options offer before any library module is imported (cold start); tests/test_cli.py
 # checks each against the library's own.
-LANGUAGES = ("zh-CN", "en")  # suitability.models.LANGUAGES
 DEFAULT_LOG = "suitability-log.sqlite3"  # suitability.log.DEFAULT_LOG
-OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent")
+OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent", "rechecked")
 TIMES = ("recorded", "as-of")  # suitability.review.query.OUTCOMES and TIMES
 DEMO_CLIENTS, DEMO_SEED = 500, 1  # suitability.review.demo.CLIENTS and SEED
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -60,7 +61,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SuitabilityError as exc:
-            click.echo(f"error: {exc.render()}", err=True)
+            click.echo(f"{_error_label(ctx, exc)}: {exc.render()}", err=True)
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit):
             raise
@@ -87,54 +88,33 @@ def _lang_of(ctx: click.Context) -> str:
     return found if found in LANGUAGES else lang if lang in LANGUAGES else "zh-CN"
 
 
-# The texts this module shows people, in one place (to move into message catalogs).
-_TEXTS: dict[str, dict[str, str]] = {
-    "interrupted": {
-        "zh-CN": "已中断：未记录任何内容。",
-        "en": "Interrupted: nothing was recorded.",
-    },
-    "interrupted_plain": {"zh-CN": "已中断。", "en": "Interrupted."},
-    "next_decide": {
-        "zh-CN": "下一步（产品匹配）：",
-        "en": "Next (match a product):",
-    },
-    "next_confirm": {
-        "zh-CN": "下一步（客户坚持购买时，记录确认）：",
-        "en": "Next (if the client insists, record the confirmation):",
-    },
-    "client_facts": {"zh-CN": "客户信息", "en": "Client facts"},
-    "client_id": {"zh-CN": "客户编号", "en": "Client id"},
-    "investor_type": {
-        "zh-CN": "投资者类型（1 普通投资者，2 专业投资者）",
-        "en": "Investor type (1 ordinary, 2 professional)",
-    },
-    "birth_date": {"zh-CN": "出生日期（YYYY-MM-DD）", "en": "Birth date (YYYY-MM-DD)"},
-    "capacity": {"zh-CN": "是否具有完全民事行为能力（y/n）", "en": "Full civil capacity (y/n)"},
-    "invalid": {"zh-CN": "无效的回答：", "en": "Invalid answer: "},
-    "multi": {
-        "zh-CN": "可多选，用逗号分隔；b 返回上一题",
-        "en": "choose one or more, separated by commas; b goes back",
-    },
-    "single": {"zh-CN": "请输入序号；b 返回上一题", "en": "enter a number; b goes back"},
-    "optional": {"zh-CN": "（可跳过：直接回车）", "en": " (optional: press Enter to skip)"},
-    "first": {"zh-CN": "已是第一题。", "en": "This is the first question."},
-    "review": {"zh-CN": "请核对您的回答", "en": "Review your answers"},
-    "skipped": {"zh-CN": "（未回答）", "en": "(skipped)"},
-    "record_or_edit": {
-        "zh-CN": "输入 y 记录，或输入题号修改该题（q 放弃）",
-        "en": "Enter y to record, or a question number to change it (q to quit)",
-    },
-    "abandoned": {"zh-CN": "已放弃：未记录任何内容。", "en": "Abandoned: nothing was recorded."},
-    "no_suitable": {"zh-CN": "没有适合的产品。", "en": "No suitable product."},
+# The texts this module shows people that the library does not: catalog messages (suitability/locale),
+# rendered in the run's --lang.
+_TEXTS: dict[str, Message] = {
+    "interrupted": Message("Interrupted: nothing was recorded."),
+    "interrupted_plain": Message("Interrupted."),
+    "next_decide": Message("Next (match a product):"),
+    "next_confirm": Message("Next (if the client insists, record the confirmation):"),
+    "client_facts": Message("Client facts"),
+    "client_id": Message("Client id"),
+    "investor_type": Message("Investor type (1 ordinary, 2 professional)"),
+    "birth_date": Message("Birth date (YYYY-MM-DD)"),
+    "capacity": Message("Full civil capacity (y/n)"),
+    "multi": Message("choose one or more, separated by commas; b goes back"),
+    "single": Message("enter a number; b goes back"),
+    "optional": Message(" (optional: press Enter to skip)"),
+    "first": Message("This is the first question."),
+    "review": Message("Review your answers"),
+    "skipped": Message("(skipped)"),
+    "record_or_edit": Message("Enter y to record, or a question number to change it (q to quit)"),
 }
 
 
 def _text(key: str, lang: str) -> str:
-    texts = _TEXTS[key]
-    return texts.get(lang) or texts["en"]
+    return _TEXTS[key][lang]
 
 
-_LANG_KEY = "suitability.lang"
+_LANG_KEY = "suitability.lang-value"
 _RECORDS = "suitability.records"  # set by the commands that record one result (assess, decide, confirm, recommend)
 
 
@@ -142,8 +122,41 @@ def _recording(ctx: click.Context) -> None:
     ctx.find_root().meta[_RECORDS] = True
 
 
+_LANG = "suitability.lang"
+
+#: What each exit code means, named in the error line of a command run in a --lang.
+_ERROR_KINDS = {
+    3: pN_("error_kind", "input error"),
+    4: pN_("error_kind", "document error"),
+    5: pN_("error_kind", "registry error"),
+    6: pN_("error_kind", "response error"),
+    7: pN_("error_kind", "product error"),
+    8: pN_("error_kind", "decision error"),
+    9: pN_("error_kind", "log error"),
+    10: pN_("error_kind", "integrity error"),
+}
+
+
+def _error_label(ctx: click.Context, exc: SuitabilityError) -> str:
+    """``error`` in English; in another --lang, the CLI's own words (the library's details stay English)."""
+    command: click.Context | None = ctx.meta.get(_LANG)
+    # The language chosen (--lang or $SUITABILITY_LANG); without a choice it stays "error", which scripts match.
+    lang = "en"
+    if command is not None and (
+        "SUITABILITY_LANG" in os.environ
+        or command.get_parameter_source("lang") is click.core.ParameterSource.COMMANDLINE
+    ):
+        lang = command.params.get("lang", "en")
+    if lang == "en":
+        return "error"
+    kind = _ERROR_KINDS.get(exc.exit_code)
+    what = name(lang, "error_kind", kind) if kind else ""
+    return tr(lang, "error ({kind}, exit {code}; details in English)", kind=what, code=exc.exit_code)
+
+
 def _remember_lang(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    ctx.find_root().meta[_LANG_KEY] = value
+    ctx.meta[_LANG] = ctx  # shared by the whole run: the error line speaks the command's --lang
+    ctx.meta[_LANG_KEY] = value
     return value
 
 
@@ -154,8 +167,7 @@ def _lang_option(func: F) -> F:
         default=lambda: os.environ.get("SUITABILITY_LANG", "zh-CN"),
         show_default="zh-CN, or $SUITABILITY_LANG",
         callback=_remember_lang,
-        is_eager=True,
-        help="Language of the text people read.",
+        help="Language of the text people read (zh-Hant: documents without it are shown in zh-CN).",
     )(func)
 
 
@@ -505,18 +517,20 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
             {
                 "id": e.id,
                 "version": e.version,
-                "status": e.status,
+                "status": e.status if not out.table else name(lang, "status", e.status),
                 "effective_from": e.effective_from,
                 "hash": e.hash if not out.table else e.hash[:19],
                 "source": e.source,
-                "title": e.document.get("title")
-                if not out.table
-                else str((e.document.get("title") or {}).get(lang, "")),
+                "title": e.document.get("title") if not out.table else pick(e.document.get("title") or {}, lang),
             }
             for e in entries
         ]
         columns = ["id", "version", "status", "effective_from", "hash", "title"]
-        _emit_rows(out, columns if out.table else [*columns, "source"], rows)
+        if out.table:
+            heads = [tr(lang, "ID"), tr(lang, "VERSION"), tr(lang, "STATUS"), tr(lang, "EFFECTIVE"), tr(lang, "HASH")]
+            _emit_rows(out, columns, rows, headers=[*heads, tr(lang, "TITLE")])
+        else:
+            _emit_rows(out, [*columns, "source"], rows)
 
     list_.help = f"List the registered {kind} documents.\n\n\b\nExample:\n  suitability {kind} list --lang en"
 
@@ -598,24 +612,97 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, out: Output) -> 
         _emit_document(out, q.document)
         return
     m = q.model
-    click.echo(f"{m.title[lang]}\n{q.id}@{q.version} ({q.status}, from {m.effective_from}) {q.hash}")
+    status = tr(lang, "{status}, from {date}", status=name(lang, "status", q.status), date=m.effective_from)
+    click.echo(f"{pick(m.title, lang)}\n{q.id}@{q.version} ({status}) {q.hash}")
     if m.description:
-        click.echo(m.description[lang])
+        click.echo(pick(m.description, lang))
     for number, question in enumerate(m.questions, start=1):
-        kind = {
-            "single": "",
-            "multi": f" [multi {question.aggregate}{f', cap {question.cap}' if question.cap else ''}]",
-        }[question.type]
-        cond = f" (when {json.dumps(question.enable_when, ensure_ascii=False)})" if question.enable_when else ""
-        click.echo(f"\n{number}. {question.text[lang]}  <{question.id}, {question.dimension}>{kind}{cond}")
+        kind = ""
+        if question.type == "multi":
+            how = name(lang, "aggregate", question.aggregate or "")
+            kind = " " + tr(lang, "[multiple choice, {aggregate}]", aggregate=how)
+            if question.cap:
+                kind = " " + tr(lang, "[multiple choice, {aggregate}, cap {cap}]", aggregate=how, cap=question.cap)
+        elif question.type == "level":
+            kind = " " + tr(lang, "[level choice: {levels}]", levels=" ".join(q.levels))
+        cond = ""
+        if question.enable_when:
+            cond = " " + tr(lang, "(when {condition})", condition=json.dumps(question.enable_when, ensure_ascii=False))
+        dimension = name(lang, "question_dimension", question.dimension)
+        click.echo(f"\n{number}. {pick(question.text, lang)}  <{question.id}, {dimension}>{kind}{cond}")
         for option in question.options:
-            ko = " KNOCKOUT→C1 lowest category" if option.knockout else ""
-            click.echo(f"   - {option.id}: {option.text[lang]} ({option.score}){ko}")
-    click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", (b.name or {}).get(lang, "")] for b in m.bands]))
+            ko = " " + tr(lang, "KNOCKOUT→C1 lowest category") if option.knockout else ""
+            click.echo(f"   - {option.id}: {pick(option.text, lang)} ({option.score}){ko}")
+    click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", pick(b.name, lang)] for b in m.bands]))
     for rule in m.rules:
-        click.echo(f"rule {rule.id}: cap {rule.cap}: {rule.reason[lang]}")
+        if rule.cap is not None:
+            effect = tr(lang, "cap {cap}", cap=rule.cap)
+        else:
+            effect = tr(lang, "lower by {n}", n=rule.lower_by)
+        click.echo(tr(lang, "rule {id}: {effect}: {reason}", id=rule.id, effect=effect, reason=pick(rule.reason, lang)))
     for check in m.consistency:
-        click.echo(f"consistency {check.id}: {check.message[lang]}")
+        click.echo(tr(lang, "consistency {id}: {message}", id=check.id, message=pick(check.message, lang)))
+
+
+@questionnaire_group.command("upgrade")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out_file", type=click.Path(), help="Write here (whole or not at all), not to stdout.")
+def questionnaire_upgrade(file: str, out_file: str | None) -> None:
+    """Write the format-1 questionnaire FILE in format 2 (schema_version 2): the same questions,
+    bands, rules and derivations, scoring every answer set alike, with its C1..C5 scale declared.
+
+    \b
+    Example:
+      suitability questionnaire upgrade my-questionnaire.json -o my-questionnaire-2.json
+    """
+    from .codec import read_json
+    from .questionnaire import upgrade as upgrade_questionnaire
+
+    text = json.dumps(upgrade_questionnaire(read_json(file), file), ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        click.echo(text, nl=False)
+    else:
+        _write_atomic(out_file, text)
+
+
+@policy_group.command("check")
+@click.argument("ref", metavar="POLICY")
+@click.option(
+    "--questionnaire",
+    "questionnaire_refs",
+    multiple=True,
+    required=True,
+    metavar="ID[@VERSION]|FILE",
+    help="A questionnaire the policy is used with (repeat for several).",
+)
+@click.pass_context
+def policy_check(ctx: click.Context, ref: str, questionnaire_refs: tuple[str, ...]) -> None:
+    """Say what POLICY cannot do with each questionnaire: a scale it does not accept (an error,
+    exit 4), no horizon or variety derived, levels never reached, risk levels no profile may buy
+    (warnings, exit 0).
+
+    \b
+    Example:
+      suitability policy check cn-csrc --questionnaire cn-securities-individual
+    """
+    from .policy import check_pair
+
+    registry = _registry(ctx)
+    policy = registry.resolve_policy(ref)
+    failed: list[Problem] = []
+    for q_ref in questionnaire_refs:
+        errors, warnings = check_pair(policy, registry.resolve_questionnaire(q_ref))
+        for problem in errors:
+            click.echo(f"error: {problem.code}: {problem.message}")
+        for problem in warnings:
+            click.echo(f"warning: {problem.code}: {problem.message}")
+        if not errors and not warnings:
+            click.echo(f"ok {policy.id}@{policy.version} with {q_ref}")
+        failed += errors
+    if failed:
+        raise DocumentError(
+            f"policy {policy.id}@{policy.version} cannot be used with every questionnaire given", failed
+        )
 
 
 @policy_group.command("show")
@@ -634,27 +721,36 @@ def policy_show(ctx: click.Context, ref: str, lang: str, out: Output) -> None:
         _emit_document(out, p.document)
         return
     m = p.model
-    click.echo(f"{m.title[lang]}\n{p.id}@{p.version} ({p.status}, from {m.effective_from}) {p.hash}")
+    status = tr(lang, "{status}, from {date}", status=name(lang, "status", p.status), date=m.effective_from)
+    click.echo(f"{pick(m.title, lang)}\n{p.id}@{p.version} ({status}) {p.hash}")
     if m.description:
-        click.echo(m.description[lang])
-    click.echo("\n" + _table([["PROFILE", "MAY BUY"]] + [[c, " ".join(m.matrix[c])] for c in m.profiles]))
-    care = f"age >= {m.special_care.min_age} and >= {m.special_care.from_risk}" if m.special_care else "none"
+        click.echo(pick(m.description, lang))
+    head = [tr(lang, "PROFILE"), tr(lang, "MAY BUY")]
+    click.echo("\n" + _table([head] + [[c, " ".join(m.matrix[c])] for c in m.profiles]))
+    none = tr(lang, "none")
+    care = (
+        tr(lang, "age >= {age} and >= {risk}", age=m.special_care.min_age, risk=m.special_care.from_risk)
+        if m.special_care
+        else none
+    )
+    varieties = ", ".join(name(lang, "variety", v) for v in m.varieties)
+    validity = m.assessment_validity_days
     facts = [
-        ["horizons", " < ".join(m.horizons)],
-        ["varieties", f"{', '.join(m.varieties)} ({m.variety_mode})"],
+        [tr(lang, "horizons"), " < ".join(name(lang, "horizon", h) for h in m.horizons)],
+        [tr(lang, "varieties"), f"{varieties} ({name(lang, 'variety_mode', m.variety_mode)})"],
+        [tr(lang, "assessment validity"), tr(lang, "{days} days", days=validity) if validity else none],
+        [tr(lang, "lowest category at most"), m.lowest_category_max_risk],
+        [tr(lang, "professional may buy all"), tr(lang, "yes") if m.professional_may_buy_all else tr(lang, "no")],
+        [tr(lang, "special care"), care],
         [
-            "assessment validity",
-            f"{m.assessment_validity_days} days" if m.assessment_validity_days else "none",
+            tr(lang, "mismatch (client / firm)"),
+            f"{name(lang, 'outcome', m.on_mismatch.client)} / {name(lang, 'outcome', m.on_mismatch.firm)}",
         ],
-        ["lowest category at most", m.lowest_category_max_risk],
-        ["professional may buy all", str(m.professional_may_buy_all).lower()],
-        ["special care", care],
-        ["mismatch (client / firm)", f"{m.on_mismatch.client} / {m.on_mismatch.firm}"],
     ]
     click.echo("\n" + _table(facts))
     click.echo("")
     for code, text in m.messages.items():
-        click.echo(f"{code}: {text[lang]}")
+        click.echo(f"{code}: {pick(text, lang)}")
 
 
 # --- assessing ----------------------------------------------------------------------------------
@@ -694,7 +790,7 @@ def _say(text: str = "") -> None:
 def _answer_text(question: QuestionDoc, value: str | list[str] | None, lang: str) -> str:
     if value is None:
         return _text("skipped", lang)
-    texts = {o.id: o.text[lang] for o in question.options}
+    texts = {o.id: pick(o.text, lang) for o in question.options}
     picks = value if isinstance(value, list) else [value]
     return "; ".join(texts.get(p, p) for p in picks)
 
@@ -705,10 +801,10 @@ def _ask(
     """Ask one question (``number``/``total``); raise :class:`_Back` when the person goes back."""
     from .scoring import check_answer
 
-    _say(f"\n[{number}/{total}] {question.text[lang]}")
+    _say(f"\n[{number}/{total}] {pick(question.text, lang)}")
     ids = [o.id for o in question.options]
     for i, option in enumerate(question.options, start=1):
-        _say(f"  {i}) {option.text[lang]}")
+        _say(f"  {i}) {pick(option.text, lang)}")
     prompt = _text("multi" if question.type == "multi" else "single", lang)
     if not question.required:
         prompt += _text("optional", lang)
@@ -728,7 +824,7 @@ def _ask(
         problem = check_answer(q, question.id, value)
         if problem is None:
             return value
-        _say(_text("invalid", lang) + problem)
+        _say(tr(lang, "Invalid answer: {problem}", problem=problem))
 
 
 def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[str]]:
@@ -744,7 +840,7 @@ def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[st
     skipped: set[str] = set()
     history: list[str] = []  # the questions asked, in order
     earlier: dict[str, str | list[str] | None] = {}  # answers given before going back or editing
-    _say(q.model.title[lang])
+    _say(pick(q.model.title, lang))
     while True:
         while (question := next_question(q, answers, frozenset(skipped))) is not None:
             try:
@@ -764,7 +860,7 @@ def _interactive_answers(q: Questionnaire, lang: str) -> dict[str, str | list[st
                 answers[question.id] = value
         _say(f"\n{_text('review', lang)}")
         rows = [
-            [f"{n}.", questions[qid].text[lang], _answer_text(questions[qid], answers.get(qid), lang)]
+            [f"{n}.", pick(questions[qid].text, lang), _answer_text(questions[qid], answers.get(qid), lang)]
             for n, qid in enumerate(history, start=1)
         ]
         _say(_table(rows))
@@ -792,7 +888,7 @@ def _ask_fact(prompt: str, field: str, facts: dict[str, Any], lang: str, convert
             parse_model(Client, {**facts, field: value}, "<terminal>", ResponseError)
         except (ValueError, ResponseError) as exc:
             message = exc.problems[0].message if isinstance(exc, ResponseError) and exc.problems else str(exc)
-            _say(_text("invalid", lang) + message)
+            _say(tr(lang, "Invalid answer: {problem}", problem=message))
             continue
         facts[field] = value
         return
@@ -829,29 +925,36 @@ def _interactive_client(lang: str) -> Client:
     return Client.model_validate(facts)
 
 
+def _not_eligible(a: Assessment, lang: str) -> str:
+    return tr(lang, "not eligible: {reason}", reason=pick(a.not_eligible.reason, lang) if a.not_eligible else "")
+
+
 def _render_assessment(q: Questionnaire, a: Assessment, lang: str) -> None:
-    band_names = {b.profile: (b.name or {}).get(lang, "") for b in q.model.bands}
-    lowest = {"zh-CN": "（风险承受能力最低类别）", "en": " (lowest category)"}[lang] if a.lowest_category else ""
+    band_names = {b.profile: pick(b.name, lang) for b in q.model.bands}
+    lowest = tr(lang, " (lowest category)") if a.lowest_category else ""
     rows = [
-        ["assessment", a.id],
-        ["client", a.client_id or "-"],
-        ["profile", f"{a.profile} {band_names.get(a.profile, '')}{lowest}"],
-        ["score", str(a.score)],
-        *[[f"  {d}", str(s)] for d, s in a.dimension_scores.items()],
-        ["horizon", a.horizon or "-"],
-        ["varieties", ", ".join(a.varieties) or "-"],
-        ["assessed at", a.assessed_at.isoformat()],
-        ["valid until", a.valid_until.isoformat() if a.valid_until else "-"],
+        [tr(lang, "assessment"), a.id],
+        [tr(lang, "client"), a.client_id or "-"],
         [
-            "questionnaire",
+            tr(lang, "profile"),
+            f"{a.profile} {band_names.get(a.profile, '')}{lowest}" if a.profile else _not_eligible(a, lang),
+        ],
+        [tr(lang, "score"), str(a.score)],
+        *[[f"  {name(lang, 'question_dimension', d)}", str(s)] for d, s in a.dimension_scores.items()],
+        [tr(lang, "horizon"), name(lang, "horizon", a.horizon) if a.horizon else "-"],
+        [tr(lang, "varieties"), ", ".join(name(lang, "variety", v) for v in a.varieties) or "-"],
+        [tr(lang, "assessed at"), a.assessed_at.isoformat()],
+        [tr(lang, "valid until"), a.valid_until.isoformat() if a.valid_until else "-"],
+        [
+            tr(lang, "questionnaire"),
             f"{a.questionnaire.id}@{a.questionnaire.version} {a.questionnaire.hash[:19]}",
         ],
     ]
     click.echo(_table(rows))
     for rule in a.rules_fired:
-        click.echo(f"rule {rule.id}: {rule.reason[lang]}")
+        click.echo(tr(lang, "rule {id}: {reason}", id=rule.id, reason=pick(rule.reason, lang)))
     for violation in a.consistency_violations:
-        click.echo(f"INCONSISTENT {violation.id}: {violation.message[lang]}")
+        click.echo(tr(lang, "INCONSISTENT {id}: {message}", id=violation.id, message=pick(violation.message, lang)))
 
 
 def _log_flag(ctx: click.Context, log: str) -> str:
@@ -944,32 +1047,90 @@ def assess_command(
 # --- deciding -----------------------------------------------------------------------------------
 
 
-def _render_decision(d: Decision, lang: str) -> None:
-    label = {
-        "suitable": {"zh-CN": "适当", "en": "suitable"},
-        "requires_confirmation": {
-            "zh-CN": "需客户确认（特别风险警示后）",
-            "en": "requires the client's confirmation after a special warning",
-        },
-        "blocked": {"zh-CN": "禁止销售", "en": "blocked"},
-    }[d.outcome][lang]
+def _reason_text(reason: Reason, d: Decision, lang: str, assessment: Assessment | None, policy: Policy | None) -> str:
+    """A reason as the salesperson reads it: with the horizons and varieties it names in words.
+
+    The policy's text of the reason is filled again with the values named in the text's language
+    (``产品期限（短期）``, not ``（short）``); the recorded text, evidence of what was decided, keeps
+    the values as recorded. Other reasons are shown as recorded.
+    """
+    if reason.code not in ("HORIZON_MISMATCH", "VARIETY_MISMATCH") or assessment is None or policy is None:
+        return pick(reason.text, lang)
+    from .product import product_horizon
+
+    texts = policy.model.messages.get(reason.code) or reason.text
+    shown = next((tag for tag in FALLBACK.get(lang, (lang, "en")) if tag in texts), "en")
+    values = {
+        "horizon": name(shown, "horizon", assessment.horizon) if assessment.horizon else "-",
+        "product_horizon": name(shown, "horizon", product_horizon(d.product, policy)),
+        "variety": name(shown, "variety", d.product.variety),
+        "client_varieties": "/".join(name(shown, "variety", v) for v in assessment.varieties) or "-",
+    }
+    return re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), pick(texts, lang))
+
+
+def _render_decision(
+    d: Decision, lang: str, assessment: Assessment | None = None, policy: Policy | None = None
+) -> None:
+    explained = {
+        "suitable": pN_("outcome_explained", "suitable"),
+        "requires_confirmation": pN_("outcome_explained", "requires the client's confirmation after a special warning"),
+        "blocked": pN_("outcome_explained", "blocked"),
+    }[d.outcome]
+    outcome = f"{d.outcome} ({name(lang, 'outcome_explained', explained)})"
+    if lang != "en":
+        outcome = name(lang, "outcome_explained", explained)
+    investor = name(lang, "investor_type", d.client.investor_type)
     click.echo(
         _table(
             [
-                ["decision", d.id],
-                ["outcome", f"{d.outcome} ({label})"],
-                ["product", f"{d.product.id} {d.product.name[lang]} {d.product.risk_level}"],
-                ["client", f"{d.client.client_id} ({d.client.investor_type})"],
-                ["initiated by", d.initiated_by],
-                ["as of", d.as_of.isoformat()],
-                ["policy", f"{d.policy.id}@{d.policy.version}"],
+                [tr(lang, "decision"), d.id],
+                [tr(lang, "outcome"), outcome],
+                [tr(lang, "product"), f"{d.product.id} {pick(d.product.name, lang)} {d.product.risk_level}"],
+                [tr(lang, "client"), f"{d.client.client_id} ({investor})"],
+                [tr(lang, "initiated by"), name(lang, "initiated_by", d.initiated_by)],
+                [tr(lang, "as of"), d.as_of.isoformat()],
+                [tr(lang, "policy"), f"{d.policy.id}@{d.policy.version}"],
             ]
         )
     )
     for reason in d.reasons:
-        click.echo(f"reason {reason.code} [{reason.dimension}]: {reason.text[lang]}")
+        dimension = name(lang, "dimension", reason.dimension)
+        text = _reason_text(reason, d, lang, assessment, policy)
+        click.echo(tr(lang, "reason {code} [{dimension}]: {text}", code=reason.code, dimension=dimension, text=text))
     for warning in d.warnings:
-        click.echo(f"WARNING {warning.code}: {warning.text[lang]}")
+        text = _reason_text(warning, d, lang, assessment, policy)
+        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=text))
+
+
+def _fit_text(fit: Reason, product: Product, assessment: Assessment, policy: Policy, lang: str) -> str:
+    """Why a recommended product fits, with its term and variety named in ``lang`` (not recorded: shown only)."""
+    from .product import product_horizon
+
+    if fit.code == "FITS_HORIZON":
+        term, horizon = product_horizon(product, policy), assessment.horizon or "-"
+        return tr(
+            lang,
+            "The product's term ({term}) is no longer than your horizon ({horizon})",
+            term=name(lang, "horizon", term),
+            horizon=name(lang, "horizon", horizon),
+        )
+    if fit.code == "FITS_RISK":
+        levels = policy.allowed.get(assessment.profile or "-", ())
+        allowed = "/".join(sorted(levels, key=policy.risk_index.__getitem__))
+        return tr(
+            lang,
+            "Risk level {risk} is within what {profile} may buy ({allowed})",
+            risk=product.risk_level,
+            profile=assessment.profile,
+            allowed=allowed or "-",
+        )
+    if fit.code == "FITS_PROFESSIONAL":
+        return tr(lang, "A professional investor may buy every risk level")
+    if fit.code == "FITS_VARIETY":
+        variety = name(lang, "variety", product.variety)
+        return tr(lang, "The product's variety ({variety}) is among the varieties you chose", variety=variety)
+    return pick(fit.text, lang)
 
 
 def _product(product_file: str | None, catalog_file: str | None, product_id: str | None, encoding: str) -> Product:
@@ -1075,7 +1236,8 @@ def decide_command(
     client = _client_or_recorded(client_file, encoding)
     product = _product(product_file, catalog_file, product_id, encoding)
     policy = _registry(ctx).resolve_policy(policy_ref)
-    decision = _engine(ctx, log).decide(
+    engine = _engine(ctx, log)
+    decision = engine.decide(
         assessment,
         product,
         client,
@@ -1085,7 +1247,8 @@ def decide_command(
         actor=actor,
     )
     if out.table:
-        _render_decision(decision, lang)
+        recorded = assessment if not isinstance(assessment, str) else engine.recorded_assessment(assessment)[1]
+        _render_decision(decision, lang, recorded, policy)
     else:
         _emit_json(decision)
     if decision.outcome == "requires_confirmation":
@@ -1174,7 +1337,7 @@ def confirm_command(
             InputError,
         )
     given = _recorded_ref(decision_ref, Decision, "dec_")
-    language: Language = "en" if lang == "en" else "zh-CN"
+    language: Language = "en" if lang == "en" else "zh-CN"  # zh-Hant: the warnings shown (and recorded) are zh-CN
     engine = _engine(ctx, log)
     decision = given if not isinstance(given, str) else engine.recorded_decision(given)[1]
     confirmation = engine.confirm(decision, ack, actor, channel, evidence, language=language, confirmed_at=as_of)
@@ -1182,16 +1345,16 @@ def confirm_command(
         _emit_json(confirmation)
         return
     for warning in decision.warnings:
-        click.echo(f"WARNING {warning.code}: {warning.text[lang]}")
+        click.echo(tr(lang, "WARNING {code}: {text}", code=warning.code, text=warning.text[language]))
     click.echo(
         _table(
             [
-                ["confirmation", confirmation.id],
-                ["decision", confirmation.decision_id],
-                ["warnings hash", confirmation.warnings_hash],
-                ["actor / channel", f"{actor} / {channel}"],
-                ["confirmed at", confirmation.confirmed_at.isoformat()],
-                ["evidence", f"{evidence.recording_id} {evidence.sha256}" if evidence else "-"],
+                [tr(lang, "confirmation"), confirmation.id],
+                [tr(lang, "decision"), confirmation.decision_id],
+                [tr(lang, "warnings hash"), confirmation.warnings_hash],
+                [tr(lang, "actor / channel"), f"{actor} / {channel}"],
+                [tr(lang, "confirmed at"), confirmation.confirmed_at.isoformat()],
+                [tr(lang, "evidence"), f"{evidence.recording_id} {evidence.sha256}" if evidence else "-"],
             ]
         )
     )
@@ -1236,22 +1399,24 @@ def recommend_command(
     client = _client_or_recorded(client_file, encoding)
     policy = _registry(ctx).resolve_policy(policy_ref)
     catalog = load_catalog(catalog_file, encoding=encoding)
-    found = _engine(ctx, log).recommend(assessment, catalog, client, policy, as_of, actor=actor)
+    engine = _engine(ctx, log)
+    found = engine.recommend(assessment, catalog, client, policy, as_of, actor=actor)
     if out.format == "json":
         _emit_json(found)
         return
     if out.table:
         if not found:
-            click.echo(_text("no_suitable", lang))
+            click.echo(tr(lang, "No suitable product."))
+        recorded = assessment if not isinstance(assessment, str) else engine.recorded_assessment(assessment)[1]
         for item in found:
-            click.echo(_safe(f"{item.product.id} {item.product.name[lang]} {item.product.risk_level}"))
+            click.echo(_safe(f"{item.product.id} {pick(item.product.name, lang)} {item.product.risk_level}"))
             for fit in item.fits:
-                click.echo(f"  - {fit.text[lang]}")
+                click.echo(f"  - {_fit_text(fit, item.product, recorded, policy, lang)}")
         return
     rows = [
         {
             "product": item.product.id,
-            "name": item.product.name[lang],
+            "name": pick(item.product.name, lang),
             "risk_level": item.product.risk_level,
             "decision": item.decision.id,
             "fits": " ".join(fit.code for fit in item.fits),
@@ -1498,6 +1663,12 @@ def audit_consistency(
     is_flag=True,
     help="Exit 0 on internal consistency alone when no signed checkpoint is checked (a new log, say).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes checking ranges of records side by side (default: every core); the report is the same for any N.",
+)
 @_format_options()
 @click.pass_context
 def audit_verify(
@@ -1507,6 +1678,7 @@ def audit_verify(
     public_key: str | None,
     quick: bool,
     allow_no_checkpoint: bool,
+    jobs: int | None,
     out: Output,
 ) -> None:
     """Check LOG: sequence, canonical bytes, leaf hashes, root (against every checkpoint), references.
@@ -1525,11 +1697,13 @@ def audit_verify(
     """
     import base64
 
-    from .log.verify import NO_CHECKPOINT, verify
+    from .log.verify import NO_CHECKPOINT, default_jobs, verify
 
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    report = verify(store, opened, deep=not quick, progress=_progress("verify", store.size()))
+    report = verify(
+        store, opened, deep=not quick, progress=_progress("verify", store.size()), jobs=jobs or default_jobs()
+    )
     root = base64.b64encode(report.root).decode()
     if not out.table:
         rows = [
@@ -1763,7 +1937,7 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     "--type",
     "kind",
     default=None,
-    type=click.Choice(["artifact", "assessment", "decision", "confirmation"]),
+    type=click.Choice(["artifact", "assessment", "decision", "confirmation", "recheck"]),
     help="Record type.",
 )
 @click.option(
@@ -1785,6 +1959,12 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     metavar="HOURS",
     help="Only records whose as_of lies more than HOURS from their recorded_at (back- or forward-dated).",
 )
+@click.option(
+    "--lowest-category/--not-lowest-category",
+    "lowest_category",
+    default=None,
+    help="Only clients in (or out of) the lowest risk-tolerance category.",
+)
 @_format_options()
 @click.pass_context
 def audit_query(
@@ -1803,6 +1983,7 @@ def audit_query(
     until: str | None,
     time_: str,
     dated_beyond: float | None,
+    lowest_category: bool | None,
 ) -> None:
     """List the records of LOG that match every filter given, streaming (constant memory).
 
@@ -1819,7 +2000,19 @@ def audit_query(
 
     store = _existing_log(ctx, log)
     flt = QueryFilter(
-        client, actor, product, risk_level, profile, outcome, reason, kind, since, until, time_, dated_beyond
+        client,
+        actor,
+        product,
+        risk_level,
+        profile,
+        outcome,
+        reason,
+        kind,
+        since,
+        until,
+        time_,
+        dated_beyond,
+        lowest_category,
     )
     found = query(store, flt, progress=_progress("query", store.size()))
     if out.format in ("jsonl", "json"):
@@ -1850,6 +2043,13 @@ def audit_query(
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Thresholds (JSON); see the README.")
 @_checkpoint_options
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Also write the figures as JSON here.")
+@click.option(
+    "--tz",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="The time zone of the report's months: UTC, Asia/Shanghai, Asia/Hong_Kong, Asia/Taipei or any IANA name.",
+)
 @_lang_option
 @click.pass_context
 def audit_report(
@@ -1860,6 +2060,7 @@ def audit_report(
     checkpoint_files: tuple[str, ...],
     public_key: str | None,
     json_file: str | None,
+    tz: str,
     lang: str,
 ) -> None:
     """Write a self-contained HTML review of LOG: integrity first, then the figures a supervisor needs.
@@ -1877,12 +2078,231 @@ def audit_report(
 
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()))
+    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()), tz=tz)
     _write_atomic(out_file, render_report(result, lang))
     if json_file:
         _write_atomic(json_file, review_json(result))
-    status = "verified" if result.verified else "FAILED VERIFICATION"
-    click.echo(f"report {out_file}: {result.size} records ({status}), {len(result.findings)} finding(s)")
+    if result.verified:
+        status = tr(lang, "verified")
+    else:
+        status = tr(lang, "FAILED VERIFICATION at seq {seq}", seq=result.first_bad_seq)
+    click.echo(
+        tr(
+            lang,
+            "report {file}: {size} records ({status}), {findings} finding(s)",
+            file=out_file,
+            size=result.size,
+            status=status,
+            findings=len(result.findings),
+        )
+    )
+
+
+# --- foresight: the impact of a draft, re-checks after a change, questionnaire statistics -----
+
+
+def _rows_table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    return _table([list(head), *[[str(c) for c in r] for r in rows]]) if rows else "-"
+
+
+@audit_group.command("impact")
+@_log_argument
+@click.option("--questionnaire", "questionnaire_ref", metavar="FILE|ID@VERSION", help="The draft questionnaire.")
+@click.option("--policy", "policy_ref", metavar="FILE|ID@VERSION", help="The draft policy.")
+@click.option("--since", default=None, type=_TimeBound(), help="Only records at or after (recorded_at).")
+@click.option("--until", default=None, type=_TimeBound(), help="Only records before (recorded_at).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_options(_lang_option, _format_options("table", "json"))
+@click.pass_context
+def audit_impact(
+    ctx: click.Context,
+    log: str,
+    questionnaire_ref: str | None,
+    policy_ref: str | None,
+    since: str | None,
+    until: str | None,
+    out_file: str | None,
+    lang: str,
+    out: Output,
+) -> None:
+    """Replay every recorded assessment and decision of LOG under a draft questionnaire and/or policy.
+
+    Shows whom the change moves before it goes live: profile transitions (old -> new), decisions
+    that flip, clients who would become lowest category, answers the draft no longer accepts and
+    what to do about them. Nothing is written to LOG.
+
+    \b
+    Example:
+      suitability audit impact demo.sqlite3 --questionnaire draft-2027.1.json --out impact.html --lang en
+    """
+    from .review.html import render_impact
+    from .review.impact import impact
+
+    if questionnaire_ref is None and policy_ref is None:
+        raise click.UsageError("give --questionnaire, --policy or both: the draft(s) to compare")
+    registry = _registry(ctx)
+    q = registry.resolve_questionnaire(questionnaire_ref) if questionnaire_ref else None
+    p = registry.resolve_policy(policy_ref) if policy_ref else None
+    store = _existing_log(ctx, log)
+    result = impact(store, q, p, since=since, until=until, progress=_progress("impact", store.size()))
+    if out_file:
+        _write_atomic(out_file, render_impact(result, lang))
+    if not out.table:
+        click.echo(result.as_json())
+        return
+    en = lang == "en"
+    click.echo(
+        f"{result.assessments} assessments, {result.decisions} decisions replayed; "
+        f"{result.moved} change category, {result.flipped} decisions flip"
+        if en
+        else f"重放 {result.assessments} 份评估、{result.decisions} 笔判定；{result.moved} 份改变类别，{result.flipped} 笔判定改变结果"
+    )
+    click.echo(
+        _rows_table(
+            ["OLD", "NEW", "COUNT", "SEQ"], [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.transitions]
+        )
+    )
+    click.echo(
+        _rows_table(
+            ["LEVEL", "OLD", "NEW", "REASONS", "COUNT", "SEQ"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.flips],
+        )
+    )
+    if result.lowest_count:
+        click.echo(
+            f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}"
+        )
+    click.echo(
+        _rows_table(
+            ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
+            [[*r.key, r.count, _seq_list(r.seqs, r.count), result.actions[r.key[1]][lang]] for r in result.rejected],
+        )
+    )
+
+
+def _seq_list(seqs: Sequence[int], count: int) -> str:
+    return ",".join(map(str, seqs)) + (f",… (+{count - len(seqs)})" if count > len(seqs) else "")
+
+
+@questionnaire_group.command("stats")
+@_log_argument
+@click.option("--questionnaire", "ref", required=True, metavar="ID@VERSION", help="The questionnaire version.")
+@click.option(
+    "--window-days", default=30, show_default=True, type=click.IntRange(1, 3650), help="A retake is this close."
+)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write an HTML section here.")
+@_options(_lang_option, _format_options("table", "json"))
+@click.pass_context
+def questionnaire_stats_command(
+    ctx: click.Context, log: str, ref: str, window_days: int, out_file: str | None, lang: str, out: Output
+) -> None:
+    """Item statistics of a questionnaire version from the answers recorded in LOG.
+
+    Per question the answers and the options nobody chose, the item-rest correlation (a question
+    below 0.2 does not discriminate); Cronbach's alpha per dimension; the distribution of total
+    scores with bunching just above band edges flagged; how often a retake changes the profile.
+
+    \b
+    Example:
+      suitability questionnaire stats demo.sqlite3 --questionnaire cn-securities-individual@2026.1 --lang en
+    """
+    from .review.html import render_stats
+    from .review.stats import questionnaire_stats, stats_json
+
+    store = _existing_log(ctx, log)
+    results = questionnaire_stats(store, ref, window_days=window_days, progress=_progress("stats", store.size()))
+    if out_file:
+        _write_atomic(out_file, render_stats(results, lang))
+    if not out.table:
+        click.echo(stats_json(results))
+        return
+    for r in results:
+        click.echo(f"{r.questionnaire}: {r.assessments} assessments")
+        rows = [
+            [q.id, q.dimension, "-" if q.item_rest is None else f"{q.item_rest:.2f}", ",".join(q.unused) or "-"]
+            for q in r.questions
+        ]
+        click.echo(_rows_table(["QUESTION", "DIMENSION", "ITEM-REST R", "NOBODY CHOSE"], rows))
+        dims = [[d.dimension, d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"] for d in r.dimensions]
+        click.echo(_rows_table(["DIMENSION", "ITEMS", "ALPHA"], dims))
+        edges = [
+            [e.profile, e.edge, e.below, e.above, "-" if e.p_value is None else f"{e.p_value:.2g}"] for e in r.edges
+        ]
+        click.echo(_rows_table(["PROFILE", "EDGE", "BELOW", "ABOVE", "P"], edges))
+        agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
+        click.echo(
+            f"retakes within {r.window_days} days: {r.retakes}, changed {r.retakes_changed}, agreement {agreement}"
+        )
+        for flag in r.flags:
+            click.echo(f"FLAG {flag}")
+
+
+@audit_group.command("recheck")
+@_log_argument
+@click.option("--catalog", "catalog_file", required=True, type=click.Path(), help="The products as rated now.")
+@click.option(
+    "--holdings", "holdings_file", type=click.Path(dir_okay=False), help="CSV client_id,product_id: only these."
+)
+@click.option("--record", "record_it", is_flag=True, help="Record the re-check in LOG (a recheck record).")
+@_actor_option
+@_as_of_option
+@click.option("--format", "fmt", default="table", type=click.Choice(["table", "csv", "json"]), show_default=True)
+@click.pass_context
+def audit_recheck(
+    ctx: click.Context,
+    log: str,
+    catalog_file: str,
+    holdings_file: str | None,
+    record_it: bool,
+    actor: str | None,
+    as_of: datetime | None,
+    fmt: str,
+) -> None:
+    """List the clients whose latest suitable (or confirmed) sale would no longer be suitable.
+
+    Each sale in LOG is decided again with the product as --catalog rates it now, and with the
+    client's newest assessment; a reason the client had not already accepted makes a notice, with
+    the policy's text in zh-CN and en (CSRC 办法 Art. 21). With --record the re-check is recorded.
+
+    \b
+    Example:
+      suitability audit recheck suitability-log.sqlite3 --catalog catalog-2027.csv --holdings holdings.csv --format csv
+    """
+    import csv
+
+    from .engine import Engine
+    from .product import load_catalog
+    from .review.recheck import read_holdings, recheck
+
+    store = _existing_log(ctx, log)
+    key = os.environ.get("SUITABILITY_PSEUDONYM_KEY")
+    engine = Engine(_registry(ctx), store, pseudonym_key=None if key is None else key.encode()) if record_it else None
+    result = recheck(
+        store,
+        load_catalog(catalog_file),
+        read_holdings(holdings_file) if holdings_file else None,
+        as_of=as_of or datetime.now(UTC),
+        engine=engine,
+        actor=actor,
+        pseudonym_key=key.encode() if key else None,
+        progress=_progress("recheck", store.size()),
+    )
+    if fmt == "json":
+        click.echo(result.as_json())
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        for line in csv.reader(result.as_csv().splitlines()):
+            writer.writerow([_csv_cell(c) for c in line])
+        return
+    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}", f"{n.profile_was}->{n.profile_now}",
+             n.sale, n.decision_seq, " ".join(n.causes), " ".join(n.codes)] for n in result.notices]  # fmt: skip
+    click.echo(_rows_table(["CLIENT", "PRODUCT", "RATING", "PROFILE", "SALE", "SEQ", "CAUSES", "CODES"], rows))
+    click.echo(f"{len(result.notices)} of {result.checked} sales would no longer be suitable")
+    for client, product in result.unmatched:
+        click.echo(f"held without a suitable or confirmed sale on record: {_safe(client)} {_safe(product)}")
+    if result.recorded:
+        click.echo(f"recorded as seq {result.recorded[0]} ({result.recorded[1]})")
 
 
 @cli.command("demo")

@@ -15,18 +15,22 @@ backs no decision.
 
 With a ``pseudonym_key``, client ids are replaced by ``hmac-sha256:<hex>`` and birth dates by the
 age at the call's ``as_of`` before anything is computed, so the log holds what the rules need and
-no more, and every result names the pseudonym. The engine is safe to share between threads.
+no more, and every result names the pseudonym. The engine is safe to share between threads, and
+threads sharing one engine share commits (group commit): each call still returns only once the
+transaction holding its record is durable, and if that transaction fails every call in it raises
+the :class:`~suitability.errors.LogError` and none of them returns a result.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from .errors import DecisionError, InputError, IntegrityError, Problem, ResponseError
-from .log.store import LogStore
+from .log.store import Draft, LogStore, Stored, prepare
 from .matching import (
     Confirmation,
     Decision,
@@ -47,17 +51,82 @@ from .questionnaire import Questionnaire
 from .records import (
     AssessmentRecord,
     DecisionRecord,
+    RecheckFinding,
     Record,
     assessment_draft,
     confirmation_draft,
     decision_draft,
     pseudonym,
     read_record,
+    recheck_draft,
 )
 from .registry import Registry
 from .scoring import assess
 
 _PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
+
+
+class _Waiter:
+    """One call's drafts in a group commit, and what became of them."""
+
+    __slots__ = ("done", "drafts", "error", "stored")
+
+    def __init__(self, drafts: list[Draft]) -> None:
+        self.drafts = drafts
+        self.done = False
+        self.stored: list[Stored] = []
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Appends the drafts of concurrent calls in shared transactions (group commit).
+
+    A call renders its drafts first, outside any lock, then queues them. If no append is under
+    way, it leads: it takes everything queued (its own drafts and those of calls that arrived
+    meanwhile) and appends it in one transaction; otherwise it waits, and the next leader takes
+    its drafts with the others that queued while the previous transaction committed. Each call
+    returns once the transaction holding its records is durable, with their stored form, or
+    raises the error that transaction failed with (then none of its records was written).
+    """
+
+    def __init__(self, store: Callable[[], LogStore]) -> None:
+        self._store = store  # read at each commit: the engine's store may be replaced (wrapped)
+        self._changed = threading.Condition(threading.Lock())
+        self._queue: list[_Waiter] = []
+        self._leading = False
+
+    def append(self, drafts: list[Draft]) -> list[Stored]:
+        for draft in drafts:
+            prepare(draft)  # render and half-hash now: the bytes' cost is the caller's, not the lock's
+        me = _Waiter(drafts)
+        with self._changed:
+            self._queue.append(me)
+            while self._leading and not me.done:
+                self._changed.wait()
+            if not me.done:
+                self._leading = True
+                group, self._queue = self._queue, []
+        if not me.done:
+            self._commit(group)
+        if me.error is not None:
+            raise me.error
+        return me.stored
+
+    def _commit(self, group: list[_Waiter]) -> None:
+        try:
+            stored = self._store().append([draft for waiter in group for draft in waiter.drafts])
+            at = 0
+            for waiter in group:
+                waiter.stored, at = stored[at : at + len(waiter.drafts)], at + len(waiter.drafts)
+        except BaseException as exc:  # the shared transaction failed: it fails every call in it
+            for waiter in group:
+                waiter.error = exc
+        finally:
+            with self._changed:
+                for waiter in group:
+                    waiter.done = True
+                self._leading = False
+                self._changed.notify_all()
 
 
 def _check_actor(actor: str | None) -> None:
@@ -101,6 +170,7 @@ class Engine:
         self._key = pseudonym_key
         self._clock = clock
         self._confirm_within = confirm_within
+        self._commits = _GroupCommit(lambda: self.store)
 
     def _pseudonymous(self, client: Client) -> Client:
         """``client`` named by its pseudonym (a well-formed pseudonym is taken as it is)."""
@@ -154,7 +224,7 @@ class Engine:
         when = self._when(as_of)
         who = self._recordable(self._pseudonymous(client), when) if client is not None else None
         result = assess(q, given, who, when, source=source)
-        self.store.append([assessment_draft(q, given, who, result, actor)])
+        self._commits.append([assessment_draft(q, given, who, result, actor)])
         return result
 
     def _recorded(self, given: Any, model: type[Any], kind: str) -> tuple[int, Any, AssessmentRecord | DecisionRecord]:
@@ -172,6 +242,7 @@ class Engine:
             or record is None
             or record["type"] == "artifact"
             or record["type"] == "confirmation"
+            or record["type"] == "recheck"
             or record["type"] != kind
         ):
             raise DecisionError(
@@ -297,7 +368,7 @@ class Engine:
         self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
-        self.store.append([decision_draft(result, seq, p, status, actor)])
+        self._commits.append([decision_draft(result, seq, p, status, actor)])
         return result
 
     def confirm(
@@ -331,7 +402,7 @@ class Engine:
             confirmed_at=when,
         )
         self._still_confirmable(recorded, when)  # after the decision's own checks: those come first
-        self.store.append([confirmation_draft(result, seq)])
+        self._commits.append([confirmation_draft(result, seq)])
         return result
 
     def _still_confirmable(self, decision: Decision, when: datetime) -> None:
@@ -382,5 +453,35 @@ class Engine:
         status = self._questionnaire_status(recorded)
         # screen refuses an unknown level, term or variety before anything is recorded
         decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
-        self.store.append([decision_draft(d, seq, p, status, actor) for d in decisions])
+        self._commits.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return chosen
+
+    def record_recheck(
+        self,
+        findings: Sequence[RecheckFinding],
+        products: Sequence[Product],
+        *,
+        checked: int,
+        catalog: str,
+        holdings: str | None = None,
+        as_of: date | datetime | None = None,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Record a re-check of earlier sales (see :mod:`suitability.review.recheck`); return its seq and id.
+
+        The record says that the firm looked (``checked`` sales, against the re-rated ``catalog``
+        and, if given, the ``holdings``) and what it found; verify checks that every finding names
+        an earlier decision and assessment, and replay recomputes each finding.
+        """
+        _check_actor(actor)
+        draft = recheck_draft(
+            list(findings),
+            list(products),
+            as_of=self._when(as_of),
+            checked=checked,
+            catalog=catalog,
+            holdings=holdings,
+            actor=actor,
+        )
+        stored = self.store.append([draft])
+        return stored[-1].seq, str(draft.key)

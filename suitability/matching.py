@@ -30,10 +30,10 @@ from typing import Any, Literal, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
-from .errors import DecisionError, Problem
+from .errors import DecisionError, DocumentError, Problem
 from .ids import client_key, digest_id, parts_id
 from .models import Assessment, Client, DocumentRef, LocalizedText, ReadableId, as_instant, identifier_problem
-from .policy import REASON_DIMENSIONS, Policy
+from .policy import FORMAT_2_REASONS, REASON_DIMENSIONS, Policy
 from .product import Product, check_against, product_horizon
 
 Outcome = Literal["suitable", "requires_confirmation", "blocked"]
@@ -204,6 +204,12 @@ def _context(
             [Problem(f"expected assessed_at <= {when.isoformat()}, found {assessment.assessed_at.isoformat()}")],
         )
     client.check_at(when)  # a birth date after as_of is a ResponseError naming /birth_date
+    if (
+        (policy.format == 2 or assessment.format == 2)
+        and assessment.profile is not None
+        and assessment.profile not in policy.profiles
+    ):
+        _scale_mismatch(assessment, policy)
     expiry = policy.expiry(assessment)
     age = client.age_at(when.date()) if policy.care_age is not None else None
     person = (
@@ -218,6 +224,7 @@ def _context(
         initiated_by,
         expiry.date().isoformat() if expiry is not None and when > expiry else None,
         age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
+        None if assessment.not_eligible is None else tuple(sorted(assessment.not_eligible.reason.items())),
     )
     who = client_key(client, "decision")
     prefix = "\x1f".join((assessment.id, who, policy.hash, initiated_by, when.isoformat(), questionnaire_status))
@@ -229,6 +236,21 @@ def _context(
             policy.memo.clear()
         known = policy.memo[person] = {}
     return person, known, hashlib.sha256(prefix.encode())
+
+
+def _scale_mismatch(assessment: Assessment, policy: Policy) -> None:
+    ref = assessment.questionnaire
+    raise DocumentError(
+        f"policy {policy.id}@{policy.version} does not accept the scale of questionnaire {ref.id}@{ref.version}",
+        [
+            Problem(
+                f"expected a profile on the scale policy {policy.id}@{policy.version} accepts {list(policy.profiles)}, "
+                f"found {assessment.profile} from questionnaire {ref.id}@{ref.version}",
+                "/profile",
+                code="SCALE_MISMATCH",
+            )
+        ],
+    )
 
 
 def _decide_product(
@@ -379,6 +401,7 @@ class _Facts(NamedTuple):
     initiated_by: str
     expired_on: str | None
     age: int | None  # set only when at or above the policy's special-care age
+    not_eligible: tuple[tuple[str, str], ...] | None  # a format-2 stop outcome's reason, by language
     # the product
     risk_level: str
     product_horizon: str
@@ -404,6 +427,10 @@ def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Re
         if status == "retired":
             fired.append(_reason(policy, "DOCUMENT_NOT_ACTIVE", (("document", name),)))
             blocking = True
+    if f.not_eligible is not None:  # a format-2 stop: no profile, so nothing may be sold
+        text = policy.localized_message("NOT_ELIGIBLE", {"reason": dict(f.not_eligible)})
+        fired.append(Reason(code="NOT_ELIGIBLE", dimension=FORMAT_2_REASONS["NOT_ELIGIBLE"][0], text=text))
+        blocking = True
     # (2) who may buy at all
     if f.professional_only and not f.professional:
         fired.append(_reason(policy, "PROFESSIONAL_ONLY", ()))
@@ -414,7 +441,7 @@ def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Re
         blocking = True
     # (3) the three matching dimensions, for ordinary investors (and professionals unless exempt)
     mismatch = False
-    if not (f.professional and model.professional_may_buy_all):
+    if f.not_eligible is None and not (f.professional and model.professional_may_buy_all):
         if f.risk_level not in policy.allowed.get(f.profile, ()):
             params = (("allowed", _levels(policy, f.profile)), ("profile", f.profile), ("risk_level", f.risk_level))
             fired.append(_reason(policy, "RISK_ABOVE_PROFILE", params))
@@ -599,7 +626,7 @@ def explain_fit(assessment: Assessment, product: Product, client: Client, policy
         }
         return [Reason(code="FITS_PROFESSIONAL", dimension="investor_type", text=text)]
     horizon = product_horizon(product, policy)
-    allowed = _levels(policy, assessment.profile)
+    allowed = _levels(policy, assessment.profile or "-")
     return [
         Reason(
             code="FITS_RISK",
@@ -626,3 +653,26 @@ def explain_fit(assessment: Assessment, product: Product, client: Client, policy
             },
         ),
     ]
+
+
+def still_suitable(
+    decision: Decision,
+    assessment: Assessment,
+    client: Client,
+    product: Product,
+    policy: Policy,
+    *,
+    confirmed: bool = False,
+) -> list[Reason]:
+    """The reasons a sale would no longer be suitable (a re-check, CSRC 办法 Art. 21).
+
+    ``decision`` was a sale (``suitable``, or ``requires_confirmation`` and ``confirmed``); it is
+    decided again, as the client's own request, with ``product`` as rated now and ``assessment``
+    (the one it was made on, or the client's newest) at the later of the decision's ``as_of`` and
+    the assessment's. What the client already accepted (the warnings of a confirmed decision, with
+    their very text) is not new; every other reason is returned.
+    """
+    when = max(decision.as_of, assessment.assessed_at)
+    again = decide(assessment, product, client, policy, "client", when)
+    accepted = list(decision.warnings) if confirmed else []
+    return [r for r in again.reasons if r not in accepted]

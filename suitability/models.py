@@ -34,6 +34,8 @@ PROFILES: tuple[Profile, ...] = ("C1", "C2", "C3", "C4", "C5")
 RiskLevel = Literal["R1", "R2", "R3", "R4", "R5"]
 RISK_LEVELS: tuple[RiskLevel, ...] = ("R1", "R2", "R3", "R4", "R5")
 InvestorType = Literal["ordinary", "professional"]
+#: The id of a level on a scale: C1..C5 and R1..R5 by default, or a level a format-2 document declares.
+LevelId = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")]
 LANGUAGES = ("zh-CN", "en")
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -208,16 +210,43 @@ class ConsistencyViolation(_Frozen):
     message: LocalizedText
 
 
+class SubProfile(_Frozen):
+    """One part of a composed profile (format 2): its score, the band it fell in and the level
+    that band gives (``level`` is None in a chart, where only the pair of bands gives a level)."""
+
+    id: str
+    score: int
+    band: str
+    level: str | None = None
+
+
+class Composition(_Frozen):
+    """How a format-2 profile was composed from sub-profiles: ``min``, ``max`` or ``chart``."""
+
+    method: Literal["min", "max", "chart"]
+    parts: list[SubProfile]
+    level: str
+
+
+#: Fields of an assessment that format 1 never sets: absent from its serialized form when unset,
+#: so every assessment recorded before format 2 existed replays to the same bytes.
+_FORMAT_2_FIELDS = ("format", "profile_scored", "composition", "not_eligible")
+
+
 class Assessment(_Frozen):
     """A client's risk profile, as scored from one response to one questionnaire version.
 
     ``consistency_violations`` non-empty means the assessment is inconsistent: it is recorded,
     but no decision may rest on it until the client answers again.
+
+    Format-2 questionnaires add: ``format`` (2), ``profile_scored`` (the scored level when the
+    client chose a more prudent one, which is ``profile``), ``composition`` (the sub-profiles and
+    how they were combined) and ``not_eligible`` (a stop outcome: ``profile`` is then None).
     """
 
     id: str
     client_id: str | None
-    profile: Profile
+    profile: LevelId | None
     score: int
     dimension_scores: dict[str, int]
     lowest_category: bool
@@ -228,6 +257,24 @@ class Assessment(_Frozen):
     assessed_at: datetime
     valid_until: datetime | None
     questionnaire: DocumentRef
+    format: Literal[2] | None = None
+    profile_scored: LevelId | None = None
+    composition: Composition | None = None
+    not_eligible: RuleFired | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_format_2_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _FORMAT_2_FIELDS:
+            if data.get(name, 0) is None:
+                del data[name]
+        return data
+
+    @model_validator(mode="after")
+    def _a_profile_or_a_stop(self) -> Assessment:
+        if (self.profile is None) == (self.not_eligible is None):
+            raise ValueError("expected a profile or a not_eligible outcome, exactly one")
+        return self
 
     @property
     def consistent(self) -> bool:

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict
 from ._schema import Check, validated
 from .codec import content_hash
 from .errors import Problem, pointer
-from .models import PROFILES, Assessment, DocumentRef, LocalizedText, Profile, RiskLevel
+from .models import PROFILES, Assessment, DocumentRef, LevelId, LocalizedText
+from .questionnaire import Questionnaire
 
 #: Every stable reason code (design §7), with the dimension it concerns.
 REASON_DIMENSIONS: dict[str, str] = {
@@ -38,6 +39,18 @@ REASON_DIMENSIONS: dict[str, str] = {
     "FIRM_INITIATED_MISMATCH": "initiator",
 }
 REASON_CODES = tuple(REASON_DIMENSIONS)
+
+#: Reason codes a format-2 policy adds, with their dimension and the message used when the policy
+#: gives none (``{reason}`` is the questionnaire's own reason, in the message's language).
+FORMAT_2_REASONS: dict[str, tuple[str, LocalizedText]] = {
+    "NOT_ELIGIBLE": (
+        "assessment",
+        {
+            "zh-CN": "评估结论为不适合投资（{reason}），任何产品均不得销售",
+            "en": "The assessment found the client not eligible ({reason}): no product may be sold",
+        },
+    ),
+}
 
 #: The placeholders a message may use; each is filled from the decision's facts.
 PLACEHOLDERS = frozenset(
@@ -79,10 +92,14 @@ class OnMismatchDoc(_Doc):
 
 
 class PolicyDoc(_Doc):
-    """The policy document, schema_version 1 (design §5)."""
+    """The policy document, schema_version 1 (design §5) or 2.
+
+    Format 2 reads scales other than C1..C5 and R1..R5: ``profiles`` and ``risk_levels`` are then
+    any level ids, lowest first (format 1's schema holds them to C1..C5 and R1..R5).
+    """
 
     kind: Literal["policy"]
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     id: str
     version: str
     status: Literal["draft", "active", "retired"]
@@ -90,8 +107,8 @@ class PolicyDoc(_Doc):
     title: LocalizedText
     description: LocalizedText | None = None
     sources: list[str] = []
-    profiles: list[Profile]
-    risk_levels: list[RiskLevel]
+    profiles: list[LevelId]
+    risk_levels: list[LevelId]
     matrix: dict[str, list[str]]
     horizons: list[str]
     horizon_max_months: dict[str, int] = {}
@@ -117,8 +134,8 @@ def unique_entries(doc: PolicyDoc) -> Iterator[Problem]:
 
 
 def profiles_in_c_order(doc: PolicyDoc) -> Iterator[Problem]:
-    """Profiles are listed C1 first."""
-    if list(doc.profiles) != _profiles(doc):
+    """Profiles are listed C1 first (format 2: the list's order is the scale's)."""
+    if doc.schema_version == 1 and list(doc.profiles) != _profiles(doc):
         yield Problem(f"expected profiles in C order, found {doc.profiles}", "/profiles")
 
 
@@ -198,12 +215,13 @@ def message_for_every_reason(doc: PolicyDoc) -> Iterator[Problem]:
 
 def messages_well_formed(doc: PolicyDoc) -> Iterator[Problem]:
     """Each message is for a known reason code and uses known placeholders only."""
+    known = REASON_DIMENSIONS.keys() | (FORMAT_2_REASONS.keys() if doc.schema_version == 2 else set())
     for code, text in doc.messages.items():
-        if code not in REASON_DIMENSIONS:
+        if code not in known:
             yield Problem(f"expected a known reason code, found {code!r}", pointer("messages", code))
         for lang, message in text.items():
             for name in _PLACEHOLDER.findall(message):
-                if name not in PLACEHOLDERS:
+                if name not in PLACEHOLDERS and not (code in FORMAT_2_REASONS and name == "reason"):
                     yield Problem(
                         f"expected placeholders among {sorted(PLACEHOLDERS)}, found {{{name}}}",
                         pointer("messages", code, lang),
@@ -233,8 +251,10 @@ def _unique(items: list[str], where: str, what: str) -> list[Problem]:
     ]
 
 
-def _profiles(doc: PolicyDoc) -> list[Profile]:
-    """The declared profiles in C order."""
+def _profiles(doc: PolicyDoc) -> list[str]:
+    """The declared profiles in C order (format 2: in the order declared, lowest first)."""
+    if doc.schema_version == 2:
+        return list(doc.profiles)
     return [p for p in PROFILES if p in doc.profiles]
 
 
@@ -253,6 +273,9 @@ class Policy:
         self.hash = digest
         self.source = source
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
+        self.format = model.schema_version
+        #: the profile scale this policy accepts, lowest first
+        self.profiles = tuple(_profiles(model))
         self.risk_index: dict[str, int] = {level: i for i, level in enumerate(model.risk_levels)}
         self.allowed = {p: frozenset(row) for p, row in model.matrix.items()}
         self.horizon_index = {h: i for i, h in enumerate(model.horizons)}
@@ -310,6 +333,16 @@ class Policy:
             for lang, text in self.model.messages[code].items()
         }
 
+    def localized_message(self, code: str, params: dict[str, LocalizedText]) -> LocalizedText:
+        """The message of a format-2 reason ``code``, each placeholder filled in the message's own
+        language (the policy's text, or the default of :data:`FORMAT_2_REASONS`)."""
+        texts = self.model.messages.get(code) or FORMAT_2_REASONS[code][1]
+
+        def filled(lang: str, text: str) -> str:
+            return _PLACEHOLDER.sub(lambda m: params.get(m.group(1), {}).get(lang, m.group(0)), text)
+
+        return {lang: filled(lang, text) for lang, text in texts.items()}
+
     def __repr__(self) -> str:
         return f"<Policy {self.id}@{self.version} {self.hash[:15]}>"
 
@@ -320,5 +353,78 @@ def load_policy(document: Any, source: str | None = None) -> Policy:
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    model = validated(document, "policy", PolicyDoc, CHECKS, source)
+    if isinstance(document, dict) and document.get("schema_version") == 2:
+        model = validated(document, "policy-2", PolicyDoc, CHECKS, source)
+    else:
+        model = validated(document, "policy", PolicyDoc, CHECKS, source)
     return Policy(document, model, content_hash(document), source)
+
+
+def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Problem], list[Problem]]:
+    """Check ``policy`` against ``questionnaire``: what makes the pair unusable (errors) and what the
+    pair cannot do (warnings).
+
+    Errors: when either document is format 2, the questionnaire's profile scale must be the scale
+    the policy accepts (a format-1 pair keeps its format-1 behaviour). Warnings: the questionnaire
+    derives no horizon or no variety the policy needs (every product would then be a mismatch), a
+    derived category the policy does not know, a level of the scale no answer set can reach, a
+    product risk level no profile may buy.
+    """
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
+    q_name, p_name = f"questionnaire {questionnaire.id}@{questionnaire.version}", f"policy {policy.id}@{policy.version}"
+    if (policy.format == 2 or questionnaire.format == 2) and tuple(questionnaire.levels) != policy.profiles:
+        errors.append(
+            Problem(
+                f"expected the profile scale of {q_name} {list(questionnaire.levels)} to be the scale {p_name} "
+                f"accepts {list(policy.profiles)}",
+                "/profiles",
+                source=policy.source,
+                code="SCALE_MISMATCH",
+            )
+        )
+    derive = questionnaire.model.derive
+    for field, known, what in (("horizon", policy.model.horizons, "HORIZON_MISMATCH"),
+                               ("varieties", policy.model.varieties, "VARIETY_MISMATCH")):  # fmt: skip
+        derivation = getattr(derive, field)
+        if derivation is None:
+            warnings.append(
+                Problem(
+                    f"{q_name} derives no {field}, which {p_name} matches on: every product will be {what}",
+                    f"/derive/{field}",
+                    source=questionnaire.source,
+                    code="NOTHING_DERIVED",
+                )
+            )
+            continue
+        for option, category in derivation.map.items():
+            if category not in known:
+                warnings.append(
+                    Problem(
+                        f"{q_name} derives {field} {category!r} (option {option!r}), which {p_name} does not know "
+                        f"{known}: a client choosing it meets {what}",
+                        pointer("derive", field, "map", option),
+                        source=questionnaire.source,
+                        code="UNKNOWN_CATEGORY",
+                    )
+                )
+    for level in questionnaire.levels:
+        if level not in questionnaire.reachable_levels:
+            warnings.append(
+                Problem(
+                    f"{q_name} gives level {level} for no answer set", "/scale", source=questionnaire.source,
+                    code="LEVEL_UNREACHABLE",
+                )
+            )  # fmt: skip
+    bought = {level for p in questionnaire.levels for level in policy.allowed.get(p, ())}
+    for level in policy.model.risk_levels if not errors else ():
+        if level not in bought:
+            warnings.append(
+                Problem(
+                    f"{p_name}: no profile of {q_name} may buy a product of risk level {level}",
+                    "/matrix",
+                    source=policy.source,
+                    code="LEVEL_UNSOLD",
+                )
+            )
+    return errors, warnings

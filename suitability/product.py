@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .codec import decode_text, parse_json, read_bytes
 from .errors import InputError, Problem, ProductError, pointer
-from .models import LocalizedText, ReadableId, RiskLevel, field_message
+from .models import RISK_LEVELS, LevelId, LocalizedText, ReadableId, field_message
 from .policy import Policy
 
 #: The longest term a product may state, in months (a century): beyond it a term is a typing error.
@@ -51,13 +52,24 @@ _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n", ""}
 
 
+_R_LEVEL = re.compile(r"R[0-9]+")
+
+
+def _risk_level(value: str) -> str:
+    # R<n> names the default scale R1..R5, so "R9" stays the typing error it has always been;
+    # a format-2 policy's other scales use their own ids (SRI1..SRI7, P1..P6, ...).
+    if _R_LEVEL.fullmatch(value) and value not in RISK_LEVELS:
+        raise ValueError(f"Input should be {', '.join(map(repr, RISK_LEVELS))} or a level of another scale")
+    return value
+
+
 class Product(BaseModel):
     """A financial product as it is matched.
 
     Attributes:
         id: the firm's product code.
         name: localized name (zh-CN and en).
-        risk_level: R1..R5.
+        risk_level: R1..R5, or a level of the risk scale a format-2 policy declares.
         term: a horizon category (``short``…) or the term/lock-up in months.
         variety: a variety category of the policy (``fixed_income``…).
         professional_only: only professional investors may buy it.
@@ -68,7 +80,7 @@ class Product(BaseModel):
 
     id: Annotated[ReadableId, Field(max_length=100)]
     name: LocalizedText
-    risk_level: RiskLevel
+    risk_level: Annotated[LevelId, AfterValidator(_risk_level)]
     term: Annotated[str | int, BeforeValidator(_term)]
     variety: str = Field(min_length=1)
     professional_only: bool = False

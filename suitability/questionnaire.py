@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from . import conditions
 from ._schema import Check, item_by_item, validated
 from .codec import content_hash
-from .errors import Problem, pointer
-from .models import PROFILES, ConsistencyViolation, DocumentRef, LocalizedText, Profile, RuleFired
+from .errors import DocumentError, Problem, pointer
+from .models import PROFILES, ConsistencyViolation, DocumentRef, LevelId, LocalizedText, RuleFired
 
 Status = Literal["draft", "active", "retired"]
 
@@ -48,11 +48,11 @@ class QuestionDoc(_Doc):
 
     id: str
     dimension: str
-    type: Literal["single", "multi"]
+    type: Literal["single", "multi", "level"]  # level: format 2's client choice of a more prudent level
     required: bool = True
     text: LocalizedText
     help: LocalizedText | None = None
-    options: list[OptionDoc]
+    options: list[OptionDoc] = []
     aggregate: Literal["sum", "max"] | None = None
     cap: int | None = None
     enable_when: dict[str, Any] | None = None
@@ -61,19 +61,67 @@ class QuestionDoc(_Doc):
 class BandDoc(_Doc):
     """The scores ``min``..``max`` (inclusive) that give ``profile``."""
 
-    profile: Profile
+    profile: LevelId
     min: int
     max: int
     name: LocalizedText | None = None
 
 
 class RuleDoc(_Doc):
-    """A cap: when ``when`` holds, the profile is at most ``cap``."""
+    """A cap: when ``when`` holds, the profile is at most ``cap`` (format 2: or ``lower_by`` levels lower)."""
 
     id: str
     when: dict[str, Any]
-    cap: Profile
+    cap: LevelId | None = None
+    lower_by: int | None = None
     reason: LocalizedText
+
+
+class StopDoc(_Doc):
+    """Format 2: when ``when`` holds, the questionnaire gives no profile but ``not_eligible``."""
+
+    id: str
+    when: dict[str, Any]
+    reason: LocalizedText
+
+
+class LevelDoc(_Doc):
+    """One level of a profile scale."""
+
+    id: LevelId
+    name: LocalizedText
+
+
+class ScaleDoc(_Doc):
+    """Format 2: the profile scale, lowest level first."""
+
+    levels: list[LevelDoc]
+
+
+class PartBandDoc(_Doc):
+    """The part scores ``min``..``max`` (inclusive): band ``id``, giving ``level`` under min/max."""
+
+    id: str | None = None
+    min: int
+    max: int
+    level: LevelId | None = None
+
+
+class PartDoc(_Doc):
+    """A sub-profile: the sum of the scores of ``dimensions``, placed in ``bands``."""
+
+    id: str
+    dimensions: list[str]
+    bands: list[PartBandDoc]
+
+
+class CompositionDoc(_Doc):
+    """Format 2: the profile composed from sub-profiles, by ``min``, ``max`` or a ``chart``
+    (first part's band id -> second part's band id -> level)."""
+
+    method: Literal["min", "max", "chart"]
+    parts: list[PartDoc]
+    chart: dict[str, dict[str, LevelId]] | None = None
 
 
 class ConsistencyDoc(_Doc):
@@ -99,10 +147,14 @@ class DeriveDoc(_Doc):
 
 
 class QuestionnaireDoc(_Doc):
-    """The questionnaire document, schema_version 1 (design §2)."""
+    """The questionnaire document, schema_version 1 (design §2) or 2.
+
+    Format 2 adds ``scale``, ``composition``, ``stops``, relative caps (``lower_by``) and level
+    questions; the format-1 schema forbids them, so a format-1 document never sets them.
+    """
 
     kind: Literal["questionnaire"]
-    schema_version: Literal[1]
+    schema_version: Literal[1, 2]
     id: str
     version: str
     status: Status
@@ -112,10 +164,13 @@ class QuestionnaireDoc(_Doc):
     description: LocalizedText | None = None
     dimensions: list[str]
     questions: list[QuestionDoc]
-    bands: list[BandDoc]
+    bands: list[BandDoc] = []
     rules: list[RuleDoc] = []
     consistency: list[ConsistencyDoc] = []
     derive: DeriveDoc = DeriveDoc()
+    scale: ScaleDoc | None = None
+    composition: CompositionDoc | None = None
+    stops: list[StopDoc] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +202,8 @@ class CompiledRule:
 def score_range(q: QuestionDoc) -> tuple[int, int]:
     """Return the lowest and highest score question ``q`` can contribute (0 when skipped)."""
     scores = [o.score for o in q.options]
+    if not scores:  # a format-2 level choice: no options, no score
+        return 0, 0
     if q.type == "multi" and q.aggregate == "sum":
         negatives = [s for s in scores if s < 0]
         positives = [s for s in scores if s > 0]
@@ -233,11 +290,17 @@ def band_bounds(doc: QuestionnaireDoc) -> Iterator[Problem]:
 
 
 def bands_in_c_order(doc: QuestionnaireDoc) -> Iterator[Problem]:
-    """Bands go up the profiles, C1 first."""
+    """Bands go up the profiles, C1 first (format 2: up the declared scale, its first level first)."""
+    levels = level_ids(doc)
+    order = "C order" if levels == PROFILES else "scale order"
     for i, (last, band) in enumerate(itertools.pairwise(doc.bands), start=1):
-        if PROFILES.index(band.profile) <= PROFILES.index(last.profile):
+        if (
+            band.profile in levels
+            and last.profile in levels
+            and levels.index(band.profile) <= levels.index(last.profile)
+        ):
             yield Problem(
-                f"expected bands in C order, found {band.profile} after {last.profile}", pointer("bands", i, "profile")
+                f"expected bands in {order}, found {band.profile} after {last.profile}", pointer("bands", i, "profile")
             )
 
 
@@ -260,17 +323,21 @@ def bands_cover_reachable_range(doc: QuestionnaireDoc) -> Iterator[Problem]:
         return
     low = sum(score_range(q)[0] for q in doc.questions)
     high = sum(score_range(q)[1] for q in doc.questions)
-    first, last = doc.bands[0], doc.bands[-1]
+    yield from _coverage(doc.bands, low, high, "/bands", "bands")
+
+
+def _coverage(bands: Sequence[Any], low: int, high: int, where: str, what: str) -> Iterator[Problem]:
+    first, last = bands[0], bands[-1]
     if first.min > low:
         yield Problem(
-            f"expected the bands to cover the lowest reachable score {low}, found the first band starting at {first.min}",
-            "/bands/0/min",
+            f"expected the {what} to cover the lowest reachable score {low}, found the first band starting at {first.min}",
+            where + "/0/min",
             code="BAND_COVERAGE",
         )
     if last.max < high:
         yield Problem(
-            f"expected the bands to cover the highest reachable score {high}, found the last band ending at {last.max}",
-            pointer("bands", len(doc.bands) - 1, "max"),
+            f"expected the {what} to cover the highest reachable score {high}, found the last band ending at {last.max}",
+            where + pointer(len(bands) - 1, "max"),
             code="BAND_COVERAGE",
         )
 
@@ -301,6 +368,142 @@ def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
             yield from _derivation_problems(doc, field, derivation)
 
 
+# --- format 2 (schema_version 2): the checks added to those of format 1 ----------------------------
+
+
+def scale_levels_unique(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each level of the declared scale is declared once."""
+    if doc.scale is not None:
+        ids = [level.id for level in doc.scale.levels]
+        for i, level in enumerate(ids):
+            if ids.index(level) != i:
+                yield Problem(f"expected unique level ids, found {level!r} again", pointer("scale", "levels", i, "id"))
+
+
+def bands_on_the_scale(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each band gives a level of the questionnaire's scale."""
+    levels = level_ids(doc)
+    for i, band in enumerate(doc.bands):
+        if band.profile not in levels:
+            yield Problem(
+                f"expected a level of the scale {list(levels)}, found {band.profile!r}",
+                pointer("bands", i, "profile"),
+                code="UNKNOWN_LEVEL",
+            )
+
+
+def bands_or_composition(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """The profile comes from total-score ``bands`` or from a ``composition``, exactly one."""
+    if bool(doc.bands) == (doc.composition is not None):
+        found = "both" if doc.bands else "neither"
+        yield Problem(f"expected either bands or a composition, found {found}", "", code="PROFILE_SOURCE")
+
+
+def composition_well_formed(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """A composition's parts score declared dimensions; each part's bands run contiguously over its
+    reachable range; min/max bands give scale levels; a chart has two parts, band ids, and a scale
+    level for every pair of reachable bands."""
+    comp = doc.composition
+    if comp is None:
+        return
+    levels, dims = level_ids(doc), frozenset(doc.dimensions)
+    part_ids = [part.id for part in comp.parts]
+    reachable: list[list[str]] = []
+    for i, part in enumerate(comp.parts):
+        where = pointer("composition", "parts", i)
+        if part_ids.index(part.id) != i:
+            yield Problem(f"expected unique part ids, found {part.id!r} again", where + "/id")
+        for j, dim in enumerate(part.dimensions):
+            if dim not in dims:
+                yield Problem(
+                    f"expected a declared dimension {sorted(dims)}, found {dim!r}", where + pointer("dimensions", j)
+                )
+        questions = [q for q in doc.questions if q.dimension in part.dimensions]
+        low = sum(score_range(q)[0] for q in questions)
+        high = sum(score_range(q)[1] for q in questions)
+        for j, band in enumerate(part.bands):
+            if band.min > band.max:
+                yield Problem(f"expected min <= max, found {band.min} > {band.max}", where + pointer("bands", j))
+            if comp.method == "chart" and band.id is None:
+                yield Problem("expected a band id (a chart names bands), found none", where + pointer("bands", j))
+            if comp.method != "chart" and band.level not in levels:
+                yield Problem(
+                    f"expected a level of the scale {list(levels)}, found {band.level!r}",
+                    where + pointer("bands", j, "level"),
+                    code="UNKNOWN_LEVEL",
+                )
+        for j, (last, band) in enumerate(itertools.pairwise(part.bands), start=1):
+            if band.min != last.max + 1:
+                kind = "overlap" if band.min <= last.max else "gap"
+                yield Problem(
+                    f"expected this band to start at {last.max + 1}, found {band.min} ({kind})",
+                    where + pointer("bands", j, "min"),
+                    code="BAND_" + kind.upper(),
+                )
+        yield from _coverage(part.bands, low, high, where + "/bands", f"bands of part {part.id!r}")
+        reachable.append([b.id or "" for b in part.bands if b.max >= low and b.min <= high])
+    if comp.method != "chart":
+        if comp.chart is not None:
+            yield Problem(f"expected no chart for method {comp.method!r}, found one", "/composition/chart")
+        return
+    if len(comp.parts) != 2 or comp.chart is None:
+        yield Problem(
+            f"expected a chart with exactly two parts, found {len(comp.parts)} part(s)"
+            + ("" if comp.chart is not None else " and no chart"),
+            "/composition",
+            code="CHART_SHAPE",
+        )
+        return
+    for row in reachable[0]:
+        for column in reachable[1]:
+            level = comp.chart.get(row, {}).get(column)
+            if level is None:
+                yield Problem(
+                    f"expected a level for the reachable pair {comp.parts[0].id}={row}, {comp.parts[1].id}={column}, "
+                    "found none",
+                    pointer("composition", "chart", row),
+                    code="CHART_COVERAGE",
+                )
+            elif level not in levels:
+                yield Problem(
+                    f"expected a level of the scale {list(levels)}, found {level!r}",
+                    pointer("composition", "chart", row, column),
+                    code="UNKNOWN_LEVEL",
+                )
+
+
+def rules_cap_or_lower(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """A rule has a ``cap`` (a scale level) or a relative ``lower_by``, exactly one."""
+    levels = level_ids(doc)
+    for i, rule in enumerate(doc.rules):
+        if (rule.cap is None) == (rule.lower_by is None):
+            yield Problem("expected cap or lower_by, exactly one", pointer("rules", i), code="RULE_SHAPE")
+        elif rule.cap is not None and rule.cap not in levels:
+            yield Problem(
+                f"expected a level of the scale {list(levels)}, found {rule.cap!r}",
+                pointer("rules", i, "cap"),
+                code="UNKNOWN_LEVEL",
+            )
+
+
+def one_level_question(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """At most one question lets the client choose a level; it has no options (its answers are the
+    scale's levels). Other questions have options."""
+    seen = False
+    for i, q in enumerate(doc.questions):
+        if q.type == "level":
+            if seen:
+                yield Problem("expected at most one level question, found another", pointer("questions", i, "type"))
+            seen = True
+            if q.options:
+                yield Problem(
+                    "expected no options on a level question (its answers are the scale's levels), found some",
+                    pointer("questions", i, "options"),
+                )
+        elif not q.options:
+            yield Problem("expected at least one option, found none", pointer("questions", i, "options"))
+
+
 #: The semantic rules of a schema_version 1 questionnaire, run in this order into one report.
 #: Checks over questions, bands and rules are merged item by item (see ``item_by_item``).
 CHECKS: tuple[Check[QuestionnaireDoc], ...] = (
@@ -319,18 +522,52 @@ CHECKS: tuple[Check[QuestionnaireDoc], ...] = (
     derivations_resolve,
 )
 
+#: The semantic rules of a schema_version 2 questionnaire: format 1's, each over the declared scale,
+#: and the checks of what format 2 adds.
+CHECKS_2: tuple[Check[QuestionnaireDoc], ...] = (
+    unique_dimensions,
+    scale_levels_unique,
+    item_by_item(
+        unique_question_ids,
+        declared_dimensions,
+        unique_option_ids,
+        enable_when_on_earlier_questions,
+        knockouts_not_skippable,
+        one_level_question,
+        sections=("questions",),
+    ),
+    bands_or_composition,
+    item_by_item(band_bounds, bands_on_the_scale, bands_in_c_order, bands_contiguous, sections=("bands",)),
+    bands_cover_reachable_range,
+    composition_well_formed,
+    item_by_item(
+        unique_rule_ids, rule_conditions_resolve, rules_cap_or_lower, sections=("rules", "consistency", "stops")
+    ),
+    derivations_resolve,
+)
+
+
+def level_ids(doc: QuestionnaireDoc) -> tuple[str, ...]:
+    """The ids of the document's profile scale, lowest first: C1..C5 unless a format-2 document
+    declares its own."""
+    scale = getattr(doc, "scale", None)
+    return PROFILES if scale is None else tuple(level.id for level in scale.levels)
+
 
 def _options_by_question(doc: QuestionnaireDoc) -> dict[str, frozenset[str]]:
     options: dict[str, frozenset[str]] = {}
     for q in doc.questions:  # the first question of an id wins; a duplicate is a problem of its own
-        options.setdefault(q.id, frozenset(o.id for o in q.options))
+        # a format-2 level choice is answered with a level id of the scale
+        ids = level_ids(doc) if q.type == "level" else (o.id for o in q.options)
+        options.setdefault(q.id, frozenset(ids))
     return options
 
 
-def _rules(doc: QuestionnaireDoc) -> Iterator[tuple[str, int, RuleDoc | ConsistencyDoc]]:
-    sections: tuple[tuple[str, Sequence[RuleDoc | ConsistencyDoc]], ...] = (
+def _rules(doc: QuestionnaireDoc) -> Iterator[tuple[str, int, RuleDoc | ConsistencyDoc | StopDoc]]:
+    sections: tuple[tuple[str, Sequence[RuleDoc | ConsistencyDoc | StopDoc]], ...] = (
         ("rules", doc.rules),
         ("consistency", doc.consistency),
+        ("stops", doc.stops),
     )
     for section, rules in sections:
         for i, rule in enumerate(rules):
@@ -356,6 +593,85 @@ def _derivation_problems(doc: QuestionnaireDoc, field: str, derivation: Derivati
             yield Problem(f"expected a mapping for option {option.id!r}, found none", where + "/map")
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledPart:
+    """A sub-profile ready for scoring: its dimensions, and the band (id, level index) of each
+    score from ``low`` on."""
+
+    id: str
+    dimensions: tuple[str, ...]
+    low: int
+    bands: tuple[tuple[str, int], ...]  # level index -1 in a chart
+
+    def band_of(self, score: int) -> tuple[str, int]:
+        """Return the band id and level index of ``score``."""
+        index = score - self.low
+        if not 0 <= index < len(self.bands):  # unreachable for a validated document
+            raise ValueError(f"part {self.id}: score {score} is outside every band")
+        return self.bands[index]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledComposition:
+    """A composition ready for scoring: its method, parts and chart (band ids -> level index)."""
+
+    method: Literal["min", "max", "chart"]
+    parts: tuple[CompiledPart, ...]
+    chart: dict[tuple[str, str], int]
+
+
+def _compiled_composition(model: QuestionnaireDoc, levels: tuple[str, ...]) -> CompiledComposition | None:
+    comp = model.composition
+    if comp is None:
+        return None
+    parts = []
+    for part in comp.parts:
+        table: list[tuple[str, int]] = []
+        for i, band in enumerate(part.bands):
+            entry = (band.id or str(i), levels.index(band.level) if band.level is not None else -1)
+            table += [entry] * (band.max - band.min + 1)
+        parts.append(CompiledPart(part.id, tuple(part.dimensions), part.bands[0].min, tuple(table)))
+    chart = {
+        (row, column): levels.index(level)
+        for row, columns in (comp.chart or {}).items()
+        for column, level in columns.items()
+    }
+    return CompiledComposition(comp.method, tuple(parts), chart)
+
+
+def _reachable_levels(model: QuestionnaireDoc, levels: tuple[str, ...]) -> frozenset[str]:
+    """The levels some answer set can give (an over-estimate: each question scored independently)."""
+
+    def banded(bands: Sequence[Any], questions: Sequence[QuestionDoc], attr: str) -> list[Any]:
+        low = sum(score_range(q)[0] for q in questions)
+        high = sum(score_range(q)[1] for q in questions)
+        return [getattr(b, attr) for b in bands if b.max >= low and b.min <= high]
+
+    found = {0}  # a client without full civil capacity is always in the lowest level
+    comp = model.composition
+    if comp is None:
+        found |= {levels.index(level) for level in banded(model.bands, model.questions, "profile")}
+    else:
+        per_part = [
+            banded(
+                part.bands,
+                [q for q in model.questions if q.dimension in part.dimensions],
+                "id" if comp.method == "chart" else "level",
+            )
+            for part in comp.parts
+        ]
+        for combo in itertools.product(*per_part):
+            if comp.method == "chart":
+                found.add(levels.index((comp.chart or {}).get(combo[0], {}).get(combo[1], levels[0])))
+            else:
+                indexes = [levels.index(level) for level in combo]
+                found.add(min(indexes) if comp.method == "min" else max(indexes))
+    found |= {levels.index(r.cap) for r in model.rules if r.cap is not None and levels.index(r.cap) <= max(found)}
+    if any(r.lower_by for r in model.rules) or any(q.type == "level" for q in model.questions):
+        found = set(range(max(found) + 1))  # lowered or chosen: every level below one reached
+    return frozenset(levels[i] for i in found)
+
+
 class Questionnaire:
     """A validated, compiled questionnaire version.
 
@@ -377,7 +693,7 @@ class Questionnaire:
                 dimension=q.dimension,
                 multi=q.type == "multi",
                 required=q.required,
-                scores={o.id: o.score for o in q.options},
+                scores={o.id: o.score for o in q.options} if q.type != "level" else dict.fromkeys(level_ids(model), 0),
                 knockouts={
                     o.id: RuleFired(
                         id=f"knockout:{q.id}",
@@ -397,16 +713,41 @@ class Questionnaire:
         )
         self.question_ids = frozenset(q.id for q in model.questions)
         self.validity = timedelta(days=model.validity_days) if model.validity_days else None
+        self.format = model.schema_version
+        #: the profile scale, lowest level first
+        self.levels = level_ids(model)
         self.rules = tuple(
             CompiledRule(
                 r.id,
                 conditions.compile_condition(r.when),
-                PROFILES.index(r.cap),
+                self.levels.index(r.cap),
                 RuleFired(id=r.id, reason=r.reason),
                 ConsistencyViolation(id=r.id, message=r.reason),
             )
             for r in model.rules
+            if r.cap is not None
         )
+        #: format 2's relative caps: (rule, levels to lower by)
+        self.lowerings = tuple(
+            (CompiledRule(r.id, conditions.compile_condition(r.when), 0, RuleFired(id=r.id, reason=r.reason),
+                          ConsistencyViolation(id=r.id, message=r.reason)), r.lower_by)
+            for r in model.rules
+            if r.lower_by is not None
+        )  # fmt: skip
+        self.stops = tuple(
+            CompiledRule(
+                s.id,
+                conditions.compile_condition(s.when),
+                0,
+                RuleFired(id=s.id, reason=s.reason),
+                ConsistencyViolation(id=s.id, message=s.reason),
+            )
+            for s in model.stops
+        )
+        self.level_question = next((q.id for q in model.questions if q.type == "level"), None)
+        self.composition = _compiled_composition(model, self.levels)
+        #: the levels some answer set (and client) can be given, for the pair check
+        self.reachable_levels = _reachable_levels(model, self.levels)
         self.consistency = tuple(
             CompiledRule(
                 c.id,
@@ -417,10 +758,10 @@ class Questionnaire:
             )
             for c in model.consistency
         )
-        self.score_low = model.bands[0].min
+        self.score_low = model.bands[0].min if model.bands else 0
         bands: list[int] = []
         for band in model.bands:
-            bands += [PROFILES.index(band.profile)] * (band.max - band.min + 1)
+            bands += [self.levels.index(band.profile)] * (band.max - band.min + 1)
         self.band_index = tuple(bands)
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
         self.variety_order: tuple[tuple[str, str], ...] = ()
@@ -465,5 +806,42 @@ def load_questionnaire(document: Any, source: str | None = None) -> Questionnair
     Raises:
         DocumentError: with every schema problem, or else every semantic problem, found.
     """
-    model = validated(document, "questionnaire", QuestionnaireDoc, CHECKS, source)
+    if isinstance(document, dict) and document.get("schema_version") == 2:
+        model = validated(document, "questionnaire-2", QuestionnaireDoc, CHECKS_2, source)
+    else:
+        model = validated(document, "questionnaire", QuestionnaireDoc, CHECKS, source)
     return Questionnaire(document, model, content_hash(document), source)
+
+
+def upgrade(document: Any, source: str | None = None) -> dict[str, Any]:
+    """Return the format-1 questionnaire ``document`` written in format 2: the same questions,
+    bands, rules and derivations, with its scale (C1..C5, named by the bands' names) declared.
+
+    Raises:
+        DocumentError: ``document`` is not a valid format-1 questionnaire (one already in format 2
+            included).
+    """
+    if isinstance(document, dict) and document.get("schema_version") == 2:
+        raise DocumentError(
+            f"{source or 'questionnaire'}: already in format 2",
+            [Problem("expected a format-1 questionnaire (schema_version 1), found schema_version 2",
+                     "/schema_version", source=source, code="ALREADY_FORMAT_2")],
+        )  # fmt: skip
+    model = validated(document, "questionnaire", QuestionnaireDoc, CHECKS, source)
+    names = {band.profile: band.name for band in model.bands if band.name is not None}
+    upgraded = dict(document)
+    upgraded["schema_version"] = 2
+    upgraded["scale"] = {
+        "levels": [{"id": level, "name": names.get(level) or DEFAULT_LEVEL_NAMES[level]} for level in PROFILES]
+    }
+    return upgraded
+
+
+#: The names of the default scale's levels, for a document that names none.
+DEFAULT_LEVEL_NAMES: dict[str, LocalizedText] = {
+    "C1": {"zh-CN": "保守型", "en": "Conservative"},
+    "C2": {"zh-CN": "谨慎型", "en": "Cautious"},
+    "C3": {"zh-CN": "稳健型", "en": "Balanced"},
+    "C4": {"zh-CN": "积极型", "en": "Growth"},
+    "C5": {"zh-CN": "激进型", "en": "Aggressive"},
+}

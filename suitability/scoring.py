@@ -16,7 +16,7 @@ never touches storage, so the log can replay it. Order of work (design §2):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -28,8 +28,10 @@ from .models import (
     AnswerValue,
     Assessment,
     Client,
+    Composition,
     Response,
     RuleFired,
+    SubProfile,
     as_instant,
 )
 from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire
@@ -89,7 +91,14 @@ def assessment_id(
     ``chosen`` is the validated answers in questionnaire order, so equal inputs give equal ids
     whatever the key order of the answers file, and a replayed assessment keeps its id.
     """
-    answers = "|".join(chosen) + "\x1e" + "\x1f".join(map(",".join, chosen.values()))
+    return _assessment_id(questionnaire_hash, "|".join(chosen), map(",".join, chosen.values()), client, as_of)
+
+
+def _assessment_id(
+    questionnaire_hash: str, ids: str, picks: Iterable[str], client: Client | None, as_of: datetime
+) -> str:
+    """:func:`assessment_id` from the answered question ids joined by ``|`` and each answer's options joined by ``,``."""
+    answers = ids + "\x1e" + "\x1f".join(picks)
     material = f"{questionnaire_hash}\x1e{answers}\x1e{client_key(client, 'assessment')}\x1e{as_of.isoformat()}"
     return digest_id("asm_", material.encode())
 
@@ -154,6 +163,8 @@ def assess(
     total = 0
     knocked: list[RuleFired] = []
     get = given.get
+    picks: list[str] = []  # each answer's options joined, in question order, for the id
+    pick = picks.append
     for q in questionnaire.questions:
         qid, scores, enable = q.id, q.scores, q.enable
         raw = get(qid)
@@ -174,6 +185,7 @@ def assess(
                 problems.append(_shape_problem(q, raw, source))
                 continue
             picked, score = (raw,), single
+            pick(raw)
         else:
             # an option that is not a string (``[{}]``) is no option: never a dict key looked up
             values = [scores.get(o) if type(o) is str else None for o in raw] if type(raw) is list and raw else [None]
@@ -181,6 +193,7 @@ def assess(
                 problems.append(_shape_problem(q, raw, source))
                 continue
             picked = raw
+            pick(",".join(raw))
             ints = cast(list[int], values)  # no None among them, checked above
             score = max(ints) if q.use_max else sum(ints)
             if q.cap is not None and score > q.cap:
@@ -199,6 +212,8 @@ def assess(
         )
 
     full = Facts(chosen, dimension_scores, total)
+    if questionnaire.format != 1:
+        return _assess_2(questionnaire, chosen, full, knocked, client, when, valid_until, source)
     level = questionnaire.profile_for(total)
     fired: list[RuleFired] = list(knocked)
     if client is not None and not client.full_civil_capacity:
@@ -212,6 +227,53 @@ def assess(
         level = 0
     violations = [c.violation for c in questionnaire.consistency if c.when(full)]
 
+    horizon, varieties = _derived(questionnaire, chosen)
+
+    # Every value is built here from the compiled questionnaire and validated inputs, each of its
+    # field's type (new lists and dicts, the questionnaire's own validated models), so the model is
+    # not validated again (issue 16): tests/property/test_assessment_construct.py holds it equal to
+    # the validated one.
+    return _built(
+        {
+            "id": _assessment_id(questionnaire.hash, "|".join(chosen), picks, client, when),
+            "client_id": client.client_id if client else None,
+            "profile": PROFILES[level],
+            "score": total,
+            "dimension_scores": dimension_scores,
+            "lowest_category": lowest,
+            "rules_fired": fired,
+            "consistency_violations": violations,
+            "horizon": horizon,
+            "varieties": varieties,
+            "assessed_at": when,
+            "valid_until": valid_until,
+            "questionnaire": questionnaire.ref,
+            "format": None,
+            "profile_scored": None,
+            "composition": None,
+            "not_eligible": None,
+        }
+    )
+
+
+_ASSESSMENT_FIELDS = frozenset(Assessment.model_fields)
+_new_assessment = Assessment.__new__
+_set = object.__setattr__
+
+
+def _built(values: dict[str, Any]) -> Assessment:
+    """An Assessment of ``values`` (every field, in order) without validation: what pydantic's
+    ``model_construct`` ends with, without its per-field loop (as matching._built for decisions)."""
+    assessment = _new_assessment(Assessment)
+    _set(assessment, "__dict__", values)
+    _set(assessment, "__pydantic_fields_set__", set(_ASSESSMENT_FIELDS))
+    _set(assessment, "__pydantic_extra__", None)
+    _set(assessment, "__pydantic_private__", None)
+    return assessment
+
+
+def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> tuple[str | None, list[str]]:
+    """The client's horizon and varieties, from the questions the document derives them from."""
     derive = questionnaire.model.derive
     horizon: str | None = None
     if derive.horizon is not None and derive.horizon.question in chosen:
@@ -224,13 +286,100 @@ def assess(
         for option_id, category in questionnaire.variety_order:
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
+    return horizon, varieties
 
+
+def _composed(questionnaire: Questionnaire, scores: Mapping[str, int]) -> tuple[int, Composition | None]:
+    """The level index the scores give: by total-score bands, or by the document's composition."""
+    comp = questionnaire.composition
+    if comp is None:
+        return questionnaire.profile_for(sum(scores.values())), None
+    parts: list[SubProfile] = []
+    found: list[tuple[str, int]] = []
+    for part in comp.parts:
+        score = 0
+        for dim in part.dimensions:
+            score += scores[dim]
+        band, level = part.band_of(score)
+        found.append((band, level))
+        parts.append(
+            SubProfile(id=part.id, score=score, band=band, level=questionnaire.levels[level] if level >= 0 else None)
+        )
+    if comp.method == "chart":
+        level = comp.chart[(found[0][0], found[1][0])]
+    elif comp.method == "min":
+        level = min(index for _, index in found)
+    else:
+        level = max(index for _, index in found)
+    return level, Composition(method=comp.method, parts=parts, level=questionnaire.levels[level])
+
+
+def _assess_2(
+    questionnaire: Questionnaire,
+    chosen: dict[str, Sequence[str]],
+    full: Facts,
+    knocked: list[RuleFired],
+    client: Client | None,
+    when: datetime,
+    valid_until: datetime | None,
+    source: str | None,
+) -> Assessment:
+    """Steps 3 to 6 for a format-2 questionnaire: a composed profile, stop outcomes, relative caps
+    and the client's choice of a more prudent level.
+
+    Order: a stop that holds gives ``not_eligible`` and no profile; otherwise the bands (or the
+    composition) give a level, each relative cap that holds lowers it (cumulatively, never below
+    the lowest level), each cap that holds caps it, a knockout or a client without full civil
+    capacity forces the lowest level; then a level the client chose, at or below that level,
+    becomes the profile, the scored level recorded beside it.
+    """
+    levels = questionnaire.levels
+    fired: list[RuleFired] = list(knocked)
+    if client is not None and not client.full_civil_capacity:
+        fired.append(_NO_CAPACITY)
+    lowest = bool(knocked) or (client is not None and not client.full_civil_capacity)
+    stop = next((s for s in questionnaire.stops if s.when(full)), None)
+    profile: str | None = None
+    scored: str | None = None
+    composition: Composition | None = None
+    if stop is None:
+        level, composition = _composed(questionnaire, full.dimension_scores)
+        for rule, steps in questionnaire.lowerings:
+            if rule.when(full):
+                fired.append(rule.fired)
+                level = max(level - steps, 0)
+        for rule in questionnaire.rules:
+            if rule.when(full):
+                fired.append(rule.fired)
+                level = min(level, rule.cap)
+        if lowest:
+            level = 0
+        profile = levels[level]
+        choice = questionnaire.level_question
+        if choice is not None and choice in chosen:
+            wanted = chosen[choice][0]
+            if levels.index(wanted) > level:
+                raise ResponseError(
+                    f"the answers do not fit {questionnaire.id}@{questionnaire.version}: 1 problem(s)",
+                    [
+                        Problem(
+                            f"expected a level at or below the scored level {profile} (a client may choose a more "
+                            f"prudent level, never a higher one), found {wanted}",
+                            pointer("answers", choice),
+                            source=source,
+                            code="CHOICE_ABOVE_SCORED",
+                        )
+                    ],
+                )
+            profile, scored = wanted, profile
+    violations = [c.violation for c in questionnaire.consistency if c.when(full)]
+    horizon, varieties = _derived(questionnaire, chosen)
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
-        profile=PROFILES[level],
-        score=total,
-        dimension_scores=dimension_scores,
+        profile=profile,
+        score=full.total,
+        dimension_scores=dict(full.dimension_scores),
         lowest_category=lowest,
         rules_fired=fired,
         consistency_violations=violations,
@@ -239,6 +388,10 @@ def assess(
         assessed_at=when,
         valid_until=valid_until,
         questionnaire=questionnaire.ref,
+        format=2,
+        profile_scored=scored,
+        composition=composition,
+        not_eligible=stop.fired if stop is not None else None,
     )
 
 

@@ -78,6 +78,7 @@ def test_migrations_are_versioned_and_idempotent(url: str) -> None:
     assert upgrade(url) == [
         "001 records, checkpoints and append-only triggers",
         "002 append-only checkpoints, gap-checked appends through owner functions",
+        "003 lookups by key through an index on (key, seq)",
     ]
     assert upgrade(url) == []
     with psycopg.connect(url) as conn:
@@ -320,7 +321,10 @@ def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None
             conn.execute("INSERT INTO records VALUES (%s, 'note', NULL, %s, sha256('\\x00'::bytea || %s))",
                          (seq, data, data))  # fmt: skip
         conn.execute("INSERT INTO checkpoints (size, note, public_key) VALUES (3, 'n', 'k')")
-    assert upgrade(url) == ["002 append-only checkpoints, gap-checked appends through owner functions"]
+    assert upgrade(url) == [
+        "002 append-only checkpoints, gap-checked appends through owner functions",
+        "003 lookups by key through an index on (key, seq)",
+    ]
     with open_store(url) as store:
         mixed_workload(store, clients=1)
         report = audit_verify.verify(store)  # (5) objects to the old "note" records, which name nothing

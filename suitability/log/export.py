@@ -97,6 +97,7 @@ def copy_log(source: LogStore, target: LogStore, *, progress: Progress | None = 
             if progress is not None:
                 progress(count)
     target.append_raw(batch)
+    target.analyze()  # a PostgreSQL target plans its lookups from fresh statistics
     for kept in source.checkpoints():  # every one, oldest first: each is evidence someone may hold
         target.add_checkpoint(kept.size, kept.note, kept.public_key)
     return count

@@ -83,6 +83,13 @@ SELECT seq, data FROM records WHERE seq IN (
     SELECT seq FROM recent_keys WHERE key = ?1
 ) AND key = ?1 ORDER BY seq LIMIT 1
 """
+# The end of the log, its gap-free mark and the oldest key not folded yet, in one statement.
+_HEAD = (
+    "SELECT (SELECT MAX(seq) FROM records), (SELECT value FROM meta WHERE name = 'contiguous'),"
+    " (SELECT MIN(seq) FROM recent_keys)"
+)
+_HEAD_LEGACY = "SELECT (SELECT MAX(seq) FROM records), (SELECT value FROM meta WHERE name = 'contiguous'), NULL"
+_CHUNK = 500  # rows per INSERT statement (5 values each, well under SQLite's limit on parameters)
 _FIND_LEGACY = "SELECT seq, data FROM records WHERE key = ?1 ORDER BY seq LIMIT 1"
 _FOLD = (
     f"INSERT INTO keys SELECT seq >> {EPOCH_BITS}, substr(key, -15), seq FROM recent_keys ORDER BY 1, 2, 3",
@@ -117,6 +124,7 @@ class SQLiteStore(LogStore):
         self._fold = fold
         self._lock = threading.RLock()
         self._artifacts: set[str] = set()  # keys known to be in the log (records are never removed)
+        self._oldest_recent: int | None = None  # read by _next_seq in each append's transaction
         if not create and not Path(path).is_file():
             raise LogError(
                 f"no decision log at {path}",
@@ -198,15 +206,15 @@ class SQLiteStore(LogStore):
         """The seq an append starts at, once the records it extends are known to be gap-free.
 
         ``meta.contiguous`` is how many records every append so far left gap-free (0 in a log
-        written before it): only the records beyond it, usually none, are counted here.
+        written before it): only the records beyond it, usually none, are counted here. The end
+        of the log, the mark and the oldest key waiting for its fold are read in one statement.
 
         Raises:
             LogError: a record is missing below the end of the log (or records were removed).
         """
-        (top,) = db.execute("SELECT MAX(seq) FROM records").fetchone()
+        top, mark, self._oldest_recent = db.execute(_HEAD_LEGACY if self._legacy else _HEAD).fetchone()
         size = 0 if top is None else int(top) + 1
-        row = db.execute("SELECT value FROM meta WHERE name = 'contiguous'").fetchone()
-        known = int(row[0]) if row is not None else 0
+        known = int(mark) if mark is not None else 0
         if size == known:
             return size
         if size < known:
@@ -229,17 +237,31 @@ class SQLiteStore(LogStore):
         db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('contiguous', ?)", (str(size),))
 
     def _insert(self, db: sqlite3.Connection, rows: Sequence[Row]) -> None:
-        """Insert ``rows`` and their keys; once ``fold`` keys wait, fold them into the index, sorted."""
+        """Insert ``rows`` and their keys; once ``fold`` keys wait, fold them into the index, sorted.
+
+        Call after :meth:`_next_seq` in the same transaction (it reads the oldest waiting key).
+        Rows go in by the hundred per statement: a group commit costs the same few statements
+        whatever its size.
+        """
         if self._legacy:
             (version,) = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             self._legacy = version == _LEGACY_FORMAT  # upgraded meanwhile by another process
-        db.executemany(_INSERT, rows)
-        if rows:
-            self._set_contiguous(db, rows[-1][0] + 1)
-        if self._legacy or not rows:
+            self._oldest_recent = None if self._legacy else db.execute("SELECT MIN(seq) FROM recent_keys").fetchone()[0]
+        if not rows:
             return
-        db.executemany("INSERT INTO recent_keys VALUES (?, ?)", [(row[0], row[2]) for row in rows if row[2]])
-        (oldest,) = db.execute("SELECT MIN(seq) FROM recent_keys").fetchone()
+        for at in range(0, len(rows), _CHUNK):
+            chunk = rows[at : at + _CHUNK]
+            db.execute(_INSERT + ", (?, ?, ?, ?, ?)" * (len(chunk) - 1), [v for row in chunk for v in row])
+        self._set_contiguous(db, rows[-1][0] + 1)
+        if self._legacy:
+            return
+        keyed = [(row[0], row[2]) for row in rows if row[2]]
+        for at in range(0, len(keyed), _CHUNK):
+            pairs = keyed[at : at + _CHUNK]
+            db.execute(
+                "INSERT INTO recent_keys VALUES (?, ?)" + ", (?, ?)" * (len(pairs) - 1), [v for k in pairs for v in k]
+            )
+        oldest = self._oldest_recent if self._oldest_recent is not None else (keyed[0][0] if keyed else None)
         if oldest is not None and rows[-1][0] + 1 - oldest >= self._fold:
             for statement in _FOLD:
                 db.execute(statement)
@@ -341,20 +363,12 @@ class SQLiteStore(LogStore):
             rows = db.execute("SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid").fetchall()
         return [kept_checkpoint(self.location, *row) for row in rows]
 
-    def _latest(self) -> KeptCheckpoint | None:
+    def latest_kept(self) -> KeptCheckpoint | None:
         with self._reading() as db:
             row = db.execute(
                 "SELECT rowid, size, note, public_key FROM checkpoints ORDER BY rowid DESC LIMIT 1"
             ).fetchone()
         return None if row is None else kept_checkpoint(self.location, *row)
-
-    def public_key(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.public_key
-
-    def latest_checkpoint(self) -> str | None:
-        latest = self._latest()
-        return None if latest is None else latest.note
 
     def close(self) -> None:
         with self._lock:

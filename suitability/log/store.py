@@ -11,6 +11,7 @@ into the rows both stores write, so the two write the same bytes. See docs/adr/0
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .merkle import leaf_hash
 DEFAULT_LOG = "suitability-log.sqlite3"
 
 
-RECORD_TYPES = ("artifact", "assessment", "decision", "confirmation")
+RECORD_TYPES = ("artifact", "assessment", "decision", "confirmation", "recheck")
 
 
 @dataclass
@@ -46,6 +47,25 @@ class Draft:
     body: dict[str, Any]
     key: str | None = None
     artifacts: list[Draft] = field(default_factory=list)
+    #: The record rendered ahead of the append by :func:`prepare`, all but its seq and time.
+    template: Template | None = field(default=None, repr=False, compare=False)
+
+
+class Template(NamedTuple):
+    """A draft's canonical bytes cut where ``recorded_at`` and ``seq`` go (``recorded_at`` sorts first)."""
+
+    head: bytes
+    middle: bytes
+    tail: bytes
+    hashed_head: Any  # a sha256 already fed the leaf prefix and ``head``
+
+    def bytes_and_leaf(self, seq: int, recorded_at: str) -> tuple[bytes, bytes]:
+        when = canonical_bytes(recorded_at, floats_possible=False)
+        number = b"%d" % seq
+        digest = self.hashed_head.copy()
+        for part in (when, self.middle, number, self.tail):
+            digest.update(part)
+        return b"".join((self.head, when, self.middle, number, self.tail)), digest.digest()
 
 
 class Stored(NamedTuple):
@@ -114,12 +134,21 @@ class LogStore(ABC):
         """Return every checkpoint kept beside the log, oldest first (they are append-only)."""
 
     @abstractmethod
+    def latest_kept(self) -> KeptCheckpoint | None:
+        """Return the latest checkpoint kept beside the log, or None."""
+
     def latest_checkpoint(self) -> str | None:
         """Return the latest signed checkpoint kept beside the log."""
+        latest = self.latest_kept()
+        return None if latest is None else latest.note
 
-    @abstractmethod
     def public_key(self) -> str | None:
         """Return the verifier key of the latest checkpoint kept beside the log."""
+        latest = self.latest_kept()
+        return None if latest is None else latest.public_key
+
+    def analyze(self) -> None:  # noqa: B027 - a hook: most stores have nothing to do
+        """Refresh whatever statistics the store's query planner keeps, after a bulk load."""
 
     @abstractmethod
     def close(self) -> None:
@@ -162,15 +191,52 @@ def layout(
             if exists(key):
                 known.add(key)
                 continue
-            data = render(artifact, seq, recorded_at)
-            rows.append((seq, artifact.type, artifact.key, data, leaf_hash(data)))
+            data, leaf = _rendered(artifact, seq, recorded_at)
+            rows.append((seq, artifact.type, artifact.key, data, leaf))
             written.add(key)
             seq += 1
-        data = render(draft, seq, recorded_at)
-        rows.append((seq, draft.type, draft.key, data, leaf_hash(data)))
+        data, leaf = _rendered(draft, seq, recorded_at)
+        rows.append((seq, draft.type, draft.key, data, leaf))
         stored.append(Stored(seq, data))
         seq += 1
     return rows, stored, written
+
+
+def _rendered(draft: Draft, seq: int, recorded_at: str) -> tuple[bytes, bytes]:
+    """The bytes and leaf hash of ``draft`` at ``seq``: from its template when it was prepared."""
+    if draft.template is not None:
+        return draft.template.bytes_and_leaf(seq, recorded_at)
+    data = render(draft, seq, recorded_at)
+    return data, leaf_hash(data)
+
+
+_SEQ_MARK = 2**53 - 1  # the largest integer canonical JSON carries exactly
+_TIME_MARK = "@@suitability:recorded_at@@"
+
+
+def prepare(draft: Draft) -> Draft:
+    """Render ``draft`` ahead of its append: all of its bytes but its seq and time, and half its hash.
+
+    A writer holding the log's lock then only splices the two in (:func:`layout` does), so the
+    bytes are those :func:`render` writes (a property test holds them equal). A draft whose body
+    happens to hold the marks used to find the two places is left to be rendered whole.
+
+    Raises:
+        InputError: the body cannot be rendered canonically (found now, before anything is locked).
+    """
+    if draft.template is None:
+        marked = render(draft, _SEQ_MARK, _TIME_MARK)
+        time_at = b'"recorded_at":' + canonical_bytes(_TIME_MARK, floats_possible=False)
+        seq_at = b'"seq":%d' % _SEQ_MARK
+        if marked.count(time_at) == 1 and marked.count(seq_at) == 1 and marked.index(time_at) < marked.index(seq_at):
+            head, rest = marked.split(time_at)
+            middle, tail = rest.split(seq_at)
+            head += b'"recorded_at":'
+            middle += b'"seq":'
+            hashed = hashlib.sha256(b"\x00")
+            hashed.update(head)
+            draft.template = Template(head, middle, tail, hashed)
+    return draft
 
 
 def check_continues(expected: int, rows: Sequence[Row]) -> None:

@@ -9,7 +9,7 @@
    of size *n* (a checkpoint larger than the log means the log was truncated);
 5. references: every artifact's hash is its document's; every assessment names a questionnaire
    artifact, every decision a policy artifact and an earlier assessment, every confirmation an
-   earlier decision.
+   earlier decision, every finding of a re-check an earlier decision and assessment.
 
 :func:`prove` and :func:`verify_proof` make and check an
 offline inclusion proof of one record against a signed checkpoint; :func:`prove_consistency` and
@@ -22,19 +22,17 @@ lives above this wing, in :mod:`suitability.replay`.
 from __future__ import annotations
 
 import base64
-import hashlib
-from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from .._output import write_atomic
 from .._passes import long_pass
-from ..codec import content_hash, is_canonical
 from ..errors import InputError, IntegrityError, Problem
+from . import _parallel
+from ._parallel import TYPE_CODES, Chunk, default_jobs, inline_chunks, parallel_chunks, reopen_spec
 from .checkpoint import Checkpoint, Signer, Verifier, check_origin, open_note, split_note, unverified
 from .merkle import (
     EMPTY_ROOT,
@@ -42,11 +40,12 @@ from .merkle import (
     consistency_ranges,
     inclusion_proof,
     leaf_hash,
+    node_hash,
     range_hashes,
     verify_consistency,
     verify_inclusion,
 )
-from .store import RECORD_TYPES, LogStore
+from .store import LogStore
 
 Progress = Callable[[int], None]
 
@@ -143,6 +142,7 @@ def verify(
     *,
     deep: bool = True,
     progress: Progress | None = None,
+    jobs: int = 1,
 ) -> VerifyReport:
     """Run the numbered checks over ``store`` against already-opened ``checkpoints``.
 
@@ -151,82 +151,42 @@ def verify(
         checkpoints: signed checkpoints (opened with :func:`~suitability.checkpoint.open_note`)
             and where each came from.
         deep: run checks 2 (canonical bytes) and 5 (references). When False (``audit verify
-            --quick``), those two are skipped; each record is still parsed to read its own seq
-            (never found by searching its bytes), and tampering is caught by checks 1, 3 and 4.
+            --quick``), those two are skipped; each record's own seq is still read by a JSON
+            parser (never found by searching its bytes), and tampering is caught by checks 1, 3, 4.
         progress: called with the number of records checked so far, now and then.
+        jobs: processes that check ranges of seqs side by side (a SQLite or PostgreSQL log of
+            more than two chunks); this one folds their results in order, so the report is the
+            same for any number (see :mod:`suitability.log._parallel`). Workers are spawned, so a
+            program that asks for more than one must guard its main module (``if __name__ ==
+            "__main__":``); where they cannot start, the pass runs in this process.
     """
+    spec = reopen_spec(store) if jobs > 1 else None
+    chunk = _parallel.CHUNK
+    size = store.size() if spec is not None else 0
+    if spec is not None and size > 2 * chunk:
+        chunks = parallel_chunks(store, spec, size, deep, jobs, chunk)
+    else:
+        chunks = inline_chunks(store, deep, chunk)
+    return _report(chunks, checkpoints, deep, progress)
+
+
+def _report(
+    chunks: Generator[Chunk], checkpoints: Sequence[tuple[Checkpoint, str]], deep: bool, progress: Progress | None
+) -> VerifyReport:
+    """Fold checked ``chunks``, in order, into the report (closing them however it ends)."""
     checks = [Check(i + 1, name) for i, name in enumerate(CHECKS)]
-    sequence, canonical, leaves, roots, references = checks
     wanted: dict[int, list[tuple[Checkpoint, str]]] = {}
     for cp, source in checkpoints:
         wanted.setdefault(cp.size, []).append((cp, source))
-    builder = RootBuilder()
-    index = _Index()
-    expected_seq = 0
-
-    def check_roots(size: int) -> None:
-        for cp, source in wanted.get(size, []):
-            if builder.root() != cp.root:
-                # The root cannot say which record changed: it names the range the checkpoint covers.
-                roots.fail(
-                    None,
-                    f"expected the root of records 0-{size - 1} to be {_b64(cp.root)} as signed in {source}, "
-                    f"found {_b64(builder.root())} "
-                    "(a record in that range was rewritten, reordered or altered)",
-                )
-
-    check_roots(0)
-    for seq, data, stored_leaf in store.scan():
-        # (1) sequence
-        if seq != expected_seq:
-            sequence.fail(expected_seq, f"expected record {expected_seq} next, found {seq} (a gap)")
-        expected_seq = seq + 1
-        if not deep:
-            try:
-                parsed = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                parsed = None
-            own = parsed.get("seq") if isinstance(parsed, dict) else None
-            if own != seq or type(own) is not int:
-                sequence.fail(seq, f"expected the record to say seq {seq}, found {own!r}")
-            leaf = leaf_hash(data)
-            if leaf != stored_leaf:
-                leaves.fail(
-                    seq, f"expected leaf hash {leaf.hex()} of the stored bytes, found {bytes(stored_leaf).hex()}"
-                )
-            builder.push(leaf)
-            if builder.size in wanted:
-                check_roots(builder.size)
-            if progress is not None and seq % 10_000 == 0:
-                progress(seq)
-            continue
-        # (2) canonical bytes (the parse also serves checks 1 and 5)
-        try:
-            record = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            canonical.fail(seq, f"expected a JSON record, found bytes that do not parse ({exc})")
-            record = None
-        if record is not None and not is_canonical(data, record):
-            canonical.fail(seq, "expected RFC 8785 canonical bytes, found another serialization")
-        # (3) leaf hashes
-        leaf = leaf_hash(data)
-        if leaf != stored_leaf:
-            leaves.fail(seq, f"expected leaf hash {leaf.hex()} of the stored bytes, found {bytes(stored_leaf).hex()}")
-        # (4) root, at every checkpointed size
-        builder.push(leaf)
-        if builder.size in wanted:
-            check_roots(builder.size)
-        if isinstance(record, dict):
-            if record.get("seq") != seq or type(record.get("seq")) is not int:
-                sequence.fail(seq, f"expected the record to say seq {seq}, found {record.get('seq')!r}")
-            _check_references(record, seq, references, index)
-        else:
-            if record is not None:
-                sequence.fail(seq, f"expected a JSON object, found {type(record).__name__}")
-            index.add(None, None)
-        if progress is not None and seq % 10_000 == 0:
-            progress(seq)
-    size = builder.size
+    fold = _Fold(checks, wanted, deep)
+    fold.check_roots(0)
+    with closing(chunks):
+        for chunk in chunks:
+            fold.add(chunk)
+            if progress is not None:
+                progress(fold.tree.size)
+    size = fold.tree.size
+    roots = checks[3]
     for cp_size, entries in wanted.items():
         if cp_size > size:
             for cp, source in entries:
@@ -237,8 +197,120 @@ def verify(
     if progress is not None:
         progress(size)
     if not deep:
-        canonical.skipped = references.skipped = True
-    return VerifyReport(size, builder.root(), checks, [(source, cp.size) for cp, source in checkpoints])
+        checks[1].skipped = checks[4].skipped = True
+    return VerifyReport(size, fold.tree.root(), checks, [(source, cp.size) for cp, source in checkpoints])
+
+
+class _Tree(RootBuilder):
+    """A :class:`RootBuilder` that also takes a complete subtree at once (a full, aligned chunk)."""
+
+    def push_subtree(self, count: int, node: bytes) -> None:
+        """Append the root of ``count`` leaves (a power of two dividing the current size)."""
+        stack, size = self._stack, count
+        while stack and stack[-1][0] == size:
+            node = node_hash(stack.pop()[1], node)
+            size *= 2
+        stack.append((size, node))
+        self.size += count
+
+
+class _Fold:
+    """Folds checked chunks, in order, into the report: the seams of check 1, check 4's tree, check 5's index.
+
+    What check 5 remembers of every record: its type and a fingerprint of its id, nine bytes a record
+    (a type code and eight bytes of the id's SHA-256) in flat arrays, instead of a dictionary of ids:
+    verifying a long log stays within a few bytes of memory per record. Records are indexed by their
+    position in the scan, as before.
+    """
+
+    def __init__(self, checks: list[Check], wanted: dict[int, list[tuple[Checkpoint, str]]], deep: bool) -> None:
+        self.checks, self.wanted, self.deep = checks, wanted, deep
+        self.tree = _Tree()
+        self.expected_seq = 0
+        self.types = bytearray()
+        self.ids = bytearray()
+        self.artifacts: dict[Any, Any] = {}  # hash -> kind; a log holds few documents
+
+    def check_roots(self, size: int) -> None:
+        for cp, source in self.wanted.get(size, []):
+            if self.tree.root() != cp.root:
+                # The root cannot say which record changed: it names the range the checkpoint covers.
+                self.checks[3].fail(
+                    None,
+                    f"expected the root of records 0-{size - 1} to be {_b64(cp.root)} as signed in {source}, "
+                    f"found {_b64(self.tree.root())} "
+                    "(a record in that range was rewritten, reordered or altered)",
+                )
+
+    def add(self, chunk: Chunk) -> None:
+        sequence, canonical, leaves, _, references = self.checks
+        if not chunk.count:
+            return
+        # (1) the seam with the chunk before, then the chunk's own first failure
+        if chunk.first != self.expected_seq:
+            sequence.fail(self.expected_seq, f"expected record {self.expected_seq} next, found {chunk.first} (a gap)")
+        assert chunk.last is not None
+        self.expected_seq = chunk.last + 1
+        for number, check in ((1, sequence), (2, canonical), (3, leaves)):
+            if number in chunk.failures:
+                _, _, seq, message = chunk.failures[number]
+                check.fail(seq, message)
+        # (4) the tree, with its root at every checkpointed size
+        tree, base = self.tree, self.tree.size
+        if (
+            chunk.subtree is not None
+            and chunk.count & (chunk.count - 1) == 0
+            and base % chunk.count == 0
+            and not any(base < size < base + chunk.count for size in self.wanted)
+        ):
+            tree.push_subtree(chunk.count, chunk.subtree)
+            if tree.size in self.wanted:
+                self.check_roots(tree.size)
+        else:
+            data = chunk.leaves
+            for i in range(0, len(data), 32):
+                tree.push(data[i : i + 32])
+                if tree.size in self.wanted:
+                    self.check_roots(tree.size)
+        # (5) references to earlier records, resolved in order
+        if self.deep and references.ok:
+            self.types += chunk.types
+            self.ids += chunk.ids
+            found = self._references(chunk, base)
+            local = chunk.failures.get(5)
+            if found is not None and (local is None or found[:2] < local[:2]):
+                local = found
+            if local is not None:
+                references.fail(local[2], local[3])
+
+    def _references(self, chunk: Chunk, base: int) -> tuple[int, int, int | None, str] | None:
+        """The first failure among the chunk's references to earlier records, if any, before its first local one."""
+        artifacts, types, ids = self.artifacts, self.types, self.ids
+        local = chunk.failures.get(5)
+        stop = local[:2] if local is not None else None
+        for event in chunk.events:
+            if stop is not None and event[1:3] > stop:  # past the chunk's first local failure
+                return None
+            if event[0] == "def":
+                _, _, _, key, kind = event
+                artifacts[key] = kind
+            elif event[0] == "need":
+                _, pos, sub, seq, key, kind = event
+                if artifacts.get(key) != kind:
+                    return pos, sub, seq, f"expected an earlier {kind} artifact {key}, found none"
+            else:
+                _, pos, sub, seq, target, code, fingerprint, ident = event
+                if not (
+                    0 <= target < min(seq, base + pos)
+                    and types[target] == code
+                    and ids[8 * target : 8 * target + 8] == fingerprint
+                ):
+                    kind = _KINDS[code]
+                    return pos, sub, seq, f"expected {kind} {ident} at seq {target}, found none there"
+        return None
+
+
+_KINDS = {code: kind for kind, code in TYPE_CODES.items()}
 
 
 def kept_checkpoints(store: LogStore, verifier: Verifier, log: str) -> list[tuple[Checkpoint, str]]:
@@ -258,79 +330,6 @@ def kept_checkpoints(store: LogStore, verifier: Verifier, log: str) -> list[tupl
         if kept.public_key.strip() == key
         for source in [f"{log} (checkpoint #{kept.number} kept with the log)"]
     ]
-
-
-_TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
-
-
-class _Index:
-    """What the references check remembers of every record: its type and a fingerprint of its id.
-
-    Nine bytes a record (a type code and eight bytes of the id's digest) in flat arrays, instead of
-    a dictionary of ids: verifying a long log stays within a few bytes of memory per record.
-    """
-
-    def __init__(self) -> None:
-        self.types = bytearray()
-        self.ids = array("Q")
-        self.artifacts: dict[str, str] = {}  # hash -> kind; a log holds few documents
-
-    @staticmethod
-    def fingerprint(ident: str) -> int:
-        return int.from_bytes(hashlib.sha256(ident.encode()).digest()[:8], "big")
-
-    def add(self, kind: str | None, ident: str | None) -> None:
-        self.types.append(_TYPE_CODES.get(kind or "", 0))
-        self.ids.append(self.fingerprint(ident) if ident else 0)
-
-    def holds(self, seq: Any, kind: str, ident: Any, before: int) -> bool:
-        """Whether record ``seq`` (earlier than ``before``) is a ``kind`` with id ``ident``."""
-        return (
-            isinstance(seq, int)
-            and 0 <= seq < min(before, len(self.types))
-            and self.types[seq] == _TYPE_CODES[kind]
-            and isinstance(ident, str)
-            and self.ids[seq] == self.fingerprint(ident)
-        )
-
-
-def _check_references(record: dict[str, Any], seq: int, check: Check, index: _Index) -> None:
-    kind = record.get("type")
-    ident = None
-    try:
-        if kind == "artifact":
-            document = record["document"]
-            if content_hash(document) != record["hash"]:
-                check.fail(
-                    seq,
-                    f"expected the artifact's hash {record['hash']} to be its document's, "
-                    f"found {content_hash(document)}",
-                )
-            index.artifacts[record["hash"]] = record["kind"]
-        elif kind == "assessment":
-            ref = record["questionnaire"]["hash"]
-            if index.artifacts.get(ref) != "questionnaire":
-                check.fail(seq, f"expected an earlier questionnaire artifact {ref}, found none")
-            ident = record["result"]["id"]
-        elif kind == "decision":
-            if index.artifacts.get(record["policy"]["hash"]) != "policy":
-                check.fail(seq, f"expected an earlier policy artifact {record['policy']['hash']}, found none")
-            if not index.holds(record["assessment_seq"], "assessment", record["assessment_id"], seq):
-                check.fail(
-                    seq,
-                    f"expected assessment {record['assessment_id']} at seq {record['assessment_seq']}, found none there",
-                )
-            ident = record["result"]["id"]
-        elif kind == "confirmation":
-            if not index.holds(record["decision_seq"], "decision", record["decision_id"], seq):
-                check.fail(
-                    seq, f"expected decision {record['decision_id']} at seq {record['decision_seq']}, found none there"
-                )
-        else:
-            check.fail(seq, f"expected a record type among {list(RECORD_TYPES)}, found {kind!r}")
-    except (KeyError, TypeError) as exc:
-        check.fail(seq, f"expected a complete {kind} record, found it missing {exc}")
-    index.add(kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None)
 
 
 # --- proofs -----------------------------------------------------------------------------------
@@ -765,6 +764,7 @@ __all__ = [
     "Check",
     "SignedCheckpoint",
     "VerifyReport",
+    "default_jobs",
     "kept_checkpoints",
     "prove",
     "prove_consistency",

@@ -299,11 +299,8 @@ class DryRunStore(LogStore):
     def checkpoints(self) -> list[KeptCheckpoint]:
         return self.real.checkpoints()
 
-    def latest_checkpoint(self) -> str | None:
-        return self.real.latest_checkpoint()
-
-    def public_key(self) -> str | None:
-        return self.real.public_key()
+    def latest_kept(self) -> KeptCheckpoint | None:
+        return self.real.latest_kept()
 
     def close(self) -> None:
         pass

@@ -167,11 +167,8 @@ class MeteredStore(LogStore):
     def checkpoints(self) -> list[KeptCheckpoint]:
         return self.inner.checkpoints()
 
-    def latest_checkpoint(self) -> str | None:
-        return self.inner.latest_checkpoint()
-
-    def public_key(self) -> str | None:
-        return self.inner.public_key()
+    def latest_kept(self) -> KeptCheckpoint | None:
+        return self.inner.latest_kept()
 
     def close(self) -> None:
         self.inner.close()

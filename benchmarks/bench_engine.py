@@ -1,0 +1,242 @@
+"""The Engine under concurrency: group commit beside raw durable inserts, in one run, interleaved.
+
+Run: python benchmarks/bench_engine.py [--calls 400] [--rounds 5] [--url postgresql://…] [--no-pg]
+
+Sides (each does --calls calls per round; rounds interleaved, see _common.py):
+
+SQLite (WAL, synchronous=FULL, one file per side, in a temporary folder):
+  engine 1 thread     Engine.assess, one thread: score, render, one durable append per call.
+  engine 8 threads    the same calls from 8 threads sharing one Engine (group commit).
+  raw 8 threads       8 threads handing the bytes of assessment records (rendered beforehand) to
+                      one committer that inserts them into a plain table in durable transactions,
+                      a group per transaction exactly as the Engine groups: the same group commit
+                      with nothing else to do.
+PostgreSQL (a schema of its own, dropped at the end):
+  engine 1 thread     Engine.assess on a PostgresStore, one thread.
+  plain INSERT        single-row INSERT of the same bytes into a plain table, autocommitted
+                      (one durable commit each), one thread.
+
+Claims (issue 13): engine 8 threads ≥ 2× engine 1 thread; engine 8 threads ≥ 50% of raw 8
+threads; on PostgreSQL, engine 1 thread ≥ 50% of plain INSERT. Rates depend on the host (its
+disk above all); the ratios are the claim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import interleaved, ratio_cell, scratch, table
+from _workload import random_answers
+
+from suitability import Client, Registry
+from suitability.engine import Engine
+from suitability.log.sqlite import SQLiteStore
+from suitability.log.store import LogStore
+
+REGISTRY = Registry.default(environ={})
+Q = "cn-securities-individual"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Grouped:
+    """Leader-elected group commit of opaque items (the same scheme as the Engine's)."""
+
+    def __init__(self, commit: Callable[[list[Any]], None]) -> None:
+        self.commit = commit
+        self.cv = threading.Condition()
+        self.queue: list[list[Any]] = []
+        self.leading = False
+
+    def submit(self, item: Any) -> None:
+        me = [item, False]
+        with self.cv:
+            self.queue.append(me)
+            while self.leading and not me[1]:
+                self.cv.wait()
+            if me[1]:
+                return
+            self.leading = True
+            group, self.queue = self.queue, []
+        self.commit([m[0] for m in group])
+        with self.cv:
+            for m in group:
+                m[1] = True
+            self.leading = False
+            self.cv.notify_all()
+
+
+class Calls:
+    """Inputs for assess calls, made up front so every side does the same work."""
+
+    def __init__(self, n: int, seed: int = 7) -> None:
+        rnd = random.Random(seed)
+        self.inputs = [random_answers(rnd) for _ in range(n)]
+        self.counter = 0
+        self.lock = threading.Lock()
+
+    def client(self) -> tuple[Client, datetime]:
+        with self.lock:
+            self.counter += 1
+            n = self.counter
+        return Client(client_id=f"C-{n}", birth_date="1970-01-01"), START + timedelta(seconds=n)
+
+
+def engine_side(engine: Engine, calls: Calls, threads: int) -> Callable[[], int]:
+    per = len(calls.inputs) // threads
+
+    def work(t: int) -> None:
+        for answers in calls.inputs[t * per : (t + 1) * per]:
+            client, when = calls.client()
+            engine.assess(Q, answers, client, when)
+
+    def run() -> int:
+        if threads == 1:
+            work(0)
+        else:
+            pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+            for th in pool:
+                th.start()
+            for th in pool:
+                th.join()
+        return per * threads
+
+    return run
+
+
+def sample_bytes(n: int) -> list[bytes]:
+    """The bytes of ``n`` real assessment records (as the Engine stores them)."""
+    with scratch("bench-engine-sample-") as folder:
+        store = SQLiteStore(folder / "s.sqlite3")
+        engine = Engine(REGISTRY, store)
+        calls = Calls(n, seed=11)
+        engine_side(engine, calls, 1)()
+        data = [d for _, d, _ in store.scan()][1:]  # without the questionnaire artifact
+        store.close()
+    return data
+
+
+def raw_sqlite_side(path: Path, data: list[bytes], threads: int) -> Callable[[], int]:
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    state = {"seq": 0}
+
+    def commit(items: list[bytes]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        first = state["seq"]
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(first + i, b) for i, b in enumerate(items)])
+        db.execute("COMMIT")
+        state["seq"] = first + len(items)
+
+    grouped = Grouped(commit)
+    per = len(data) // threads
+
+    def work(t: int) -> None:
+        for b in data[t * per : (t + 1) * per]:
+            grouped.submit(b)
+
+    def run() -> int:
+        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        return per * threads
+
+    return run
+
+
+def sqlite_part(calls_n: int, rounds: int) -> list[list[str]]:
+    with scratch("bench-engine-") as folder:
+        data = sample_bytes(calls_n)
+        stores: list[LogStore] = [SQLiteStore(folder / "one.sqlite3"), SQLiteStore(folder / "eight.sqlite3")]
+        sides = {
+            "engine 1 thread": engine_side(Engine(REGISTRY, stores[0]), Calls(calls_n), 1),
+            "engine 8 threads": engine_side(Engine(REGISTRY, stores[1]), Calls(calls_n, seed=8), 8),
+            "raw 8 threads": raw_sqlite_side(folder / "raw.sqlite3", data, 8),
+        }
+        rates = interleaved(sides, rounds)
+        for store in stores:
+            store.close()
+    return [
+        ["SQLite", "rate (median, range)", "ratio"],
+        ["engine 1 thread", rates["engine 1 thread"].cell(), ""],
+        [
+            "engine 8 threads",
+            rates["engine 8 threads"].cell(),
+            f"{ratio_cell(rates['engine 8 threads'], rates['engine 1 thread'])} of 1 thread (≥ 2×); "
+            f"{ratio_cell(rates['engine 8 threads'], rates['raw 8 threads'])} of raw (≥ 0.50×)",
+        ],
+        ["raw 8 threads (same group commit)", rates["raw 8 threads"].cell(), ""],
+    ]
+
+
+def postgres_part(url: str, calls_n: int, rounds: int) -> list[list[str]]:
+    import psycopg
+
+    from suitability.log.postgres import PostgresStore, upgrade
+
+    schema = "bench_engine_" + uuid.uuid4().hex[:8]
+    admin = psycopg.connect(url, autocommit=True)
+    admin.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in url else "?"
+    scoped = f"{url}{joiner}options=-csearch_path%3D{schema}"
+    try:
+        upgrade(scoped)
+        store = PostgresStore(scoped)
+        plain = psycopg.connect(scoped, autocommit=True)
+        plain.execute("CREATE TABLE plain (seq BIGINT PRIMARY KEY, data BYTEA NOT NULL)")
+        data = sample_bytes(calls_n)
+        state = {"seq": 0}
+
+        def inserts() -> int:
+            for b in data:
+                plain.execute("INSERT INTO plain VALUES (%s, %s)", (state["seq"], b))
+                state["seq"] += 1
+            return len(data)
+
+        sides = {"engine 1 thread": engine_side(Engine(REGISTRY, store), Calls(calls_n), 1), "plain INSERT": inserts}
+        rates = interleaved(sides, rounds)
+        store.close()
+        plain.close()
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+    return [
+        ["PostgreSQL", "rate (median, range)", "ratio"],
+        [
+            "engine 1 thread",
+            rates["engine 1 thread"].cell(),
+            f"{ratio_cell(rates['engine 1 thread'], rates['plain INSERT'])} of plain INSERT (≥ 0.50×)",
+        ],
+        ["plain single-row INSERT, autocommit", rates["plain INSERT"].cell(), ""],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=400, help="calls per side per round (default 400)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--url", default="postgresql://127.0.0.1:5432/test")
+    parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL part")
+    args = parser.parse_args()
+    print(table(sqlite_part(args.calls, args.rounds)))
+    if not args.no_pg:
+        print()
+        print(table(postgres_part(args.url, args.calls, args.rounds)))
+
+
+if __name__ == "__main__":
+    main()
