@@ -2136,7 +2136,7 @@ def audit_impact(
       suitability audit impact demo.sqlite3 --questionnaire draft-2027.1.json --out impact.html --lang en
     """
     from .review.html import render_impact
-    from .review.impact import impact
+    from .review.impact import category_name, impact
 
     if questionnaire_ref is None and policy_ref is None:
         raise click.UsageError("give --questionnaire, --policy or both: the draft(s) to compare")
@@ -2150,31 +2150,48 @@ def audit_impact(
     if not out.table:
         click.echo(result.as_json())
         return
-    en = lang == "en"
     click.echo(
-        f"{result.assessments} assessments, {result.decisions} decisions replayed; "
-        f"{result.moved} change category, {result.flipped} decisions flip"
-        if en
-        else f"重放 {result.assessments} 份评估、{result.decisions} 笔判定；{result.moved} 份改变类别，{result.flipped} 笔判定改变结果"
+        tr(
+            lang,
+            "{assessments} assessments, {decisions} decisions replayed; {moved} change category, {flipped} decisions flip",
+            assessments=result.assessments,
+            decisions=result.decisions,
+            moved=result.moved,
+            flipped=result.flipped,
+        )
     )
+    old, new, count, seq = tr(lang, "OLD"), tr(lang, "NEW"), tr(lang, "COUNT"), tr(lang, "SEQ")
     click.echo(
         _rows_table(
-            ["OLD", "NEW", "COUNT", "SEQ"], [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.transitions]
+            [old, new, count, seq],
+            [
+                [category_name(lang, r.key[0]), category_name(lang, r.key[1]), r.count, _seq_list(r.seqs, r.count)]
+                for r in result.transitions
+            ],
         )
     )
     click.echo(
         _rows_table(
-            ["LEVEL", "OLD", "NEW", "REASONS", "COUNT", "SEQ"],
-            [[*r.key, r.count, _seq_list(r.seqs, r.count)] for r in result.flips],
+            [tr(lang, "LEVEL"), old, new, tr(lang, "REASONS"), count, seq],
+            [
+                [
+                    r.key[0],
+                    name(lang, "outcome", r.key[1]),
+                    name(lang, "outcome", r.key[2]),
+                    r.key[3],
+                    r.count,
+                    _seq_list(r.seqs, r.count),
+                ]
+                for r in result.flips
+            ],
         )
     )
     if result.lowest_count:
-        click.echo(
-            f"lowest category / not eligible: {result.lowest_count}: {_safe(', '.join(result.lowest_clients[:20]))}"
-        )
+        clients = _safe(", ".join(result.lowest_clients[:20]))
+        click.echo(tr(lang, "lowest category / not eligible: {n}: {clients}", n=result.lowest_count, clients=clients))
     click.echo(
         _rows_table(
-            ["QUESTION", "PROBLEM", "COUNT", "SEQ", "WHAT TO DO"],
+            [tr(lang, "QUESTION"), tr(lang, "PROBLEM"), count, seq, tr(lang, "WHAT TO DO")],
             [[*r.key, r.count, _seq_list(r.seqs, r.count), result.actions[r.key[1]][lang]] for r in result.rejected],
         )
     )
@@ -2217,24 +2234,39 @@ def questionnaire_stats_command(
         click.echo(stats_json(results))
         return
     for r in results:
-        click.echo(f"{r.questionnaire}: {r.assessments} assessments")
+        click.echo(tr(lang, "{questionnaire}: {n} assessments", questionnaire=r.questionnaire, n=r.assessments))
         rows = [
-            [q.id, q.dimension, "-" if q.item_rest is None else f"{q.item_rest:.2f}", ",".join(q.unused) or "-"]
+            [q.id, name(lang, "question_dimension", q.dimension), "-" if q.item_rest is None else f"{q.item_rest:.2f}",
+             ",".join(q.unused) or "-"]
             for q in r.questions
+        ]  # fmt: skip
+        dimension = tr(lang, "DIMENSION")
+        click.echo(
+            _rows_table([tr(lang, "QUESTION"), dimension, tr(lang, "ITEM-REST R"), tr(lang, "NOBODY CHOSE")], rows)
+        )
+        dims = [
+            [name(lang, "question_dimension", d.dimension), d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"]
+            for d in r.dimensions
         ]
-        click.echo(_rows_table(["QUESTION", "DIMENSION", "ITEM-REST R", "NOBODY CHOSE"], rows))
-        dims = [[d.dimension, d.items, "-" if d.alpha is None else f"{d.alpha:.2f}"] for d in r.dimensions]
-        click.echo(_rows_table(["DIMENSION", "ITEMS", "ALPHA"], dims))
+        click.echo(_rows_table([dimension, tr(lang, "ITEMS"), tr(lang, "ALPHA")], dims))
         edges = [
             [e.profile, e.edge, e.below, e.above, "-" if e.p_value is None else f"{e.p_value:.2g}"] for e in r.edges
         ]
-        click.echo(_rows_table(["PROFILE", "EDGE", "BELOW", "ABOVE", "P"], edges))
+        head = [tr(lang, "PROFILE"), tr(lang, "EDGE"), tr(lang, "BELOW"), tr(lang, "ABOVE"), tr(lang, "P")]
+        click.echo(_rows_table(head, edges))
         agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
         click.echo(
-            f"retakes within {r.window_days} days: {r.retakes}, changed {r.retakes_changed}, agreement {agreement}"
+            tr(
+                lang,
+                "retakes within {days} days: {retakes}, changed {changed}, agreement {agreement}",
+                days=r.window_days,
+                retakes=r.retakes,
+                changed=r.retakes_changed,
+                agreement=agreement,
+            )
         )
-        for flag in r.flags:
-            click.echo(f"FLAG {flag}")
+        for flag in r.flag_messages():
+            click.echo(tr(lang, "FLAG {flag}", flag=flag[lang]))
 
 
 @audit_group.command("recheck")
@@ -2247,6 +2279,7 @@ def questionnaire_stats_command(
 @_actor_option
 @_as_of_option
 @click.option("--format", "fmt", default="table", type=click.Choice(["table", "csv", "json"]), show_default=True)
+@_lang_option
 @click.pass_context
 def audit_recheck(
     ctx: click.Context,
@@ -2257,12 +2290,14 @@ def audit_recheck(
     actor: str | None,
     as_of: datetime | None,
     fmt: str,
+    lang: str,
 ) -> None:
     """List the clients whose latest suitable (or confirmed) sale would no longer be suitable.
 
     Each sale in LOG is decided again with the product as --catalog rates it now, and with the
     client's newest assessment; a reason the client had not already accepted makes a notice, with
     the policy's text in zh-CN and en (CSRC 办法 Art. 21). With --record the re-check is recorded.
+    The table speaks --lang; csv and json are for machines and carry both texts.
 
     \b
     Example:
@@ -2272,6 +2307,7 @@ def audit_recheck(
 
     from .engine import Engine
     from .product import load_catalog
+    from .review.impact import category_name
     from .review.recheck import read_holdings, recheck
 
     store = _existing_log(ctx, log)
@@ -2295,14 +2331,32 @@ def audit_recheck(
         for line in csv.reader(result.as_csv().splitlines()):
             writer.writerow([_csv_cell(c) for c in line])
         return
-    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}", f"{n.profile_was}->{n.profile_now}",
-             n.sale, n.decision_seq, " ".join(n.causes), " ".join(n.codes)] for n in result.notices]  # fmt: skip
-    click.echo(_rows_table(["CLIENT", "PRODUCT", "RATING", "PROFILE", "SALE", "SEQ", "CAUSES", "CODES"], rows))
-    click.echo(f"{len(result.notices)} of {result.checked} sales would no longer be suitable")
+    rows = [[n.client_id, n.product_id, f"{n.risk_level_was}->{n.risk_level_now}",
+             f"{category_name(lang, n.profile_was)}->{category_name(lang, n.profile_now)}", name(lang, "sale", n.sale),
+             n.decision_seq, " ".join(name(lang, "cause", c) for c in n.causes), " ".join(n.codes)]
+            for n in result.notices]  # fmt: skip
+    head = [tr(lang, "CLIENT"), tr(lang, "PRODUCT"), tr(lang, "RATING"), tr(lang, "PROFILE"), tr(lang, "SALE"),
+            tr(lang, "SEQ"), tr(lang, "CAUSES"), tr(lang, "CODES")]  # fmt: skip
+    click.echo(_rows_table(head, rows))
+    click.echo(
+        tr(
+            lang,
+            "{n} of {checked} sales would no longer be suitable",
+            n=len(result.notices),
+            checked=result.checked,
+        )
+    )
     for client, product in result.unmatched:
-        click.echo(f"held without a suitable or confirmed sale on record: {_safe(client)} {_safe(product)}")
+        click.echo(
+            tr(
+                lang,
+                "held without a suitable or confirmed sale on record: {client} {product}",
+                client=_safe(client),
+                product=_safe(product),
+            )
+        )
     if result.recorded:
-        click.echo(f"recorded as seq {result.recorded[0]} ({result.recorded[1]})")
+        click.echo(tr(lang, "recorded as seq {seq} ({id})", seq=result.recorded[0], id=result.recorded[1]))
 
 
 @cli.command("demo")

@@ -16,9 +16,12 @@ they carry; :func:`pick` chooses one, falling back along :data:`FALLBACK` (``zh-
 Refresh after changing a text (Babel is a development dependency)::
 
     pybabel extract -F suitability/locale/babel.cfg -k tr:2 -k pN_:1c,2 -k Message:1 \
-        -o suitability/locale/suitability.pot suitability
-    pybabel update -i suitability/locale/suitability.pot -d suitability/locale -D suitability
+        --omit-header --no-wrap -o suitability/locale/suitability.pot .
+    pybabel update --no-wrap -i suitability/locale/suitability.pot -d suitability/locale -D suitability
     pybabel compile -d suitability/locale -D suitability
+
+(Run from the repository's root: babel.cfg's pattern is relative to it. Babel reads no text marked
+inside an f-string: compute the text first, then put it in.)
 """
 
 from __future__ import annotations

@@ -508,7 +508,7 @@ def test_a_recorded_recheck_verifies_replays_and_shows_in_the_rows(tmp_path: Pat
     store.close()
     log = str(tmp_path / "sales.sqlite3")
     done = CliRunner().invoke(cli, ["audit", "recheck", log, "--catalog", str(rerated_catalog(tmp_path)), "--record",
-                                    "--actor", "compliance-01", "--as-of", "2026-06-01"])  # fmt: skip
+                                    "--actor", "compliance-01", "--as-of", "2026-06-01", "--lang", "en"])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert f"recorded as seq {size}" in done.output
     store = SQLiteStore(log)

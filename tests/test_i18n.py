@@ -25,6 +25,8 @@ from suitability.i18n import LANGUAGES, LOCALE_DIR, Message, catalog_dir, name, 
 from suitability.log.sqlite import SQLiteStore
 from suitability.review.demo import generate
 
+from .test_foresight import draft_document, rerated_catalog, sales_log
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 KEYWORDS = {"tr": (2,), "pN_": ((1, "c"), 2), "Message": (1,)}
@@ -203,6 +205,19 @@ def outputs(lang: str, work: Path, demo_log: Path) -> dict[str, str]:
     report = work / f"{lang}.html"
     run("audit report", "audit", "report", str(demo_log), "--out", str(report), "--tz", "Asia/Shanghai")
     printed["report.html"] = visible_text(report.read_text(encoding="utf-8"))
+    # Before and after a change: the impact of a draft, the questionnaire statistics, a re-check.
+    draft = work / "draft.json"
+    draft.write_text(json.dumps(draft_document(), ensure_ascii=False), encoding="utf-8")
+    impact_html, stats_html = work / f"{lang}-impact.html", work / f"{lang}-stats.html"
+    run("audit impact", "audit", "impact", str(demo_log), "--questionnaire", str(draft), "--out", str(impact_html))
+    printed["impact.html"] = visible_text(impact_html.read_text(encoding="utf-8"))
+    run("questionnaire stats", "questionnaire", "stats", str(demo_log), "--questionnaire",
+        "cn-securities-individual@2026.1", "--out", str(stats_html))  # fmt: skip
+    printed["stats.html"] = visible_text(stats_html.read_text(encoding="utf-8"))
+    sales = work / f"{lang}-sales.sqlite3"
+    sales_log(sales)[0].close()
+    run("audit recheck", "audit", "recheck", str(sales), "--catalog", str(rerated_catalog(work)), "--record",
+        "--actor", "staff-07", "--as-of", "2026-06-01")  # fmt: skip
     return printed
 
 
@@ -211,6 +226,7 @@ def test_chinese_output_has_no_english_words(lang: str, tmp_path: Path, demo_log
     registry = Registry.default(environ={})
     ids = {e.id for kind in ("questionnaire", "policy") for e in registry.entries(kind)}
     ids |= {"branch", "staff-07", "CN-000123"}  # the channel and actor given on the command line
+    ids |= {"CN-A", "CN-B"}  # the clients of the re-check's sales
     questionnaire = registry.questionnaire("cn-securities-individual").model
     ids |= {q.id for q in questionnaire.questions} | {o.id for q in questionnaire.questions for o in q.options}
     printed = outputs(lang, tmp_path, demo_log)
@@ -225,6 +241,14 @@ def test_zh_hant_is_traditional_throughout_the_cli_and_the_report(tmp_path: Path
     assert "風險承受能力" in printed["assess"] and "风险承受能力" not in printed["assess"].split("\n")[2]
     assert "適當性決策日誌審閱報告" in printed["report.html"] and "报告" not in printed["report.html"]
     assert "完整性" in printed["report.html"] and "客戶堅持購買的確認" in printed["report.html"]
+    assert "問卷有效性證據" in printed["report.html"] and "维度" not in printed["report.html"]
+    assert "草案影響評估" in printed["impact.html"] and "最低類別" in printed["impact.html"]
+    assert "風險承受能力類別遷移" in printed["impact.html"] and "客戶" in printed["impact.html"]
+    assert "重放" in printed["audit impact"] and "評估" in printed["audit impact"]
+    assert "問卷有效性證據" in printed["stats.html"] and "維度" in printed["questionnaire stats"]
+    assert "不再適當" in printed["audit recheck"] and "產品風險重新評級" in printed["audit recheck"]
+    for label in ("impact.html", "stats.html", "audit impact", "questionnaire stats", "audit recheck"):
+        assert not set("评问维风险产户类迁确认录这须") & set(printed[label]), label  # no Simplified form
 
 
 def test_a_document_with_zh_hant_texts_is_shown_in_them(tmp_path: Path) -> None:

@@ -16,12 +16,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable
 from html import escape
-from typing import Any
 
 from ..i18n import name, pN_, tr
 from .figures import AGE_BANDS, Cell, Figure, Review
-from .impact import Impact
-from .stats import QuestionnaireStats
+from .impact import Impact, category_name
+from .stats import DISCRIMINATION_MIN, QuestionnaireStats, question_flags
 
 #: One colour per meaning, the same in every chart.
 COLOURS: dict[str, dict[str, str]] = {
@@ -416,39 +415,12 @@ document.documentElement.dataset.overflowing = String([...charts].filter(c => c.
 # --- foresight: the impact of a draft, and the evidence that a questionnaire measures something ---
 
 _STYLE = """
-body { font-family: system-ui, "Noto Sans CJK SC", sans-serif; margin: 2em auto; max-width: 1000px; color: #1d2733; }
+body { font-family: system-ui, "Noto Sans CJK SC", "Noto Sans CJK TC", sans-serif; margin: 2em auto; max-width: 1000px; color: #1d2733; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.15em; margin-top: 1.8em; }
 table { border-collapse: collapse; width: 100%; } td, th { border-bottom: 1px solid #dde3ea; padding: .3em .5em; text-align: left; font-size: .9em; }
 tr.flagged td, tr.changed td { background: #fbe3e3; }
 code { background: #f1f4f7; padding: 0 .3em; } .note { color: #55606d; font-size: .9em; }
 """
-
-_IMPACT_TEXT = {
-    "title": {"zh-CN": "草案影响评估", "en": "Impact of a draft"},
-    "summary": {
-        "zh-CN": "重放 {a} 份评估与 {d} 笔判定：{m} 份评估改变类别，{f} 笔判定改变结果。未向日志写入任何内容。",
-        "en": "Replayed {a} assessments and {d} decisions: {m} assessments change category, {f} decisions change outcome. Nothing was written to the log.",
-    },
-    "transitions": {"zh-CN": "风险等级迁移（原 → 新）", "en": "Profile transitions (old → new)"},
-    "flips": {
-        "zh-CN": "改变结果的判定（按产品风险等级与原因）",
-        "en": "Decisions that flip (by product level and reason)",
-    },
-    "lowest": {
-        "zh-CN": "将成为最低类别（或不适格）的客户",
-        "en": "Clients who would become lowest category (or not eligible)",
-    },
-    "rejected": {"zh-CN": "草案不再接受的答案", "en": "Answers the draft no longer accepts"},
-    "old": {"zh-CN": "原", "en": "old"},
-    "new": {"zh-CN": "新", "en": "new"},
-    "count": {"zh-CN": "数量", "en": "count"},
-    "level": {"zh-CN": "产品风险等级", "en": "product level"},
-    "reasons": {"zh-CN": "原因变化", "en": "reasons gained (+) or lost (−)"},
-    "question": {"zh-CN": "问题", "en": "question"},
-    "problem": {"zh-CN": "问题类型", "en": "problem"},
-    "action": {"zh-CN": "处理方式", "en": "what to do"},
-    "clients": {"zh-CN": "客户", "en": "clients"},
-}
 
 
 def _table_html(head: list[str], rows: list[tuple[list[str], str]]) -> str:
@@ -462,78 +434,88 @@ def _table_html(head: list[str], rows: list[tuple[list[str], str]]) -> str:
 
 def impact_section(result: Impact, lang: str = "zh-CN") -> str:
     """The impact of a draft as an HTML section (tables in the review report's style, seqs behind each number)."""
-
-    def t(key: str) -> str:
-        return _IMPACT_TEXT[key][lang]
-
-    summary = t("summary").format(a=result.assessments, d=result.decisions, m=result.moved, f=result.flipped)
+    summary = tr(
+        lang,
+        "Replayed {assessments} assessments and {decisions} decisions: {moved} assessments change category, "
+        "{flipped} decisions change outcome. Nothing was written to the log.",
+        assessments=result.assessments,
+        decisions=result.decisions,
+        moved=result.moved,
+        flipped=result.flipped,
+    )
     drafts = " · ".join(x for x in (result.questionnaire, result.policy) if x)
+    heads = {  # (Babel extracts no text from inside an f-string)
+        "title": tr(lang, "Impact of a draft"),
+        "transitions": tr(lang, "Profile transitions (old → new)"),
+        "flips": tr(lang, "Decisions that flip (by product level and reason)"),
+        "lowest": tr(lang, "Clients who would become lowest category (or not eligible)"),
+        "rejected": tr(lang, "Answers the draft no longer accepts"),
+        "clients": tr(lang, "clients"),
+    }
+    old, new, count = tr(lang, "old"), tr(lang, "new"), tr(lang, "count")
     transitions = _table_html(
-        [t("old"), t("new"), t("count"), "seq"],
+        [old, new, count, "seq"],
         [
-            ([r.key[0], r.key[1], str(r.count), _seqs(r.seqs, r.count)], "changed" if r.key[0] != r.key[1] else "")
+            (
+                [category_name(lang, r.key[0]), category_name(lang, r.key[1]), str(r.count), _seqs(r.seqs, r.count)],
+                "changed" if r.key[0] != r.key[1] else "",
+            )
             for r in result.transitions
         ],
     )
     flips = _table_html(
-        [t("level"), t("old"), t("new"), t("reasons"), t("count"), "seq"],
-        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "") for r in result.flips],
+        [tr(lang, "product level"), old, new, tr(lang, "reasons gained (+) or lost (−)"), count, "seq"],
+        [
+            (
+                [
+                    r.key[0],
+                    name(lang, "outcome", r.key[1]),
+                    name(lang, "outcome", r.key[2]),
+                    r.key[3],
+                    str(r.count),
+                    _seqs(r.seqs, r.count),
+                ],
+                "",
+            )
+            for r in result.flips
+        ],
     )
     lowest = _table_html(
-        [t("old"), t("new"), t("count"), "seq"],
-        [([*r.key, str(r.count), _seqs(r.seqs, r.count)], "flagged") for r in result.lowest],
+        [old, new, count, "seq"],
+        [
+            (
+                [category_name(lang, r.key[0]), category_name(lang, r.key[1]), str(r.count), _seqs(r.seqs, r.count)],
+                "flagged",
+            )
+            for r in result.lowest
+        ],
     )
     clients = (
-        f"<p class='note'>{t('clients')} ({result.lowest_count}): {escape(', '.join(result.lowest_clients))}</p>"
+        f"<p class='note'>{heads['clients']} ({result.lowest_count}): {escape(', '.join(result.lowest_clients))}</p>"
         if result.lowest_clients
         else ""
     )
     rejected = _table_html(
-        [t("question"), t("problem"), t("count"), "seq", t("action")],
+        [tr(lang, "question"), tr(lang, "problem"), count, "seq", tr(lang, "what to do")],
         [
             ([*r.key, str(r.count), _seqs(r.seqs, r.count), result.actions.get(r.key[1], {}).get(lang, "")], "flagged")
             for r in result.rejected
         ],
     )
     return (
-        f'<section id="impact"><h2>{t("title")}: {escape(drafts)}</h2><p>{escape(summary)}</p>'
-        f"<h2>{t('transitions')}</h2>{transitions}<h2>{t('flips')}</h2>{flips}"
-        f"<h2>{t('lowest')}</h2>{lowest}{clients}<h2>{t('rejected')}</h2>{rejected}</section>"
+        f'<section id="impact"><h2>{heads["title"]}: {escape(drafts)}</h2><p>{escape(summary)}</p>'
+        f"<h2>{heads['transitions']}</h2>{transitions}<h2>{heads['flips']}</h2>{flips}"
+        f"<h2>{heads['lowest']}</h2>{lowest}{clients}<h2>{heads['rejected']}</h2>{rejected}</section>"
     )
 
 
 def render_impact(result: Impact, lang: str = "zh-CN") -> str:
     """The impact of a draft as one self-contained HTML document."""
-    title = _IMPACT_TEXT["title"][lang]
+    title = tr(lang, "Impact of a draft")
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{impact_section(result, lang)}</body></html>\n"
     )
-
-
-_STATS_TEXT: dict[str, dict[str, Any]] = {
-    "title": {"zh-CN": "问卷有效性证据", "en": "Evidence that the questionnaire measures something"},
-    "note": {
-        "zh-CN": "题目-其余总分相关（校正后题总相关）低于 {m} 的题目不能区分客户；各维度为 Cronbach α；分界线上方的总分聚集（单侧二项检验）可能表明答案受到引导。",
-        "en": "A question whose item-rest correlation (corrected item-total) is below {m} does not discriminate between clients; "
-        "α is Cronbach's per dimension; totals bunched just above a band edge (one-sided binomial test) suggest coached answers.",
-    },
-    "head": {
-        "zh-CN": ("题目", "维度", "答案分布", "无人选择", "题目-其余相关", "标记"),
-        "en": ("question", "dimension", "answers", "nobody chose", "item-rest r", "flags"),
-    },
-    "dims": {"zh-CN": ("维度", "计分题数", "Cronbach α"), "en": ("dimension", "scored items", "Cronbach's α")},
-    "edges": {
-        "zh-CN": ("等级", "分界", "分界下方", "分界上方", "p 值", "聚集"),
-        "en": ("profile", "edge", "just below", "just above", "p", "bunching"),
-    },
-    "scores": {"zh-CN": "总分分布", "en": "Distribution of total scores"},
-    "retakes": {
-        "zh-CN": "{w} 天内重新评估 {n} 次，其中 {c} 次类别改变（一致率 {a}）",
-        "en": "{n} retakes within {w} days, {c} with a changed category (agreement {a})",
-    },
-    "assessments": {"zh-CN": "份评估", "en": "assessments"},
-}
 
 
 def _histogram(scores: dict[int, int], edges: list[int]) -> str:
@@ -554,27 +536,47 @@ def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str
     """The questionnaire statistics as an HTML section (one part per questionnaire version)."""
     if not results:
         return ""
-    from .stats import DISCRIMINATION_MIN
-
-    text = _STATS_TEXT
-    parts = [f'<section id="questionnaire-stats"><h2>{text["title"][lang]}</h2>'
-             f'<p class="note">{escape(text["note"][lang].format(m=DISCRIMINATION_MIN))}</p>']  # fmt: skip
+    title = tr(lang, "Evidence that the questionnaire measures something")
+    note = tr(
+        lang,
+        "A question whose item-rest correlation (corrected item-total) is below {minimum} does not discriminate "
+        "between clients; the internal consistency of each dimension is Cronbach's α; totals bunched just above "
+        "a band edge (one-sided binomial test) suggest coached answers.",
+        minimum=DISCRIMINATION_MIN,
+    )
+    head = [tr(lang, "question"), tr(lang, "dimension"), tr(lang, "answers"), tr(lang, "nobody chose"),
+            tr(lang, "item-rest correlation"), tr(lang, "flags")]  # fmt: skip
+    dims_head = [tr(lang, "dimension"), tr(lang, "scored items"), tr(lang, "Cronbach's α")]
+    edges_head = [tr(lang, "profile"), tr(lang, "edge"), tr(lang, "just below"), tr(lang, "just above"),
+                  tr(lang, "p-value"), tr(lang, "bunching")]  # fmt: skip
+    scores = tr(lang, "Distribution of total scores")
+    parts = [f'<section id="questionnaire-stats"><h2>{title}</h2><p class="note">{escape(note)}</p>']
     for r in results:
         rows = [
             (
                 [
                     q.id,
-                    q.dimension,
+                    name(lang, "question_dimension", q.dimension),
                     " ".join(f"{o}:{n}" for o, n in q.answers.items()),
                     ", ".join(q.unused),
                     "-" if q.item_rest is None else f"{q.item_rest:.2f}",
-                    "; ".join(q.flags),
+                    tr(lang, "; ").join(f[lang] for f in question_flags(q, r.assessments)),
                 ],
                 "flagged" if q.flags else "",
             )
             for q in r.questions
         ]
-        dims = [([d.dimension, str(d.items), "-" if d.alpha is None else f"{d.alpha:.2f}"], "") for d in r.dimensions]
+        dims = [
+            (
+                [
+                    name(lang, "question_dimension", d.dimension),
+                    str(d.items),
+                    "-" if d.alpha is None else f"{d.alpha:.2f}",
+                ],
+                "",
+            )
+            for d in r.dimensions
+        ]
         edges = [
             (
                 [
@@ -590,13 +592,21 @@ def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str
             for e in r.edges
         ]
         agreement = "-" if r.retake_agreement is None else f"{r.retake_agreement:.0%}"
-        retakes = text["retakes"][lang].format(w=r.window_days, n=r.retakes, c=r.retakes_changed, a=agreement)
+        retakes = tr(
+            lang,
+            "{retakes} retakes within {days} days, {changed} with a changed category (agreement {agreement})",
+            retakes=r.retakes,
+            days=r.window_days,
+            changed=r.retakes_changed,
+            agreement=agreement,
+        )
         seqs = f" — {_seqs(r.retake_seqs, r.retakes_changed)}" if r.retake_seqs else ""
+        heading = tr(lang, "{questionnaire}: {n} assessments", questionnaire=r.questionnaire, n=r.assessments)
         parts.append(
-            f"<h2>{escape(r.questionnaire)}: {r.assessments} {text['assessments'][lang]}</h2>"
-            f"{_table_html(list(text['head'][lang]), rows)}{_table_html(list(text['dims'][lang]), dims)}"
-            f"<h2>{text['scores'][lang]}</h2>{_histogram(r.scores, [e.edge for e in r.edges])}"
-            f"{_table_html(list(text['edges'][lang]), edges)}<p>{escape(retakes + seqs)}</p>"
+            f"<h2>{escape(heading)}</h2>"
+            f"{_table_html(head, rows)}{_table_html(dims_head, dims)}"
+            f"<h2>{scores}</h2>{_histogram(r.scores, [e.edge for e in r.edges])}"
+            f"{_table_html(edges_head, edges)}<p>{escape(retakes + seqs)}</p>"
         )
     parts.append("</section>")
     return "".join(parts)
@@ -604,7 +614,7 @@ def stats_section(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str
 
 def render_stats(results: list[QuestionnaireStats], lang: str = "zh-CN") -> str:
     """The questionnaire statistics as one self-contained HTML document."""
-    title = _STATS_TEXT["title"][lang]
+    title = tr(lang, "Evidence that the questionnaire measures something")
     return (
         f'<!DOCTYPE html>\n<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         f"<style>{_STYLE}</style></head><body><h1>{title}</h1>{stats_section(results, lang)}</body></html>\n"

@@ -27,6 +27,7 @@ import orjson
 
 from .._passes import long_pass
 from ..errors import IntegrityError, Problem, ResponseError, SuitabilityError
+from ..i18n import Message, name, pN_
 from ..log.store import LogStore
 from ..matching import Decision, decide
 from ..models import Assessment, Client
@@ -42,29 +43,23 @@ from .query import parse_time, row_instant
 CLIENTS_LISTED = 1_000
 
 #: What the firm does about answers a draft no longer accepts, by the problem's code.
-ACTIONS: dict[str, dict[str, str]] = {
-    "UNKNOWN_QUESTION": {
-        "zh-CN": "草案删除了该问题：迁移时丢弃此答案，或保留该问题",
-        "en": "the draft drops this question: discard the answer when migrating, or keep the question",
-    },
-    "UNKNOWN_OPTION": {
-        "zh-CN": "草案删除或改名了该选项：这些客户须重新回答该问题（或在草案中映射旧选项）",
-        "en": "the draft removes or renames this option: these clients must answer the question again (or map the old option in the draft)",
-    },
-    "MISSING_ANSWER": {
-        "zh-CN": "草案新增了必答问题：这些客户须补答后重新评估",
-        "en": "the draft adds a required question: these clients must answer it and be assessed again",
-    },
-    "ANSWER_TO_DISABLED": {
-        "zh-CN": "草案的启用条件不再询问该问题：迁移时丢弃此答案",
-        "en": "the draft's enable_when no longer asks this question of these clients: discard the answer when migrating",
-    },
-    "ANSWER_SHAPE": {
-        "zh-CN": "该问题在单选与多选之间改变：这些客户须重新回答",
-        "en": "the question changed between single and multiple choice: these clients must answer it again",
-    },
+ACTIONS: dict[str, Message] = {
+    "UNKNOWN_QUESTION": Message(
+        "the draft drops this question: discard the answer when migrating, or keep the question"
+    ),
+    "UNKNOWN_OPTION": Message(
+        "the draft removes or renames this option: these clients must answer the question again "
+        "(or map the old option in the draft)"
+    ),
+    "MISSING_ANSWER": Message("the draft adds a required question: these clients must answer it and be assessed again"),
+    "ANSWER_TO_DISABLED": Message(
+        "the draft's enable_when no longer asks this question of these clients: discard the answer when migrating"
+    ),
+    "ANSWER_SHAPE": Message(
+        "the question changed between single and multiple choice: these clients must answer it again"
+    ),
 }
-_OTHER_ACTION = {"zh-CN": "这些客户须重新评估", "en": "these clients must be assessed again"}
+_OTHER_ACTION = Message("these clients must be assessed again")
 
 #: The category of a result the draft does not accept: the client must answer again.
 REJECTED = "rejected"
@@ -72,6 +67,20 @@ REJECTED = "rejected"
 REFUSED = "refused"
 #: The outcome of a decision whose assessment the draft does not accept.
 REASSESS = "reassess"
+#: Categories and outcomes a person reads by name (a profile ``C1``..``C5`` is shown as it is).
+NAMES = (
+    pN_("category", "lowest"),
+    pN_("category", "not_eligible"),
+    pN_("category", "rejected"),
+    pN_("outcome", "refused"),
+    pN_("outcome", "reassess"),
+    pN_("outcome", "not_eligible"),
+)
+
+
+def category_name(lang: str, value: str) -> str:
+    """What a person reads for a category (a profile as it is; ``lowest``, ``not_eligible``… named)."""
+    return name(lang, "category", value)
 
 
 @dataclass
@@ -106,7 +115,7 @@ class Impact:
         lowest_clients: their client ids (the first :data:`CLIENTS_LISTED`).
         rejected: answers the draft no longer accepts, by (question, problem code), each with
             :attr:`actions` to say what to do.
-        actions: by problem code, what the firm does about it (zh-CN and en).
+        actions: by problem code, what the firm does about it, in every language (:data:`~suitability.i18n.LANGUAGES`).
     """
 
     questionnaire: str | None
@@ -327,5 +336,7 @@ def impact(
     result.flips = flips.sorted()
     result.lowest = lowest.sorted()
     result.rejected = rejected.sorted()
-    result.actions = {code: ACTIONS.get(code, _OTHER_ACTION) for code in sorted({r.key[1] for r in result.rejected})}
+    result.actions = {
+        code: ACTIONS.get(code, _OTHER_ACTION).all() for code in sorted({r.key[1] for r in result.rejected})
+    }
     return result

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from .._passes import long_pass
 from ..codec import canonical_bytes, read_text, sha256_hex
 from ..errors import InputError, IntegrityError, Problem
+from ..i18n import pN_
 from ..log.store import LogStore
 from ..matching import Decision, still_suitable
 from ..models import Assessment, Client
@@ -57,6 +58,14 @@ NOTICE_FIELDS = (
     "codes",
     "text_zh-CN",
     "text_en",
+)
+
+#: Values of a notice a person reads by name: how the sale was made, and what caused the notice.
+NAMES = (
+    pN_("sale", "suitable"),
+    pN_("sale", "confirmed"),
+    pN_("cause", "product_rerated"),
+    pN_("cause", "new_assessment"),
 )
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 from .._passes import long_pass
 from ..errors import IntegrityError, Problem, RegistryError
+from ..i18n import Message
 from ..log.store import LogStore
 from ..questionnaire import CompiledQuestion, Questionnaire, load_questionnaire
 from ..records import read_record
@@ -109,12 +110,21 @@ class QuestionnaireStats:
     @property
     def flags(self) -> list[str]:
         """Every flag raised, one line each (English)."""
-        out = [f"question {q.id}: {f}" for q in self.questions for f in q.flags]
+        return [m["en"] for m in self.flag_messages()]
+
+    def flag_messages(self) -> list[Message]:
+        """Every flag raised, one message each (to be shown in any language)."""
+        out = [
+            Message("question {id}: {flag}", id=q.id, flag=f)
+            for q in self.questions
+            for f in question_flags(q, self.assessments)
+        ]
         out += [
-            f"bunching just above the {e.profile} edge ({e.edge}): {e.below} → {e.above}"
+            Message("bunching just above the {profile} edge ({edge}): {below} → {above}", profile=e.profile,
+                    edge=e.edge, below=e.below, above=e.above)
             for e in self.edges
             if e.flagged
-        ]
+        ]  # fmt: skip
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,6 +132,20 @@ class QuestionnaireStats:
         data = asdict(self)
         data["retake_agreement"], data["flags"] = self.retake_agreement, self.flags
         return data
+
+
+def question_flags(q: QuestionStats, assessments: int) -> list[Message]:
+    """The flags of question ``q`` over ``assessments`` assessments: it does not discriminate, options nobody chose."""
+    flags = []
+    if q.item_rest is not None and q.item_rest < DISCRIMINATION_MIN:
+        flags.append(
+            Message(
+                "does not discriminate (item-rest r = {r:.2f} < {minimum})", r=q.item_rest, minimum=DISCRIMINATION_MIN
+            )
+        )
+    if q.unused and assessments:
+        flags.append(Message("options nobody chose: {options}", options=", ".join(q.unused)))
+    return flags
 
 
 def stats_json(results: list[QuestionnaireStats]) -> str:
@@ -210,14 +234,9 @@ class _Sums:
             r = cov_xr / math.sqrt(var_x * var_r) if self.scored[i] and var_x > 0 and var_r > 0 else None
             counts = {o.id: self.options[i][o.id] for o in doc.options}
             unused = [o for o, k in counts.items() if k == 0]
-            flags = []
-            if r is not None and r < DISCRIMINATION_MIN:
-                flags.append(f"does not discriminate (item-rest r = {r:.2f} < {DISCRIMINATION_MIN})")
-            if unused and n:
-                flags.append(f"options nobody chose: {', '.join(unused)}")
-            questions.append(
-                QuestionStats(c.id, c.dimension, self.scored[i], counts, self.not_asked[i], unused, r, flags)
-            )
+            question = QuestionStats(c.id, c.dimension, self.scored[i], counts, self.not_asked[i], unused, r)
+            question.flags = [f["en"] for f in question_flags(question, n)]
+            questions.append(question)
         dimensions = []
         for d in self.q.model.dimensions:
             items = [i for i, c in enumerate(self.q.questions) if c.dimension == d and self.scored[i]]
