@@ -290,7 +290,7 @@ def test_review_cli(demo: tuple[Path, Any], tmp_path: Path) -> None:
     parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["type"] for r in parsed] == ["assessment"] * 4 + ["decision"]
     table = runner.invoke(cli, ["audit", "query", str(demo[0]), "--client", DRIFTER])
-    assert table.stdout.splitlines()[0].startswith("seq  type  recorded_at  as_of")
+    assert table.stdout.splitlines()[0].split()[:4] == ["seq", "type", "recorded_at", "as_of"]
     again = runner.invoke(cli, ["demo", "--log", str(demo[0])])
     assert again.exit_code == 3 and "never writes into an existing log" in again.stderr
 
@@ -306,9 +306,9 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys
     assert show is not None
     show(500_000)
     show(1_000_000)
-    err = capsys.readouterr().err
-    assert "verify [###############...............] 500,000/1,000,000" in err
-    assert err.endswith("1,000,000/1,000,000\n")
+    err = capsys.readouterr().err  # drawn by rich: the label, a bar, done/total
+    assert "verify" in err and "━" in err
+    assert "1000000/1000000" in err
 
 
 def test_rows_dropped_halfway_give_back_the_collector_setting(demo: tuple[Path, Any]) -> None:
