@@ -9,6 +9,18 @@ A condition is JSON, never code::
     {"total_at_most": n}                          the total score is <= n     (also total_at_least)
     {"all": [c, ...]}, {"any": [c, ...]}, {"not": c}
 
+Format 2 adds conditions on client facts (never on code: each is a comparison named by a key)::
+
+    {"fact": f, "at_least": n}     an integer fact (age, experience_years, ...) is >= n (also at_most)
+    {"fact": f, "any_of": [v, ...]} a string fact is one of these; a set fact holds one of these
+    {"fact": f, "all_of": [v, ...]} a set fact (classes_traded, ...) holds all of these
+    {"fact": f, "is": true|false}  a boolean fact (full_civil_capacity, ...)
+    {"fact": f, "known": true|false} the fact is (not) known for this client
+
+A fact that is not known makes every comparison on it false (so ``not`` of one is true): a document
+that must treat an unknown age with care says so with ``known``. The facts a document may name are
+:data:`BUILTIN_FACTS` and those it declares under ``facts``.
+
 :func:`check` reports every malformed or dangling reference with its JSON Pointer;
 :func:`compile_condition` turns a checked condition into a closure over a :class:`Facts`, so
 evaluation costs a few dictionary lookups and nothing is parsed per call.
@@ -17,9 +29,27 @@ evaluation costs a few dictionary lookups and nothing is parsed per call.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Literal
 
 from .errors import Problem, pointer
+
+FactType = Literal["integer", "string", "boolean", "set"]
+
+#: The facts every format-2 document may name, computed from the client's KYC facts at ``as_of``:
+#: their type and, for a string fact, its allowed values.
+BUILTIN_FACTS: Mapping[str, tuple[FactType, frozenset[str] | None]] = MappingProxyType(
+    {
+        "age": ("integer", None),  # from birth_date at as_of (or the recorded age)
+        "investor_type": ("string", frozenset({"ordinary", "professional"})),
+        "full_civil_capacity": ("boolean", None),
+        "experience_years": ("integer", None),
+        "classes_traded": ("set", None),
+    }
+)
+
+_NO_FACTS: Mapping[str, Any] = MappingProxyType({})
 
 
 class Facts:
@@ -27,17 +57,26 @@ class Facts:
 
     Attributes:
         answers: the chosen option ids of each enabled, answered question.
-        dimension_scores: sub-score per dimension (empty while questions are still being enabled).
+        dimension_scores: sub-score per dimension (while questions are still being enabled, the
+            scores so far: format 2's ``enable_when`` names only dimensions already complete).
         total: the total score.
+        client: the client facts known at ``as_of`` by fact id (format 2; an unknown fact is absent).
     """
 
-    __slots__ = ("answers", "dimension_scores", "total")
+    __slots__ = ("answers", "client", "dimension_scores", "total")
 
-    def __init__(self, answers: Mapping[str, Collection[str]], dimension_scores: Mapping[str, int], total: int) -> None:
+    def __init__(
+        self,
+        answers: Mapping[str, Collection[str]],
+        dimension_scores: Mapping[str, int],
+        total: int,
+        client: Mapping[str, Any] = _NO_FACTS,
+    ) -> None:
         # A plain class: built twice per assessment, so it avoids the cost of a frozen dataclass.
         self.answers = answers
         self.dimension_scores = dimension_scores
         self.total = total
+        self.client = client
 
 
 Predicate = Callable[[Facts], bool]
@@ -59,6 +98,9 @@ def check(
     *,
     visible: frozenset[str] | None = None,
     scores_allowed: bool = True,
+    facts: Mapping[str, tuple[FactType, frozenset[str] | None]] | None = None,
+    settled: frozenset[str] = frozenset(),
+    numbers: frozenset[str] = frozenset(),
 ) -> list[Problem]:
     """Return every problem with the condition ``cond`` found at JSON Pointer ``where``.
 
@@ -70,7 +112,14 @@ def check(
         visible: when given, the only questions the condition may name (``enable_when`` may
             name earlier questions only, which also rules out cycles).
         scores_allowed: whether dimension and total scores may be named (not in ``enable_when``).
+        facts: the client facts the condition may name, with their types (format 2); None: no
+            fact may be named (format 1).
+        settled: when scores are not allowed, the dimensions whose every question is asked
+            earlier, whose score the condition may name all the same (format 2).
+        numbers: the questions answered with a number (format 2), compared with ``at_least`` and
+            ``at_most`` in place of ``any_of`` and ``all_of``.
     """
+
     if not isinstance(cond, dict) or not cond:
         return [Problem(f"expected a condition object, found {type(cond).__name__}", where)]
     keys = set(cond)
@@ -88,6 +137,9 @@ def check(
                 dimensions,
                 visible=visible,
                 scores_allowed=scores_allowed,
+                facts=facts,
+                settled=settled,
+                numbers=numbers,
             )
         return found
     if keys == {"not"}:
@@ -98,7 +150,41 @@ def check(
             dimensions,
             visible=visible,
             scores_allowed=scores_allowed,
+            facts=facts,
+            settled=settled,
+            numbers=numbers,
         )
+    if "fact" in keys and facts is not None:
+        return _check_fact(cond, where, facts)
+    if "question" in keys and cond["question"] in numbers:
+        ops = keys - {"question"}
+        if len(ops) != 1 or not ops <= {"at_least", "at_most", "answered"}:
+            return [
+                Problem(
+                    f"expected number question {cond['question']!r} with exactly one of at_least, at_most or "
+                    f"answered, found keys {sorted(keys)}",
+                    where,
+                )
+            ]
+        op = ops.pop()
+        value = cond[op]
+        if visible is not None and cond["question"] not in visible:
+            return [
+                Problem(
+                    f"expected a question asked earlier, found {cond['question']!r}",
+                    where + "/question",
+                    code="ENABLE_WHEN_ORDER",
+                )
+            ]
+        if op == "answered":
+            return (
+                []
+                if isinstance(value, bool)
+                else [Problem(f"expected true or false, found {value!r}", where + "/answered")]
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return [Problem(f"expected a number, found {value!r}", where + "/" + op)]
+        return []
     if "question" in keys:
         ops = keys - {"question"}
         if len(ops) != 1 or not ops <= set(_QUESTION_OPS):
@@ -134,7 +220,7 @@ def check(
             if not isinstance(opt, str) or opt not in options[qid]
         ]
     if "dimension" in keys or keys & set(_TOTAL_OPS):
-        if not scores_allowed:
+        if not scores_allowed and not ("dimension" in keys and cond["dimension"] in settled):
             return [
                 Problem(
                     "expected a condition on earlier answers, found one on scores "
@@ -173,9 +259,57 @@ def check(
     return [
         Problem(
             "expected a condition with 'question', 'dimension', 'total_at_most', "
-            f"'total_at_least', 'all', 'any' or 'not', found keys {sorted(keys)}",
+            f"'total_at_least', 'all', 'any' or 'not'{', ' + repr('fact') if facts is not None else ''}, "
+            f"found keys {sorted(keys)}",
             where,
         )
+    ]
+
+
+#: The comparisons each type of fact admits, besides ``known``.
+_FACT_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"integer": ("at_least", "at_most"), "string": ("any_of",), "set": ("any_of", "all_of"), "boolean": ("is",)}
+)
+
+
+def _check_fact(
+    cond: Mapping[str, Any], where: str, facts: Mapping[str, tuple[FactType, frozenset[str] | None]]
+) -> list[Problem]:
+    keys = set(cond) - {"fact"}
+    name = cond["fact"]
+    if not isinstance(name, str) or name not in facts:
+        return [
+            Problem(
+                f"expected a built-in or declared fact {sorted(facts)}, found {name!r}",
+                where + "/fact",
+                code="UNKNOWN_FACT",
+            )
+        ]
+    kind, allowed = facts[name]
+    ops = (*_FACT_OPS[kind], "known")
+    if len(keys) != 1 or not keys <= set(ops):
+        return [
+            Problem(
+                f"expected 'fact' {name!r} ({kind}) with exactly one of {list(ops)}, found keys {sorted(keys)}", where
+            )
+        ]
+    op = keys.pop()
+    value = cond[op]
+    if op in ("known", "is"):
+        return (
+            [] if isinstance(value, bool) else [Problem(f"expected true or false, found {value!r}", where + "/" + op)]
+        )
+    if op in ("at_least", "at_most"):
+        return [] if _is_int(value) else [Problem(f"expected an integer, found {value!r}", where + "/" + op)]
+    if not isinstance(value, list) or not value:
+        return [Problem("expected a non-empty list of values", where + "/" + op)]
+    return [
+        Problem(
+            f"expected {'one of ' + str(sorted(allowed)) if allowed is not None else 'a string'}, found {v!r}",
+            where + pointer(op, i),
+        )
+        for i, v in enumerate(value)
+        if not isinstance(v, str) or (allowed is not None and v not in allowed)
     ]
 
 
@@ -222,11 +356,15 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
     if "not" in cond:
         inner = compile_condition(cond["not"])
         return lambda f: not inner(f)
+    if "fact" in cond:
+        return _compile_fact(cond)
     if "question" in cond:
         qid: str = cond["question"]
         if "answered" in cond:
             want: bool = cond["answered"]
             return lambda f: (qid in f.answers) is want
+        if "at_least" in cond or "at_most" in cond:
+            return _compile_number(qid, cond)
         wanted = frozenset(cond.get("any_of") or cond["all_of"])
         if "any_of" in cond:
             return lambda f: not wanted.isdisjoint(f.answers.get(qid, ()))
@@ -243,3 +381,36 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
         return lambda f: f.total <= total_most
     total_least: int = cond["total_at_least"]
     return lambda f: f.total >= total_least
+
+
+def _compile_fact(cond: Mapping[str, Any]) -> Predicate:
+    name: str = cond["fact"]
+    if "known" in cond:
+        known: bool = cond["known"]
+        return lambda f: (name in f.client) is known
+    if "is" in cond:
+        want: bool = cond["is"]
+        return lambda f: f.client.get(name) is want
+    if "at_least" in cond:
+        least: int = cond["at_least"]
+        return lambda f: (v := f.client.get(name)) is not None and v >= least
+    if "at_most" in cond:
+        most: int = cond["at_most"]
+        return lambda f: (v := f.client.get(name)) is not None and v <= most
+    if "all_of" in cond:
+        every = frozenset(cond["all_of"])
+        return lambda f: (v := f.client.get(name)) is not None and every.issubset(v)
+    wanted = frozenset(cond["any_of"])
+    # a string fact is one of them; a set fact (a frozenset) holds one of them
+    return lambda f: (
+        (v := f.client.get(name)) is not None and (v in wanted if isinstance(v, str) else not wanted.isdisjoint(v))
+    )
+
+
+def _compile_number(qid: str, cond: Mapping[str, Any]) -> Predicate:
+    # a number answer is kept as the text of its exact decimal value (see scoring)
+    if "at_least" in cond:
+        least = Decimal(str(cond["at_least"]))
+        return lambda f: (v := f.answers.get(qid)) is not None and Decimal(next(iter(v))) >= least
+    most = Decimal(str(cond["at_most"]))
+    return lambda f: (v := f.answers.get(qid)) is not None and Decimal(next(iter(v))) <= most

@@ -48,6 +48,20 @@ def client_key(client: Client | None, form: Literal["assessment", "decision"] = 
         facts.append(client.full_civil_capacity)
         if client.age is not None:
             facts.append(client.age)
+        if _has_more(client):
+            facts.append(_more(client))
         return orjson.dumps(facts).decode()
     key = f"{client.client_id}\x1f{client.birth_date}\x1f{client.investor_type}\x1f{client.full_civil_capacity}"
-    return key if client.age is None else f"{key}\x1fage={client.age}"
+    key = key if client.age is None else f"{key}\x1fage={client.age}"
+    return f"{key}\x1fmore={_more(client)}" if _has_more(client) else key
+
+
+def _has_more(client: Client) -> bool:
+    return client.experience_years is not None or client.classes_traded is not None or client.facts is not None
+
+
+def _more(client: Client) -> str:
+    """The facts format 2 added (experience, classes traded, declared facts), only when one is given,
+    so facts without them keep the key they always had."""
+    more = {"experience_years": client.experience_years, "classes_traded": client.classes_traded, "facts": client.facts}
+    return orjson.dumps(more, option=orjson.OPT_SORT_KEYS).decode()

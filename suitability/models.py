@@ -110,6 +110,12 @@ def age_on(born: date, when: date) -> int:
     return when.year - born.year - ((when.month, when.day) < (born.month, born.day))
 
 
+#: The value of a declared client fact: an integer, a string, a boolean or a list of strings (a set).
+FactValue = bool | int | str | list[str]
+#: Client facts added after records were first written: absent from the serialized form when unset.
+_OPTIONAL_FACTS = ("age", "experience_years", "classes_traded", "facts")
+
+
 class Client(_Frozen):
     """Client facts from KYC, not from the questionnaire (design §4).
 
@@ -120,6 +126,9 @@ class Client(_Frozen):
         age: the age in whole years at the ``as_of`` of the record holding these facts, in place of
             the birth date: what the engine records under a pseudonymization key (never both).
         full_civil_capacity: a client without it is always in the lowest category.
+        experience_years: years of investment experience (format 2's ``experience_years`` fact).
+        classes_traded: the product classes the client has traded (the ``classes_traded`` fact).
+        facts: the values of facts a format-2 questionnaire declares, by fact id.
     """
 
     client_id: ClientId
@@ -127,6 +136,17 @@ class Client(_Frozen):
     birth_date: Annotated[date | None, BeforeValidator(_strict_date), AfterValidator(_plausible_birth)] = None
     age: int | None = Field(default=None, ge=0, le=150)
     full_civil_capacity: bool = True
+    experience_years: int | None = Field(default=None, ge=0, le=150)
+    classes_traded: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] | None = None
+    facts: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], FactValue] | None = None
+
+    def __hash__(self) -> int:
+        # ``facts`` is a dict: hash what identifies the client's facts, the dict as sorted items
+        facts = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in (self.facts or {}).items()))
+        return hash(
+            (self.client_id, self.investor_type, self.birth_date, self.age, self.full_civil_capacity,
+             self.experience_years, self.classes_traded, facts)
+        )  # fmt: skip
 
     @model_validator(mode="after")
     def _one_age(self) -> Client:
@@ -139,8 +159,9 @@ class Client(_Frozen):
         # Facts without an age serialize as they always have, so records written before the
         # field existed replay to the same bytes.
         data: dict[str, Any] = handler(self)
-        if data.get("age", 0) is None:
-            del data["age"]
+        for name in _OPTIONAL_FACTS:
+            if data.get(name, 0) is None:
+                del data[name]
         return data
 
     def age_at(self, when: date) -> int | None:

@@ -17,6 +17,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -35,12 +36,22 @@ class _Doc(BaseModel):
 
 
 class OptionDoc(_Doc):
-    """One answer option and its score."""
+    """One answer option and its score (format 2: ``exclusive`` in a multi-select, such as "none of
+    the above", and ``enable_when``, the option offered only when it holds)."""
 
     id: str
     text: LocalizedText
     score: int
     knockout: Literal["lowest_category"] | None = None
+    exclusive: bool = False
+    enable_when: dict[str, Any] | None = None
+
+
+class RangeDoc(_Doc):
+    """Format 2: a numeric answer of at least ``at_least`` (up to the next range's) scores ``score``."""
+
+    at_least: int | float
+    score: int
 
 
 class QuestionDoc(_Doc):
@@ -48,7 +59,8 @@ class QuestionDoc(_Doc):
 
     id: str
     dimension: str
-    type: Literal["single", "multi", "level"]  # level: format 2's client choice of a more prudent level
+    # level: format 2's client choice of a more prudent level; number: format 2's typed number
+    type: Literal["single", "multi", "level", "number"]
     required: bool = True
     text: LocalizedText
     help: LocalizedText | None = None
@@ -56,6 +68,10 @@ class QuestionDoc(_Doc):
     aggregate: Literal["sum", "max"] | None = None
     cap: int | None = None
     enable_when: dict[str, Any] | None = None
+    unit: LocalizedText | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    ranges: list[RangeDoc] = []
 
 
 class BandDoc(_Doc):
@@ -146,6 +162,16 @@ class DeriveDoc(_Doc):
     varieties: DerivationDoc | None = None
 
 
+class FactDoc(_Doc):
+    """Format 2: a client fact the document's conditions may name, besides the built-in ones
+    (:data:`~suitability.conditions.BUILTIN_FACTS`); its value comes from the client's ``facts``."""
+
+    id: str
+    type: Literal["integer", "string", "boolean", "set"]
+    values: list[str] | None = None  # the allowed values of a string or set fact
+    name: LocalizedText | None = None
+
+
 class QuestionnaireDoc(_Doc):
     """The questionnaire document, schema_version 1 (design §2) or 2.
 
@@ -171,6 +197,53 @@ class QuestionnaireDoc(_Doc):
     scale: ScaleDoc | None = None
     composition: CompositionDoc | None = None
     stops: list[StopDoc] = []
+    facts: list[FactDoc] = []
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledExtras:
+    """What format 2 adds to a question: a typed number (bounds, range starts and their scores),
+    exclusive options, and options enabled by a condition."""
+
+    low: Decimal | None
+    high: Decimal | None
+    starts: tuple[Decimal, ...]
+    range_scores: tuple[int, ...]
+    exclusive: frozenset[str]
+    option_enable: tuple[tuple[str, conditions.Predicate], ...]
+
+    @property
+    def number(self) -> bool:
+        """Whether the question is answered with a number."""
+        return self.low is not None
+
+    def score_of(self, value: Decimal) -> int:
+        """The score of the range holding ``value`` (within the bounds: checked before)."""
+        score = self.range_scores[0]
+        for start, points in zip(self.starts, self.range_scores, strict=True):
+            if value >= start:
+                score = points
+        return score
+
+
+def _extras(q: QuestionDoc) -> CompiledExtras | None:
+    enables = tuple((o.id, conditions.compile_condition(o.enable_when)) for o in q.options if o.enable_when is not None)
+    exclusive = frozenset(o.id for o in q.options if o.exclusive)
+    if q.type != "number" and not enables and not exclusive:
+        return None
+    return CompiledExtras(
+        low=_decimal(q.min) if q.type == "number" else None,
+        high=_decimal(q.max) if q.type == "number" else None,
+        starts=tuple(_decimal(r.at_least) for r in q.ranges),
+        range_scores=tuple(r.score for r in q.ranges),
+        exclusive=exclusive,
+        option_enable=enables,
+    )
+
+
+def _decimal(value: float | None) -> Decimal:
+    """A JSON number exactly as it was printed (a float through its shortest repr), as a Decimal."""
+    return Decimal(str(value if value is not None else 0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +259,7 @@ class CompiledQuestion:
     use_max: bool
     cap: int | None
     enable: conditions.Predicate | None
+    extras: CompiledExtras | None = None  # format 2: None for every format-1 question
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +276,8 @@ class CompiledRule:
 def score_range(q: QuestionDoc) -> tuple[int, int]:
     """Return the lowest and highest score question ``q`` can contribute (0 when skipped)."""
     scores = [o.score for o in q.options]
+    if q.type == "number":
+        scores = [r.score for r in _reachable_ranges(q)]
     if not scores:  # a format-2 level choice: no options, no score
         return 0, 0
     if q.type == "multi" and q.aggregate == "sum":
@@ -216,6 +292,17 @@ def score_range(q: QuestionDoc) -> tuple[int, int]:
     if not q.required or q.enable_when is not None:
         low, high = min(low, 0), max(high, 0)
     return low, high
+
+
+def _reachable_ranges(q: QuestionDoc) -> list[RangeDoc]:
+    """The ranges of a number question some value within its bounds falls in."""
+    low, high = _decimal(q.min), _decimal(q.max)
+    found = []
+    for i, r in enumerate(q.ranges):
+        ends = _decimal(q.ranges[i + 1].at_least) if i + 1 < len(q.ranges) else None
+        if _decimal(r.at_least) <= high and (ends is None or ends > low):
+            found.append(r)
+    return found
 
 
 # --- semantic checks (design §2): one checker per rule, each ``(doc) -> Iterable[Problem]`` -------
@@ -262,12 +349,25 @@ def unique_option_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
 def enable_when_on_earlier_questions(doc: QuestionnaireDoc) -> Iterator[Problem]:
     """An ``enable_when`` is a valid condition naming only questions asked earlier (so no cycle) and
     no scores (they are not known while the questionnaire is being answered)."""
-    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    options, dims, facts = _options_by_question(doc), frozenset(doc.dimensions), fact_types(doc)
     for i, q in enumerate(doc.questions):
         if q.enable_when is not None:
             earlier = frozenset(p.id for p in doc.questions[:i])
+            # format 2: a dimension whose every question comes earlier has its final score here
+            later = {p.dimension for p in doc.questions[i:]}
+            settled = frozenset(dims - later) if facts is not None else frozenset()
             where = pointer("questions", i, "enable_when")
-            yield from conditions.check(q.enable_when, where, options, dims, visible=earlier, scores_allowed=False)
+            yield from conditions.check(
+                q.enable_when,
+                where,
+                options,
+                dims,
+                visible=earlier,
+                scores_allowed=False,
+                facts=facts,
+                settled=settled,
+                numbers=_number_questions(doc),
+            )
 
 
 def knockouts_not_skippable(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -354,9 +454,11 @@ def unique_rule_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
 def rule_conditions_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
     """The ``when`` of each rule and consistency check is a valid condition on known questions,
     options and dimensions."""
-    options, dims = _options_by_question(doc), frozenset(doc.dimensions)
+    options, dims, facts = _options_by_question(doc), frozenset(doc.dimensions), fact_types(doc)
     for section, i, rule in _rules(doc):
-        yield from conditions.check(rule.when, pointer(section, i, "when"), options, dims)
+        yield from conditions.check(
+            rule.when, pointer(section, i, "when"), options, dims, facts=facts, numbers=_number_questions(doc)
+        )
 
 
 def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -369,6 +471,23 @@ def derivations_resolve(doc: QuestionnaireDoc) -> Iterator[Problem]:
 
 
 # --- format 2 (schema_version 2): the checks added to those of format 1 ----------------------------
+
+
+def facts_declared_once(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Each declared fact has an id of its own, not a built-in fact's; a string or set fact lists
+    its allowed values, an integer or boolean one none."""
+    seen: set[str] = set()
+    for i, fact in enumerate(doc.facts):
+        if fact.id in conditions.BUILTIN_FACTS or fact.id in seen:
+            what = "a built-in fact" if fact.id in conditions.BUILTIN_FACTS else "declared again"
+            yield Problem(f"expected a new fact id, found {fact.id!r} ({what})", pointer("facts", i, "id"))
+        seen.add(fact.id)
+        if (fact.values is not None) != (fact.type in ("string", "set")):
+            yield Problem(
+                f"expected allowed values for a string or set fact and none for another, found a {fact.type} fact "
+                f"{'with' if fact.values is not None else 'without'} values",
+                pointer("facts", i),
+            )
 
 
 def scale_levels_unique(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -500,8 +619,59 @@ def one_level_question(doc: QuestionnaireDoc) -> Iterator[Problem]:
                     "expected no options on a level question (its answers are the scale's levels), found some",
                     pointer("questions", i, "options"),
                 )
+        elif q.type == "number":
+            yield from _number_problems(q, pointer("questions", i))
         elif not q.options:
             yield Problem("expected at least one option, found none", pointer("questions", i, "options"))
+        else:
+            yield from _option_problems(doc, i, q)
+
+
+def _number_problems(q: QuestionDoc, where: str) -> Iterator[Problem]:
+    if q.options:
+        yield Problem(
+            "expected no options on a number question (it is scored by ranges), found some", where + "/options"
+        )
+    if q.min is None or q.max is None or not q.ranges:
+        yield Problem("expected min, max and ranges on a number question, found one missing", where)
+        return
+    if _decimal(q.min) > _decimal(q.max):
+        yield Problem(f"expected min <= max, found {q.min} > {q.max}", where + "/min")
+    starts = [_decimal(r.at_least) for r in q.ranges]
+    if starts[0] > _decimal(q.min):
+        yield Problem(
+            f"expected the first range to start at or below min {q.min}, found {q.ranges[0].at_least} "
+            "(a value between them would have no score)",
+            where + "/ranges/0/at_least",
+            code="BAND_COVERAGE",
+        )
+    for j, (last, start) in enumerate(itertools.pairwise(starts), start=1):
+        if start <= last:
+            yield Problem(
+                f"expected ranges in increasing order, found {q.ranges[j].at_least} after {q.ranges[j - 1].at_least}",
+                where + pointer("ranges", j, "at_least"),
+            )
+
+
+def _option_problems(doc: QuestionnaireDoc, i: int, q: QuestionDoc) -> Iterator[Problem]:
+    """An exclusive option belongs to a multi-select; an option's enable_when names earlier questions."""
+    options, dims, facts = _options_by_question(doc), frozenset(doc.dimensions), fact_types(doc)
+    earlier = frozenset(p.id for p in doc.questions[:i])
+    for j, o in enumerate(q.options):
+        where = pointer("questions", i, "options", j)
+        if o.exclusive and q.type != "multi":
+            yield Problem("expected an exclusive option in a multi-select only, found one here", where + "/exclusive")
+        if o.enable_when is not None:
+            yield from conditions.check(
+                o.enable_when,
+                where + "/enable_when",
+                options,
+                dims,
+                visible=earlier,
+                scores_allowed=False,
+                facts=facts,
+                numbers=_number_questions(doc),
+            )
 
 
 #: The semantic rules of a schema_version 1 questionnaire, run in this order into one report.
@@ -527,6 +697,7 @@ CHECKS: tuple[Check[QuestionnaireDoc], ...] = (
 CHECKS_2: tuple[Check[QuestionnaireDoc], ...] = (
     unique_dimensions,
     scale_levels_unique,
+    facts_declared_once,
     item_by_item(
         unique_question_ids,
         declared_dimensions,
@@ -552,6 +723,21 @@ def level_ids(doc: QuestionnaireDoc) -> tuple[str, ...]:
     declares its own."""
     scale = getattr(doc, "scale", None)
     return PROFILES if scale is None else tuple(level.id for level in scale.levels)
+
+
+def fact_types(doc: QuestionnaireDoc) -> dict[str, tuple[conditions.FactType, frozenset[str] | None]] | None:
+    """The client facts a format-2 document's conditions may name, with their types; None for
+    format 1, whose conditions name no fact."""
+    if doc.schema_version == 1:
+        return None
+    types = dict(conditions.BUILTIN_FACTS)
+    for fact in doc.facts:
+        types.setdefault(fact.id, (fact.type, frozenset(fact.values) if fact.values is not None else None))
+    return types
+
+
+def _number_questions(doc: QuestionnaireDoc) -> frozenset[str]:
+    return frozenset(q.id for q in doc.questions if q.type == "number")
 
 
 def _options_by_question(doc: QuestionnaireDoc) -> dict[str, frozenset[str]]:
@@ -708,6 +894,7 @@ class Questionnaire:
                 use_max=q.aggregate == "max",
                 cap=q.cap,
                 enable=conditions.compile_condition(q.enable_when) if q.enable_when else None,
+                extras=_extras(q),
             )
             for q in model.questions
         )

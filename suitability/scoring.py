@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
-from .conditions import Facts
+from .conditions import _NO_FACTS, Facts
 from .errors import InputError, Problem, ResponseError, pointer
 from .ids import client_key, digest_id
 from .models import (
@@ -76,6 +77,47 @@ def _chosen(multi: bool, raw: Any, scores: Mapping[str, int]) -> tuple[list[str]
     if unknown:
         return [], ("UNKNOWN_OPTION", f"expected one of {sorted(scores)}, found unknown option(s) {unknown}")
     return picked, None
+
+
+def _number_text(raw: int | float) -> str:
+    """The exact decimal text of a number answer, as printed (``45``, ``2.5``): what conditions compare
+    and what the assessment id digests."""
+    value = Decimal(str(raw))
+    return str(value)
+
+
+def _extras_problem(q: CompiledQuestion, raw: Any, facts: Facts | None) -> tuple[str, str] | None:
+    """What is wrong with ``raw`` given what format 2 adds to question ``q`` (``facts`` None: the
+    options' conditions are not checked), or None."""
+    extras = q.extras
+    assert extras is not None
+    if extras.number:
+        if (
+            isinstance(raw, bool)
+            or not isinstance(raw, int | float)
+            or raw != raw
+            or raw in (float("inf"), -float("inf"))
+        ):
+            return "ANSWER_SHAPE", f"expected a number for a number question, found {type(raw).__name__} {raw!r}"
+        value = Decimal(str(raw))
+        if extras.low is not None and extras.high is not None and not extras.low <= value <= extras.high:
+            return "ANSWER_OUT_OF_RANGE", f"expected a number from {extras.low} to {extras.high}, found {raw!r}"
+        return None
+    wrong = _chosen(q.multi, raw, q.scores)[1]
+    if wrong is not None:
+        return wrong
+    picked = raw if isinstance(raw, list) else [raw]
+    if len(picked) > 1 and not extras.exclusive.isdisjoint(picked):
+        only = sorted(extras.exclusive.intersection(picked))
+        return "EXCLUSIVE_OPTION", f"expected option {only[0]!r} alone (it excludes every other), found {raw!r}"
+    if facts is not None:
+        for option, enabled in extras.option_enable:
+            if option in picked and not enabled(facts):
+                return (
+                    "OPTION_DISABLED",
+                    f"expected an option offered after the earlier answers, found {option!r}, which they disable",
+                )
+    return None
 
 
 def _shape_problem(q: CompiledQuestion, raw: Any, source: str | None) -> Problem:
@@ -158,8 +200,10 @@ def assess(
             if qid not in questionnaire.question_ids
         ]
     chosen: dict[str, Sequence[str]] = {}
-    facts = Facts(chosen, {}, 0)
     dimension_scores = dict.fromkeys(questionnaire.model.dimensions, 0)
+    known = client_facts(questionnaire, client, when, source) if questionnaire.format != 1 else _NO_FACTS
+    # the scores so far: format 2's enable_when names only dimensions complete by then
+    facts = Facts(chosen, dimension_scores, 0, known)
     total = 0
     knocked: list[RuleFired] = []
     get = given.get
@@ -176,9 +220,22 @@ def assess(
             if q.required:
                 problems.append(_problem(qid, source, "MISSING_ANSWER"))
             continue
+        picked: Sequence[str]
+        if q.extras is not None:  # format 2: a number, exclusive or conditionally offered options
+            wrong = _extras_problem(q, raw, facts)
+            if wrong is not None:
+                problems.append(Problem(wrong[1], pointer("answers", qid), source=source, code=wrong[0]))
+                continue
+            if q.extras.number:
+                value = _number_text(raw)
+                score = q.extras.score_of(Decimal(value))
+                chosen[qid] = (value,)
+                pick(value)
+                total += score
+                dimension_scores[q.dimension] += score
+                continue
         # The common shapes are checked cheaply here; anything else goes through _chosen,
         # which either accepts it or says what is wrong.
-        picked: Sequence[str]
         if not q.multi:
             single = scores.get(raw) if type(raw) is str else None
             if single is None:
@@ -211,7 +268,7 @@ def assess(
             problems,
         )
 
-    full = Facts(chosen, dimension_scores, total)
+    full = Facts(chosen, dimension_scores, total, known)
     if questionnaire.format != 1:
         return _assess_2(questionnaire, chosen, full, knocked, client, when, valid_until, source)
     level = questionnaire.profile_for(total)
@@ -287,6 +344,70 @@ def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) 
             if option_id in picked_varieties and category not in varieties:
                 varieties.append(category)
     return horizon, varieties
+
+
+def client_facts(
+    questionnaire: Questionnaire, client: Client | None, when: datetime, source: str | None = None
+) -> dict[str, Any]:
+    """The client facts a format-2 questionnaire's conditions see at ``when``: the built-in ones
+    (age at ``when``, investor type, civil capacity, experience) and the facts it declares, each
+    only when known.
+
+    Raises:
+        ResponseError: a declared fact's value is not of its declared type or allowed values.
+    """
+    if client is None:
+        return {}
+    known: dict[str, Any] = {
+        "investor_type": client.investor_type,
+        "full_civil_capacity": client.full_civil_capacity,
+    }
+    age = client.age_at(when.date())
+    if age is not None:
+        known["age"] = age
+    if client.experience_years is not None:
+        known["experience_years"] = client.experience_years
+    if client.classes_traded is not None:
+        known["classes_traded"] = frozenset(client.classes_traded)
+    given = client.facts or {}
+    problems: list[Problem] = []
+    for fact in questionnaire.model.facts:
+        if fact.id not in given:
+            continue
+        value = given[fact.id]
+        wrong = _fact_problem(fact.type, fact.values, value)
+        if wrong is not None:
+            problems.append(
+                Problem(
+                    f"expected {wrong} for fact {fact.id!r} of {questionnaire.id}, found {value!r}",
+                    pointer("facts", fact.id),
+                    source=source,
+                    code="FACT_INVALID",
+                )
+            )
+            continue
+        known[fact.id] = frozenset(value) if isinstance(value, list) else value
+    if problems:
+        raise ResponseError(f"client {client.client_id}: facts do not fit {questionnaire.id}", problems)
+    return known
+
+
+def _fact_problem(kind: str, allowed: Sequence[str] | None, value: Any) -> str | None:
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "true or false"
+    if kind == "integer":
+        return None if isinstance(value, int) and not isinstance(value, bool) else "an integer"
+    if kind == "string":
+        if not isinstance(value, str):
+            return "a string"
+        values = [value]
+    elif not isinstance(value, list):
+        return "a list of values"
+    else:
+        values = value
+    if allowed is not None and any(v not in allowed for v in values):
+        return f"values among {sorted(allowed)}"
+    return None
 
 
 def _composed(questionnaire: Questionnaire, scores: Mapping[str, int]) -> tuple[int, Composition | None]:
@@ -399,19 +520,35 @@ def next_question(
     questionnaire: Questionnaire,
     answers: Mapping[str, AnswerValue],
     skipped: frozenset[str] = frozenset(),
+    client: Client | None = None,
+    as_of: date | datetime | None = None,
 ) -> QuestionDoc | None:
     """Return the first enabled question not yet answered or skipped, for asking one at a time.
 
-    ``answers`` must hold only answers that :func:`check_answer` accepted.
+    ``answers`` must hold only answers that :func:`check_answer` accepted. ``client`` and ``as_of``
+    give the client facts a format-2 ``enable_when`` may name (without them, none is known).
     """
     chosen: dict[str, Sequence[str]] = {}
-    facts = Facts(chosen, {}, 0)
+    scores = dict.fromkeys(questionnaire.model.dimensions, 0)
+    known: Mapping[str, Any] = _NO_FACTS
+    if questionnaire.format != 1 and client is not None and as_of is not None:
+        known = client_facts(questionnaire, client, as_instant(as_of))
+    facts = Facts(chosen, scores, 0, known)
     for q, doc in zip(questionnaire.questions, questionnaire.model.questions, strict=True):
         if q.enable is not None and not q.enable(facts):
             continue
         raw = answers.get(q.id)
         if raw is not None:
-            chosen[q.id] = [raw] if isinstance(raw, str) else raw
+            if q.extras is not None and q.extras.number:
+                value = _number_text(raw)  # type: ignore[arg-type]
+                chosen[q.id] = (value,)
+                scores[q.dimension] += q.extras.score_of(Decimal(value))
+                continue
+            picked = [raw] if isinstance(raw, str) else raw
+            chosen[q.id] = picked
+            points = [q.scores[o] for o in picked]
+            score = (max(points) if q.use_max else sum(points)) if points else 0
+            scores[q.dimension] += min(score, q.cap) if q.cap is not None else score
         elif q.id not in skipped:
             return doc
     return None
@@ -421,6 +558,6 @@ def check_answer(questionnaire: Questionnaire, question_id: str, raw: Any) -> st
     """Return what is wrong with ``raw`` as an answer to ``question_id``, or None if it fits."""
     for q in questionnaire.questions:
         if q.id == question_id:
-            wrong = _chosen(q.multi, raw, q.scores)[1]
+            wrong = _chosen(q.multi, raw, q.scores)[1] if q.extras is None else _extras_problem(q, raw, None)
             return wrong[1] if wrong else None
     return f"expected a question of {questionnaire.id}, found {question_id!r}"
