@@ -142,13 +142,39 @@ def _fail(source: str, message: str, line: int | None = None, column: int | None
     )
 
 
-def decode_text(data: bytes, source: str = "<input>") -> str:
+#: The encodings an input may be declared in (``--encoding``): strict UTF-8, the default; UTF-8
+#: after a byte order mark, as Excel writes "CSV UTF-8"; and GB18030, as Excel writes CSV on a
+#: Chinese system. Each is named explicitly: nothing is guessed.
+ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
+
+
+def decode_text(data: bytes, source: str = "<input>", encoding: str = "utf-8") -> str:
     """Decode ``data`` as UTF-8 without a byte order mark: the one rule for every text input
     (JSON documents and answers, catalogs, keys, checkpoints).
 
+    Another ``encoding`` is taken only when asked for (exports from Excel): ``utf-8-sig`` strips
+    one leading byte order mark (and requires none), ``gb18030`` decodes the Chinese national
+    standard. Text decoded from either is held to the same rules as UTF-8 text.
+
     Raises:
-        InputError: a BOM, or bytes that are not UTF-8 (the line and column of the first are named).
+        InputError: a BOM (under ``utf-8``), bytes that are not in ``encoding`` (the line and
+            column of the first are named), or an encoding not in :data:`ENCODINGS`.
     """
+    encoding = encoding.lower().replace("_", "-")
+    if encoding not in ENCODINGS:
+        raise _fail(source, f"expected an encoding among {', '.join(ENCODINGS)}, found {encoding!r}")
+    if encoding == "utf-8-sig":
+        data = data.removeprefix(_BOM)
+        encoding = "utf-8"
+    if encoding == "gb18030":
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            good = data[: exc.start].decode("gb18030", errors="replace")
+            line, column = _line_col(good, len(good))
+            raise _fail(
+                source, f"expected GB18030 text, found the byte 0x{data[exc.start]:02x}", line, column
+            ) from None
     if data.startswith(_BOM):
         raise _fail(source, "expected UTF-8 without a byte order mark, found a BOM", 1, 1)
     try:
@@ -159,7 +185,7 @@ def decode_text(data: bytes, source: str = "<input>") -> str:
         raise _fail(source, f"expected UTF-8 text, found the byte 0x{data[exc.start]:02x}", line, column) from None
 
 
-def parse_json(data: bytes, source: str = "<input>") -> Any:
+def parse_json(data: bytes, source: str = "<input>", encoding: str = "utf-8") -> Any:
     """Parse ``data`` as strict JSON.
 
     Args:
@@ -177,7 +203,7 @@ def parse_json(data: bytes, source: str = "<input>") -> Any:
             source,
             f"expected at most {MAX_INPUT_BYTES} bytes, found {len(data)} bytes (input too large)",
         )
-    text = decode_text(data, source)
+    text = decode_text(data, source, encoding)
     try:
         value = json.loads(
             text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
@@ -265,13 +291,49 @@ def read_bytes(path: str | Path) -> bytes:
         os.close(fd)
 
 
-def read_text(path: str | Path) -> str:
-    """Read a whole text file (:func:`read_bytes`, then :func:`decode_text`).
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """Read a whole text file (:func:`read_bytes`, then :func:`decode_text` in ``encoding``).
 
     Raises:
-        InputError: the file cannot be read, or is not UTF-8 without a BOM.
+        InputError: the file cannot be read, or is not text in ``encoding`` (UTF-8 without a BOM by default).
     """
-    return decode_text(read_bytes(path), str(path))
+    return decode_text(read_bytes(path), str(path), encoding)
+
+
+def sha256_file(path: str | Path) -> str:
+    """The SHA-256 (hex) of a regular file of any size, read in chunks (a 双录 recording may be gigabytes).
+
+    The file is judged as :func:`read_bytes` judges it, by ``fstat`` of the opened descriptor: a
+    device, a FIFO, a socket or a folder is refused, never read forever.
+
+    Raises:
+        InputError: the file is missing, unreadable or not a regular file.
+    """
+    p = Path(path)
+    try:
+        fd = os.open(p, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise _fail(str(p), "expected a file, found nothing at this path") from None
+    except IsADirectoryError:
+        raise _fail(str(p), "expected a file, found a folder") from None
+    except OSError as exc:
+        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise _fail(str(p), "expected a file, found a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(str(p), f"expected a regular file, found {_file_kind(info.st_mode)}")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError as exc:
+        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def _file_kind(mode: int) -> str:
@@ -286,9 +348,9 @@ def _file_kind(mode: int) -> str:
     return "a special file"
 
 
-def read_json(path: str | Path) -> Any:
-    """Read and strictly parse a JSON file (see :func:`parse_json`)."""
-    return parse_json(read_bytes(path), str(path))
+def read_json(path: str | Path, encoding: str = "utf-8") -> Any:
+    """Read and strictly parse a JSON file (see :func:`parse_json`), in ``encoding`` (strict UTF-8 by default)."""
+    return parse_json(read_bytes(path), str(path), encoding)
 
 
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER

@@ -51,12 +51,14 @@ from .questionnaire import Questionnaire
 from .records import (
     AssessmentRecord,
     DecisionRecord,
+    RecheckFinding,
     Record,
     assessment_draft,
     confirmation_draft,
     decision_draft,
     pseudonym,
     read_record,
+    recheck_draft,
 )
 from .registry import Registry
 from .scoring import assess
@@ -240,6 +242,7 @@ class Engine:
             or record is None
             or record["type"] == "artifact"
             or record["type"] == "confirmation"
+            or record["type"] == "recheck"
             or record["type"] != kind
         ):
             raise DecisionError(
@@ -284,17 +287,20 @@ class Engine:
         return seq, recorded
 
     def _decided_for(
-        self, assessment: Assessment | str, client: Client, when: datetime
+        self, assessment: Assessment | str, client: Client | None, when: datetime
     ) -> tuple[int, Assessment, Client]:
         """The recorded assessment and the client facts a decision at ``when`` uses: those recorded
-        with the assessment (given facts that differ are refused)."""
+        with the assessment (given facts that differ are refused; none given, those recorded)."""
         seq, recorded, record = self._recorded(assessment, Assessment, "assessment")
-        given = self._pseudonymous(client)
         client_facts = record.get("client")
         try:
             facts = Client.model_validate(client_facts) if client_facts is not None else None
         except ValueError as exc:
             raise self._damaged(seq, exc) from None
+        given = self._pseudonymous(client) if client is not None else facts
+        if given is None:  # neither given nor recorded: refused as an assessment without a client
+            check_client_facts(None, recorded.assessed_at, Client(client_id="-"), when)
+        assert given is not None
         check_client_facts(facts, recorded.assessed_at, given, when)
         assert facts is not None  # check_client_facts refused an assessment without facts
         if facts.birth_date is None and facts.age is not None:
@@ -303,6 +309,15 @@ class Engine:
             age = oldest_age_at(facts.age, recorded.assessed_at.date(), when.date())
             return seq, recorded, given.model_copy(update={"birth_date": None, "age": age})
         return seq, recorded, self._recordable(given, when)
+
+    def recorded_decision(self, decision: Decision | str) -> tuple[int, Decision]:
+        """Return the sequence number and recorded form of a decision in this log (given whole or by id).
+
+        Raises:
+            DecisionError: it is not in the log, or differs from its record.
+        """
+        seq, recorded, _ = self._recorded(decision, Decision, "decision")
+        return seq, recorded
 
     def _needs_age(self, policy: Policy, client: Client, when: datetime) -> None:
         """A policy with an age rule (special care) cannot be applied without the client's age."""
@@ -334,7 +349,7 @@ class Engine:
         self,
         assessment: Assessment | str,
         product: Product,
-        client: Client,
+        client: Client | None,
         policy: str | Policy = "cn-csrc",
         initiated_by: Initiator = "client",
         as_of: date | datetime | None = None,
@@ -344,6 +359,7 @@ class Engine:
         """Decide (see :func:`suitability.decide`) on a recorded assessment, record it, return it.
 
         ``actor`` (the salesperson, or the system, behind the sale) is recorded for reviewers.
+        ``client`` None takes the facts recorded with the assessment (``assessment`` may be its id).
         """
         _check_actor(actor)
         when = self._when(as_of)
@@ -418,7 +434,7 @@ class Engine:
         self,
         assessment: Assessment | str,
         catalog: Iterable[Product],
-        client: Client,
+        client: Client | None,
         policy: str | Policy = "cn-csrc",
         as_of: date | datetime | None = None,
         *,
@@ -439,3 +455,33 @@ class Engine:
         decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self._commits.append([decision_draft(d, seq, p, status, actor) for d in decisions])
         return chosen
+
+    def record_recheck(
+        self,
+        findings: Sequence[RecheckFinding],
+        products: Sequence[Product],
+        *,
+        checked: int,
+        catalog: str,
+        holdings: str | None = None,
+        as_of: date | datetime | None = None,
+        actor: str | None = None,
+    ) -> tuple[int, str]:
+        """Record a re-check of earlier sales (see :mod:`suitability.review.recheck`); return its seq and id.
+
+        The record says that the firm looked (``checked`` sales, against the re-rated ``catalog``
+        and, if given, the ``holdings``) and what it found; verify checks that every finding names
+        an earlier decision and assessment, and replay recomputes each finding.
+        """
+        _check_actor(actor)
+        draft = recheck_draft(
+            list(findings),
+            list(products),
+            as_of=self._when(as_of),
+            checked=checked,
+            catalog=catalog,
+            holdings=holdings,
+            actor=actor,
+        )
+        stored = self.store.append([draft])
+        return stored[-1].seq, str(draft.key)

@@ -653,3 +653,26 @@ def explain_fit(assessment: Assessment, product: Product, client: Client, policy
             },
         ),
     ]
+
+
+def still_suitable(
+    decision: Decision,
+    assessment: Assessment,
+    client: Client,
+    product: Product,
+    policy: Policy,
+    *,
+    confirmed: bool = False,
+) -> list[Reason]:
+    """The reasons a sale would no longer be suitable (a re-check, CSRC 办法 Art. 21).
+
+    ``decision`` was a sale (``suitable``, or ``requires_confirmation`` and ``confirmed``); it is
+    decided again, as the client's own request, with ``product`` as rated now and ``assessment``
+    (the one it was made on, or the client's newest) at the later of the decision's ``as_of`` and
+    the assessment's. What the client already accepted (the warnings of a confirmed decision, with
+    their very text) is not new; every other reason is returned.
+    """
+    when = max(decision.as_of, assessment.assessed_at)
+    again = decide(assessment, product, client, policy, "client", when)
+    accepted = list(decision.warnings) if confirmed else []
+    return [r for r in again.reasons if r not in accepted]

@@ -151,8 +151,11 @@ def _csv_row(record: dict[str, str | None], line: int, source: str) -> Product:
     return parse_product(data, f"row {line}", source)
 
 
-def load_catalog(path: str | Path) -> list[Product]:
+def load_catalog(path: str | Path, encoding: str = "utf-8") -> list[Product]:
     """Load a catalog from ``.json`` (an array), ``.jsonl`` (one product a line) or ``.csv``.
+
+    ``encoding`` is strict UTF-8 unless asked otherwise (see :func:`suitability.codec.decode_text`:
+    ``utf-8-sig`` and ``gb18030`` for exports from Excel).
 
     Raises:
         InputError: the file cannot be read or parsed.
@@ -160,6 +163,8 @@ def load_catalog(path: str | Path) -> list[Product]:
     """
     source = str(path)
     raw = read_bytes(path)
+    if encoding != "utf-8":  # decoded once here; the rest reads the same text as UTF-8
+        raw = decode_text(raw, source, encoding).encode("utf-8")
     suffix = Path(path).suffix.lower()
     products: list[Product] = []
     if suffix == ".csv":

@@ -12,7 +12,13 @@ fields of its type. Each result record carries everything replay needs, beside t
   version, hash), ``questionnaire_status``, ``initiated_by``, ``as_of``, ``actor`` (the salesperson
   or system, or null), ``result``;
 - ``confirmation``: ``decision_id``, ``decision_seq``, ``acknowledgement``, ``actor``, ``channel``,
-  ``language``, ``evidence``, ``confirmed_at``, ``result``.
+  ``language``, ``evidence``, ``confirmed_at``, ``result``;
+- ``recheck``: a re-check of earlier sales after a change (CSRC 办法 Art. 21): ``as_of``, ``actor``,
+  ``catalog`` (the content hash of the products as re-rated), ``holdings`` (the hash of the
+  holdings it was limited to, or null), ``checked`` (how many sales it looked at), ``products``
+  (the re-rated products its findings rest on) and ``findings`` (each sale that would no longer be
+  suitable: client, product, ``decision_id`` and ``decision_seq``, the ``assessment_id`` and
+  ``assessment_seq`` it was checked against, ``sale``, ``causes`` and reason ``codes``), ``result``.
 
 The views are typed dictionaries over the parsed JSON, not models: reading one costs a parse and a
 type check, so replay and review keep their speed, and the bytes are never re-serialized. What a
@@ -25,14 +31,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
 import orjson
 
+from .codec import canonical_bytes
+from .ids import digest_id
 from .log.store import RECORD_TYPES, Draft
 from .matching import Confirmation, Decision
 from .models import Assessment, Client
 from .policy import Policy
+from .product import Product
 from .questionnaire import Questionnaire
 
 
@@ -106,6 +116,48 @@ def confirmation_draft(confirmation: Confirmation, decision_seq: int) -> Draft:
         "result": confirmation.model_dump(mode="json"),
     }
     return Draft("confirmation", body, key=confirmation.id)
+
+
+class RecheckFinding(TypedDict):
+    """A sale a re-check found no longer suitable, by the records it rests on."""
+
+    client_id: str
+    product_id: str
+    decision_id: str
+    decision_seq: int
+    assessment_id: str
+    assessment_seq: int
+    sale: Literal["suitable", "confirmed"]
+    causes: list[str]
+    codes: list[str]
+
+
+def recheck_draft(
+    findings: list[RecheckFinding],
+    products: list[Product],
+    *,
+    as_of: datetime,
+    checked: int,
+    catalog: str,
+    holdings: str | None = None,
+    actor: str | None = None,
+) -> Draft:
+    """The record of a re-check: that the firm looked, at what, and what it found.
+
+    Its id is a digest of everything in it, so recording the same re-check twice gives the same id.
+    """
+    body: dict[str, Any] = {
+        "actor": actor,
+        "as_of": _iso(as_of),
+        "catalog": catalog,
+        "holdings": holdings,
+        "checked": checked,
+        "products": [p.model_dump(mode="json") for p in products],
+        "findings": [dict(f) for f in findings],
+    }
+    ident = digest_id("rck_", canonical_bytes(body))
+    body["result"] = {"id": ident, "findings": len(findings)}
+    return Draft("recheck", body, key=ident)
 
 
 def pseudonym(client_id: str, key: bytes) -> str:
@@ -190,7 +242,24 @@ class ConfirmationRecord(TypedDict):
     result: dict[str, Any]
 
 
-Record = ArtifactRecord | AssessmentRecord | DecisionRecord | ConfirmationRecord
+class RecheckRecord(TypedDict):
+    """A re-check of earlier sales after a change, with what it found (see :func:`recheck_draft`)."""
+
+    seq: int
+    type: Literal["recheck"]
+    recorded_at: str
+    engine_version: str
+    actor: str | None
+    as_of: str
+    catalog: str
+    holdings: str | None
+    checked: int
+    products: list[dict[str, Any]]
+    findings: list[RecheckFinding]
+    result: dict[str, Any]
+
+
+Record = ArtifactRecord | AssessmentRecord | DecisionRecord | ConfirmationRecord | RecheckRecord
 
 
 class UnknownRecord(ValueError):

@@ -18,14 +18,16 @@ from typing import Any
 import orjson
 
 from ._passes import long_pass
+from .codec import canonical_bytes
 from .errors import IntegrityError, Problem, SuitabilityError
+from .ids import digest_id
 from .log.store import RECORD_TYPES, LogStore
-from .matching import Decision, Evidence, check_client_facts, confirm, decide
+from .matching import Decision, Evidence, check_client_facts, confirm, decide, still_suitable
 from .models import Assessment, Client
 from .policy import Policy, load_policy
 from .product import Product
 from .questionnaire import Questionnaire, load_questionnaire
-from .records import Record, read_record
+from .records import RecheckRecord, Record, read_record
 from .scoring import assess
 
 Progress = Callable[[int], None]
@@ -195,6 +197,8 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
                 )
                 _compare(seq, kind, record["result"], d.model_dump(mode="json"), differences)
                 decisions.put(d.id, d)
+            elif record["type"] == "recheck":
+                _replay_recheck(store, record, documents, assessments, differences)
             else:
                 d = decisions.get(record["decision_id"], record["decision_seq"])
                 evidence = Evidence.model_validate(record["evidence"]) if record["evidence"] else None
@@ -214,6 +218,48 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
         if progress is not None and seq % 10_000 == 0:
             progress(seq)
     return ReplayReport(counts, differences, errors)
+
+
+def _replay_recheck(
+    store: LogStore,
+    record: RecheckRecord,
+    documents: dict[str, Questionnaire | Policy],
+    assessments: _Cache,
+    differences: list[Difference],
+) -> None:
+    """Recompute each finding of a re-check from the sale, the assessment and the re-rated product it names.
+
+    The client facts are the decision's when it is checked against its own assessment, else those
+    recorded with the newer assessment (as :mod:`suitability.review.recheck` takes them).
+    """
+    seq = record["seq"]
+    body = {k: v for k, v in record.items() if k not in ("seq", "type", "recorded_at", "engine_version", "result")}
+    ident = digest_id("rck_", canonical_bytes(body))
+    if ident != record["result"]["id"]:
+        differences.append(Difference(seq, "recheck", "result/id", record["result"]["id"], ident))
+    products = {p["id"]: Product.model_validate(p) for p in record["products"]}
+    for n, finding in enumerate(record["findings"]):
+        stored = store.get(finding["decision_seq"])
+        sale = read_record(stored.data) if stored is not None else None
+        if sale is None or sale["type"] != "decision":
+            raise ValueError(f"expected a decision at seq {finding['decision_seq']} (finding {n})")
+        assessment, facts = assessments.get(finding["assessment_id"], finding["assessment_seq"])
+        own = finding["assessment_seq"] == sale["assessment_seq"]
+        client = Client.model_validate(sale["client"]) if own or facts is None else facts
+        policy = documents[sale["policy"]["hash"]]
+        assert isinstance(policy, Policy)
+        product = products.get(finding["product_id"]) or Product.model_validate(sale["product"])
+        reasons = still_suitable(
+            Decision.model_validate(sale["result"]),
+            assessment,
+            client,
+            product,
+            policy,
+            confirmed=finding["sale"] == "confirmed",
+        )
+        codes = [r.code for r in reasons]
+        if codes != finding["codes"]:
+            differences.append(Difference(seq, "recheck", f"findings/{n}/codes", finding["codes"], codes))
 
 
 def _instant(text: str) -> datetime:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import os
 import subprocess
@@ -14,7 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from suitability.cli import cli
+from suitability.cli import FORMATS, cli
 
 from .conftest import DATA, EXAMPLES, QUESTIONNAIRE_FILE, ROOT, load
 
@@ -241,13 +244,12 @@ def test_interactive_assess_reasks_invalid_answers() -> None:
     lines.insert(0, "9")  # no ninth option for the first question: asked again
     lines.insert(1, "1,2")  # two options for a single-choice question: asked again
     result = run("assess", "--questionnaire", "cn-securities-individual", "--lang", "en", "--as-of", "2026-11-28", "--json",
-                 input="\n".join(lines) + "\n")  # fmt: skip
+                 "--client", CLIENT, input="\n".join([*lines, "y"]) + "\n")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("1. What is your age?") == 1
+    assert result.stderr.count("[1/20] What is your age?") == 1
     assert "Invalid answer" in result.stderr
-    assert "How often do you trade derivatives?" not in result.stdout
-    start = result.stdout.index("{")
-    assert json.loads(result.stdout[start:])["score"] == 53
+    assert "How often do you trade derivatives?" not in result.stderr
+    assert json.loads(result.stdout)["score"] == 53  # the questions went to stderr: stdout is the JSON alone
 
 
 def test_decide_confirm_recommend(tmp_path: Path) -> None:
@@ -526,11 +528,11 @@ def test_without_as_of_the_engine_s_clock_is_the_only_clock_read(
     """No --as-of: the CLI passes none, so the Engine's clock (Engine(clock=)) dates every result."""
     import functools
 
-    import suitability.cli
+    import suitability.engine
     from suitability.engine import Engine
 
     then = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
-    monkeypatch.setattr(suitability.cli, "Engine", functools.partial(Engine, clock=lambda: then))
+    monkeypatch.setattr(suitability.engine, "Engine", functools.partial(Engine, clock=lambda: then))
     assessed = run("assess", "--questionnaire", "cn-securities-individual", "--answers", ANSWERS,
                    "--client", CLIENT, "--json")  # fmt: skip
     assert assessed.exit_code == 0, assessed.output
@@ -547,3 +549,212 @@ def test_as_of_without_an_offset_is_still_utc_on_the_command_line() -> None:
     assessed = run(*ASSESS[:-2], "--answers", ANSWERS, "--as-of", "2026-11-28T10:00:00", "--json")
     assert assessed.exit_code == 0, assessed.output
     assert json.loads(assessed.stdout)["assessed_at"] == "2026-11-28T10:00:00Z"
+
+
+# --- issue 14: the branch flow, output formats, encodings, cold start ----------------------------
+
+
+def _typed_answers() -> list[str]:
+    """The example answers as a person types them: option numbers, one question a line."""
+    answers: dict[str, Any] = load(EXAMPLES / "answers.json")["answers"]
+    from suitability import Registry
+
+    q = Registry.default(environ={}).questionnaire("cn-securities-individual")
+    lines = []
+    for question in q.model.questions:
+        if question.id in answers:
+            ids = [o.id for o in question.options]
+            value = answers[question.id]
+            lines.append(",".join(str(ids.index(p) + 1) for p in ([value] if isinstance(value, str) else value)))
+    return lines
+
+
+FACTS = ["CN-000123", "1", "1958-05-01", "y"]  # examples/client.json, typed
+
+
+def test_interactive_assess_feeds_decide_and_confirm_by_id(tmp_path: Path, own_log: Path) -> None:
+    """The questions go to stderr, the assessment alone to stdout, then decide and confirm by id."""
+    # a blank client id, investor type 9, month 13 and "maybe" for capacity: each asked again
+    typed = ["", *FACTS[:1], "9", "1", "1958-13-01", "1958-05-01", "maybe", "y"]
+    done = run("assess", "--questionnaire", "cn-securities-individual", "--lang", "en", "--as-of", "2026-11-28",
+               "--json", input="\n".join([*typed, *_typed_answers(), "y"]) + "\n")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assessment = json.loads(done.stdout)  # nothing but the assessment on stdout
+    assert assessment["client_id"] == "CN-000123" and assessment["score"] == 53
+    assert done.stderr.count("Invalid answer") == 3  # type 9, month 13, "maybe" (a blank id is simply asked again)
+    assert "[1/20]" in done.stderr and "[19/20]" in done.stderr
+    assert f"suitability decide --assessment {assessment['id']}" in done.stderr
+    decided = run("decide", "--assessment", assessment["id"], "--catalog", CATALOG, "--product-id", "FUND-EQ-01",
+                  "--initiated-by", "client", "--as-of", "2026-11-29", "--json")  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    decision = json.loads(decided.stdout)
+    assert decision["outcome"] == "requires_confirmation"
+    assert f"suitability confirm --decision {decision['id']}" in decided.stderr
+    recording = tmp_path / "recording.mp4"
+    recording.write_bytes(b"\x00video" * 100_000)
+    confirmed = run("confirm", "--decision", decision["id"], "--ack", "我已知晓风险，坚持购买", "--actor", "staff-07",
+                    "--channel", "branch", "--evidence-id", "REC-1", "--evidence-file", str(recording),
+                    "--as-of", "2026-11-29T00:10:00Z", "--lang", "en")  # fmt: skip
+    assert confirmed.exit_code == 0, confirmed.output
+    assert hashlib.sha256(recording.read_bytes()).hexdigest() in confirmed.stdout
+    assert "WARNING SPECIAL_CARE_REQUIRED" in confirmed.stdout
+    listed = run("recommend", "--assessment", assessment["id"], "--catalog", CATALOG, "--as-of", "2026-11-29",
+                 "--format", "csv")  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    assert listed.stdout.splitlines()[0] == "product,name,risk_level,decision,fits"
+
+
+def test_an_id_not_in_the_log_is_refused(tmp_path: Path) -> None:
+    unknown = run("decide", "--assessment", "asm_0000", "--catalog", CATALOG, "--product-id", "FUND-EQ-01",
+                  "--initiated-by", "client")  # fmt: skip
+    assert unknown.exit_code == 8 and "asm_0000 is not in the decision log" in unknown.stderr
+    missing = run("confirm", "--decision", "nothing-here.json", "--ack", "x", "--actor", "a", "--channel", "b")
+    assert missing.exit_code == 3 and "found nothing at this path" in missing.stderr
+
+
+def test_going_back_and_editing_before_anything_is_recorded(own_log: Path) -> None:
+    typed = _typed_answers()
+    # b at the first question says so; answer 1, go back, answer 2 instead (then the rest);
+    # at the review, change question 1 back to the example's answer, keep every other (Enter).
+    lines = [*FACTS, "b", "1", "<", "2", *typed[1:], "1", typed[0], *[""] * (len(typed) - 1), "y"]
+    done = run("assess", "--questionnaire", "cn-securities-individual", "--lang", "en", "--as-of", "2026-11-28",
+               "--json", input="\n".join(lines) + "\n")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "This is the first question." in done.stderr
+    assert done.stderr.count("Review your answers") == 2
+    assert json.loads(done.stdout)["score"] == 53  # the example's answers, after the edit
+
+
+@pytest.mark.parametrize(("lang", "message"), [("en", "nothing was recorded"), ("zh-CN", "未记录任何内容")])
+def test_eof_or_quitting_records_nothing(own_log: Path, tmp_path: Path, lang: str, message: str) -> None:
+    assess_json(tmp_path)  # the log already holds a record
+    before = own_log.read_bytes()
+    ended = run("assess", "--questionnaire", "cn-securities-individual", "--lang", lang,
+                input="\n".join([*FACTS, "1", "2"]) + "\n")  # fmt: skip
+    assert ended.exit_code == 3 and message in ended.stderr
+    quit_ = run("assess", "--questionnaire", "cn-securities-individual", "--lang", lang,
+                input="\n".join([*FACTS, *_typed_answers(), "q"]) + "\n")  # fmt: skip
+    assert quit_.exit_code == 130 and message in quit_.stderr
+    assert own_log.read_bytes() == before
+
+
+def test_ctrl_c_in_a_real_terminal_session_records_nothing_and_exits_130(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    log = tmp_path / "log.sqlite3"
+    env = {**os.environ, "SUITABILITY_LOG": str(log), "PYTHONPATH": str(ROOT), "SUITABILITY_DOCUMENTS": ""}
+    command = [sys.executable, "-m", "suitability", "assess", "--questionnaire", "cn-securities-individual",
+               "--lang", "zh-CN"]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=env, cwd=tmp_path)  # fmt: skip
+    assert process.stdin is not None and process.stderr is not None
+    process.stdin.write("\n".join([*FACTS, "1"]).encode() + b"\n")
+    process.stdin.flush()
+    seen = b""
+    while b"[2/20]" not in seen:  # wait until it asks the second question
+        chunk = os.read(process.stderr.fileno(), 4096)
+        assert chunk, seen.decode()
+        seen += chunk
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "已中断：未记录任何内容。" in (seen + err).decode()
+    assert out == b""
+    assert not log.exists() or subprocess.run(
+        [sys.executable, "-c", f"import sqlite3; print(sqlite3.connect({str(log)!r}).execute('select count(*) from records').fetchone()[0])"],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip() in ("", "0")  # fmt: skip
+
+
+def test_evidence_file_is_hashed_streaming_and_must_be_regular(tmp_path: Path) -> None:
+    from suitability.codec import sha256_file
+
+    big = tmp_path / "rec.bin"
+    big.write_bytes(os.urandom(3 << 20))
+    assert sha256_file(big) == hashlib.sha256(big.read_bytes()).hexdigest()
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    refused = run("confirm", "--decision", "dec_x", "--ack", "x", "--actor", "a", "--channel", "b",
+                  "--evidence-id", "REC-1", "--evidence-file", str(fifo))  # fmt: skip
+    assert refused.exit_code == 3 and "FIFO" in refused.stderr
+    both = run("confirm", "--decision", "dec_x", "--ack", "x", "--actor", "a", "--channel", "b", "--evidence-id",
+               "REC-1", "--evidence-file", str(big), "--evidence-sha256", "ab" * 32)  # fmt: skip
+    assert both.exit_code == 2
+    helped = run("confirm", "--help")
+    assert "双录" in helped.stdout and "--evidence-file" in helped.stdout and "SHA-256" in helped.stdout
+
+
+def test_every_listing_and_checking_command_takes_one_format_option(tmp_path: Path, own_log: Path) -> None:
+    assess_json(tmp_path)
+    for args in (["questionnaire", "list"], ["policy", "list"], ["audit", "verify", str(own_log), "--allow-no-checkpoint"],
+                 ["audit", "replay", str(own_log)], ["audit", "query", str(own_log)]):  # fmt: skip
+        for fmt in FORMATS:
+            done = run(*args, "--format", fmt)
+            assert done.exit_code == 0, (args, fmt, done.output)
+            if fmt == "json":
+                json.loads(done.stdout)
+                assert run(*args, "--json").stdout == done.stdout  # --json stays an alias
+            elif fmt == "jsonl":
+                [json.loads(line) for line in done.stdout.splitlines()]
+            elif fmt == "csv":
+                assert list(csv.reader(io.StringIO(done.stdout)))
+        excel = run(*args, "--format", "csv", "--excel")
+        assert excel.stdout_bytes.startswith(b"\xef\xbb\xbf")
+    assert run("questionnaire", "list", "--excel").exit_code == 2
+    assert run("questionnaire", "list", "--json", "--format", "csv").exit_code == 2
+
+
+def test_tables_are_aligned() -> None:
+    table = run("policy", "list", "--lang", "en").stdout.splitlines()
+    starts = {line.index("active") for line in table[1:]}
+    assert len(table) > 2 and len(starts) == 1
+    assert table[0].index("STATUS") == starts.pop()
+
+
+@pytest.mark.parametrize(("encoding", "data"), [("utf-8-sig", b"\xef\xbb\xbf"), ("gb18030", b"")])
+def test_catalogs_and_answers_from_excel_with_encoding(tmp_path: Path, encoding: str, data: bytes) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_bytes(data + Path(CATALOG).read_text(encoding="utf-8").encode("gb18030" if data == b"" else "utf-8"))
+    answers = tmp_path / "answers.json"
+    answers.write_bytes(data + Path(ANSWERS).read_text(encoding="utf-8").encode("gb18030" if data == b"" else "utf-8"))
+    strict = run("assess", "--questionnaire", "cn-securities-individual", "--answers", str(answers), "--client", CLIENT)
+    assessment = assess_json(tmp_path)
+    if data:  # a BOM is refused unless the encoding says to expect one
+        assert strict.exit_code == 3 and "BOM" in strict.stderr
+    refused = run("recommend", "--assessment", str(assessment), "--catalog", str(catalog), "--as-of", "2026-11-29")
+    assert refused.exit_code == 3
+    taken = run("recommend", "--assessment", str(assessment), "--catalog", str(catalog), "--as-of", "2026-11-29",
+                "--encoding", encoding, "--lang", "zh-CN")  # fmt: skip
+    assert taken.exit_code == 0, taken.output
+    assert "货币市场基金" in taken.stdout or "MMF-01" in taken.stdout
+    read = run("assess", "--questionnaire", "cn-securities-individual", "--answers", str(answers), "--client", CLIENT,
+               "--encoding", encoding, "--json")  # fmt: skip
+    assert read.exit_code == 0, read.output
+
+
+def test_the_cli_s_own_copies_of_library_values_agree() -> None:
+    """The option values the CLI offers before importing the library are the library's."""
+    from suitability import cli as module
+    from suitability.codec import ENCODINGS
+    from suitability.log import DEFAULT_LOG
+    from suitability.review import OUTCOMES, TIMES, demo
+
+    assert module.DEFAULT_LOG == DEFAULT_LOG
+    assert (tuple(OUTCOMES), tuple(TIMES)) == (module.OUTCOMES, module.TIMES)
+    assert (module.DEMO_CLIENTS, module.DEMO_SEED) == (demo.CLIENTS, demo.SEED)
+    assert module.ENCODINGS == ENCODINGS
+
+
+def test_help_imports_no_heavy_module() -> None:
+    """Cold start: --help of any command loads neither the rules nor the log, cryptography, jsonschema or rich."""
+    probe = (
+        "import sys; from suitability.cli import cli\n"
+        "try:\n    cli(['audit', 'verify', '--help'])\nexcept SystemExit: pass\n"
+        "heavy = ['suitability.engine', 'suitability.models', 'suitability.log.sqlite', 'cryptography', 'jsonschema', 'rich', 'orjson']\n"
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "[]"

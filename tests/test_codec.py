@@ -178,3 +178,24 @@ def test_one_decoder_reads_every_text_input_alike(tmp_path: Path) -> None:
                 {".json": read_json, ".csv": load_catalog, ".pub": read_text}[path.suffix](path)
             text, line, column = only_problem(exc)
             assert message in text and (line, column) == where, (path.name, text, line, column)
+
+
+def test_encodings_are_explicit_and_a_bom_is_stripped_only_when_asked() -> None:
+    """Excel exports (UTF-8 with a BOM, GB18030) are read only when the encoding is named."""
+    from suitability.codec import decode_text
+
+    text = "产品,名称\n"
+    with pytest.raises(InputError, match="BOM"):
+        decode_text(b"\xef\xbb\xbf" + text.encode(), "x.csv")
+    assert decode_text(b"\xef\xbb\xbf" + text.encode(), "x.csv", "utf-8-sig") == text
+    assert decode_text(text.encode(), "x.csv", "utf-8-sig") == text  # no BOM is fine too
+    with pytest.raises(InputError, match="BOM"):  # one BOM is stripped, a second is still refused
+        decode_text(b"\xef\xbb\xbf\xef\xbb\xbfa", "x", "utf-8-sig")
+    with pytest.raises(InputError, match="expected UTF-8 text"):
+        decode_text(text.encode("gb18030"), "x.csv")
+    assert decode_text(text.encode("gb18030"), "x.csv", "gb18030") == text
+    with pytest.raises(InputError) as bad:
+        decode_text("a\n\x81".encode("latin-1"), "x.csv", "gb18030")
+    assert "x.csv:2:1: expected GB18030 text" in bad.value.render()
+    with pytest.raises(InputError, match="encoding"):
+        decode_text(b"a", "x", "latin-1")

@@ -22,7 +22,7 @@ def test_upgrade_brings_an_old_sqlite_log_to_the_current_format_once(tmp_path: P
     with SQLiteStore(path) as store:
         mixed_workload(store, clients=1)
         before = [(s, d) for s, d, _ in store.scan()]
-    assert upgrade(path) == ["suitability-log/1 -> suitability-log/2 (folded key index)"]
+    assert upgrade(path) == ["suitability-log/1 -> suitability-log/3 (folded key index, epoch filters)"]
     assert upgrade(str(path)) == []  # idempotent
     with SQLiteStore(path, create=False) as store:
         assert [(s, d) for s, d, _ in store.scan()] == before

@@ -147,7 +147,7 @@ def test_query_filters_agree_with_a_brute_force_scan(
 
 def cells(reviewed: Review, key: str) -> dict[str, int]:
     figure = next(f for f in reviewed.figures if f.key == key)
-    return {(f"{c.series}|{c.label}" if c.series else c.label): c.count for c in figure.cells}
+    return {(f"{c.series}|{c.label}" if c.series and c.series != c.label else c.label): c.count for c in figure.cells}
 
 
 def test_report_numbers_equal_an_independent_count(reviewed: Review, records: list[dict[str, Any]]) -> None:
@@ -161,24 +161,25 @@ def test_report_numbers_equal_an_independent_count(reviewed: Review, records: li
     assert cells(reviewed, "confirmations_by_actor") == dict(Counter(c["actor"] for c in confirmations))
     by_risk = Counter(records[c["decision_seq"]]["product"]["risk_level"] for c in confirmations)
     assert cells(reviewed, "confirmations_by_risk") == dict(by_risk)
-    elderly = Counter(
-        c["actor"]
+    # Special care as the policy applied it at the sale: confirmations after a SPECIAL_CARE_REQUIRED warning.
+    special = Counter(c["actor"] for c in confirmations if "SPECIAL_CARE_REQUIRED" in c["result"]["warning_codes"])
+    assert cells(reviewed, "special_care") == dict(special)
+    elderly = [
+        c
         for c in confirmations
         if (age(records[c["decision_seq"]]["client"]["birth_date"], records[c["decision_seq"]]["as_of"]) or 0) >= 65
         and records[c["decision_seq"]]["product"]["risk_level"] in ("R4", "R5")
-    )
-    assert cells(reviewed, "special_care") == dict(elderly)
+    ]
+    assert {c["seq"] for c in elderly} == {
+        c["seq"] for c in confirmations if "SPECIAL_CARE_REQUIRED" in c["result"]["warning_codes"]
+    }
+    # Blocked attempts by reason: a decision blocked for several reasons counts under each.
     blocked = [d for d in decisions if d["result"]["outcome"] == "blocked"]
-    lowest = sum(any(x["code"] == "LOWEST_CATEGORY" for x in d["result"]["reasons"]) for d in blocked)
-    firm = sum(
-        any(x["code"] == "FIRM_INITIATED_MISMATCH" for x in d["result"]["reasons"])
-        and not any(x["code"] == "LOWEST_CATEGORY" for x in d["result"]["reasons"])
-        for d in blocked
-    )
     got = cells(reviewed, "blocked")
-    assert got.get("LOWEST_CATEGORY", 0) == lowest
-    assert got.get("FIRM_INITIATED_MISMATCH", 0) == firm
-    assert sum(got.values()) == len(blocked)
+    assert {k.split("|")[-1]: v for k, v in got.items()} == dict(
+        Counter(x["code"] for d in blocked for x in d["result"]["reasons"])
+    )
+    assert next(f for f in reviewed.figures if f.key == "blocked").total == len(blocked)
     reasons = Counter(x["code"] for d in decisions for x in d["result"]["reasons"])
     assert {k.split("|")[1]: v for k, v in cells(reviewed, "mismatch_by_dimension").items()} == dict(reasons)
 
@@ -289,7 +290,7 @@ def test_review_cli(demo: tuple[Path, Any], tmp_path: Path) -> None:
     parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [r["type"] for r in parsed] == ["assessment"] * 4 + ["decision"]
     table = runner.invoke(cli, ["audit", "query", str(demo[0]), "--client", DRIFTER])
-    assert table.stdout.splitlines()[0].startswith("seq  type  recorded_at  as_of")
+    assert table.stdout.splitlines()[0].split()[:4] == ["seq", "type", "recorded_at", "as_of"]
     again = runner.invoke(cli, ["demo", "--log", str(demo[0])])
     assert again.exit_code == 3 and "never writes into an existing log" in again.stderr
 
@@ -305,9 +306,9 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys
     assert show is not None
     show(500_000)
     show(1_000_000)
-    err = capsys.readouterr().err
-    assert "verify [###############...............] 500,000/1,000,000" in err
-    assert err.endswith("1,000,000/1,000,000\n")
+    err = capsys.readouterr().err  # drawn by rich: the label, a bar, done/total
+    assert "verify" in err and "━" in err
+    assert "1000000/1000000" in err
 
 
 def test_rows_dropped_halfway_give_back_the_collector_setting(demo: tuple[Path, Any]) -> None:
@@ -380,7 +381,7 @@ def test_a_retake_dated_a_month_ahead_is_still_a_retake_and_the_dating_is_flagge
     assert actor.dated == 2 and any("back- or forward-dated" in f["en"] for f in actor.flags)
     english, chinese = render(result, "en"), render(result, "zh-CN")
     assert "back- or forward-dated" in english and "forward-dated (as_of up to 31.0 days" in english
-    assert "倒签或预签的记录" in chinese and "预签（as_of 最多晚于记录时间 31.0 天）" in chinese
+    assert "倒签或预签的记录" in chinese and "预签（判定时点最多晚于记录时间 31.0 天）" in chinese
     from suitability.review import review_json
 
     data = json.loads(review_json(result))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import random
 import sqlite3
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -15,7 +18,7 @@ from suitability.errors import InputError, IntegrityError, LogError
 from suitability.log import open_store
 from suitability.log import verify as audit_verify
 from suitability.log.merkle import leaf_hash
-from suitability.log.sqlite import SQLiteStore
+from suitability.log.sqlite import SQLiteStore, _bits
 from suitability.log.store import Draft
 from suitability.replay import replay as replay_log
 
@@ -118,15 +121,40 @@ def note(key: str, n: int) -> Draft:
     return Draft("note", {"n": n}, key=key)
 
 
+class SmallEpochs(SQLiteStore):
+    """Epochs of 4 records instead of 16,384, so that a few dozen appends close many of them."""
+
+    _epoch_bits = 2
+
+
+def assert_filters_cover_keys(store: SQLiteStore) -> None:
+    """Every epoch whose keys are all folded has a filter, from epoch 0 up, and it holds each of its keys."""
+    db = store._db
+    (waiting,) = db.execute("SELECT MIN(seq) FROM recent_keys").fetchone()
+    closed = (store.size() if waiting is None else waiting) >> store._epoch_bits
+    filters = dict(db.execute("SELECT epoch, bits FROM key_filters").fetchall())
+    assert sorted(filters) == list(range(closed))
+    for epoch, suffix in db.execute("SELECT epoch, suffix FROM keys WHERE epoch < ?", (closed,)):
+        assert all(filters[epoch][bit >> 3] & 1 << (bit & 7) for bit in _bits(suffix.encode()))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     batches=st.lists(st.lists(st.sampled_from(KEYS), max_size=6), max_size=8),
     fold=st.integers(1, 7),
+    small=st.booleans(),
 )
-def test_find_returns_the_first_record_with_a_key_before_and_after_folds(batches: list[list[str]], fold: int) -> None:
-    """Whether its key was folded into the index or is still recent, a record is found, and the first one."""
+def test_find_returns_the_first_record_with_a_key_before_and_after_folds(
+    batches: list[list[str]], fold: int, small: bool
+) -> None:
+    """Whether its key was folded into the index (an epoch closed with its filter, or the open one) or is
+    still recent, a record is found, and the first one; keys sharing the 15 characters it is filed
+    under are told apart. So too by a reader on another connection, which keeps what it saw waiting
+    while the writer folds."""
+    kind = SmallEpochs if small else SQLiteStore
     with tempfile.TemporaryDirectory() as folder:
-        store = SQLiteStore(Path(folder) / "log.sqlite3", fold=fold)
+        store = kind(Path(folder) / "log.sqlite3", fold=fold)
+        reader = kind(Path(folder) / "log.sqlite3")
         first: dict[str, int] = {}
         n = 0
         for keys in batches:
@@ -134,15 +162,86 @@ def test_find_returns_the_first_record_with_a_key_before_and_after_folds(batches
                 first.setdefault(key, stored.seq)
             n += len(keys)
             for key, seq in first.items():
-                found = store.find(key)
-                assert found is not None and found.seq == seq
-                assert orjson.loads(found.data)["n"] == seq
-            assert store.find("asm_never") is None
+                for found in (store.find(key), reader.find(key)):
+                    assert found is not None and found.seq == seq
+                    assert orjson.loads(found.data)["n"] == seq
+            assert store.find("asm_never") is None and reader.find("asm_never") is None
+            assert_filters_cover_keys(store)
         store.close()
-        reopened = SQLiteStore(Path(folder) / "log.sqlite3", fold=3)  # another writer, another fold
+        reader.close()
+        reopened = kind(Path(folder) / "log.sqlite3", fold=3)  # another writer, another fold
         reopened.append([note("late", n)])
         assert all(reopened.find(k).seq == s for k, s in first.items())  # type: ignore[union-attr]
+        assert_filters_cover_keys(reopened)
         reopened.close()
+
+
+def _small_epochs_writer(path: str, writer: int, appends: int) -> list[tuple[int, str]]:
+    store = SmallEpochs(path, fold=5)
+    acked = []
+    for i in range(appends):
+        keys = [f"w{writer}-{i}-{j}" for j in range(1 + i % 3)]
+        acked += [(s.seq, k) for s, k in zip(store.append([note(k, i) for k in keys]), keys, strict=True)]
+    store.close()
+    return acked
+
+
+def test_epoch_filters_written_by_several_processes_at_once(tmp_path: Path) -> None:
+    """Four processes append at once, each closing epochs (and writing their filters) as its fold comes."""
+    path = tmp_path / "log.sqlite3"
+    SmallEpochs(path).close()
+    reader = SmallEpochs(path)
+    seen: dict[str, int] = {}
+    rnd = random.Random(4)
+    with ProcessPoolExecutor(4, mp_context=multiprocessing.get_context("fork")) as pool:
+        runs = [pool.submit(_small_epochs_writer, str(path), w, 150) for w in range(4)]
+        while not all(run.done() for run in runs):  # looks up while the writers append and fold
+            key = f"w{rnd.randrange(4)}-{rnd.randrange(150)}-0"
+            found = reader.find(key)
+            if found is not None:
+                assert seen.setdefault(key, found.seq) == found.seq
+        acked = [pair for run in runs for pair in run.result()]
+    by_key = {k: s for s, k in acked}
+    assert seen and all(by_key[k] == s for k, s in seen.items())  # what it found, it found right
+    assert all(reader.find(k).seq == s for s, k in acked)  # type: ignore[union-attr]
+    reader.close()
+    store = SmallEpochs(path)
+    assert sorted(seq for seq, _ in acked) == list(range(store.size())) and store.size() == 4 * 300
+    assert store._db.execute("SELECT COUNT(*) FROM key_filters").fetchone()[0] > 250
+    assert_filters_cover_keys(store)
+    for seq, key in acked:
+        found = store.find(key)
+        assert found is not None and found.seq == seq
+    store.close()
+
+
+def _steps_to_miss(store: SQLiteStore) -> int:
+    """The SQLite virtual-machine instructions run by a lookup of an absent key (a real count, no clock)."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    store.find("asm_" + "f" * 32)  # statements prepared, filters cached
+    store._db.set_progress_handler(count, 1)
+    assert store.find("asm_" + "e" * 32) is None
+    store._db.set_progress_handler(None, 1)
+    return steps
+
+
+def test_a_lookup_does_not_grow_with_the_number_of_epochs(tmp_path: Path) -> None:
+    """A missing key costs the same in a log of 16 closed epochs as in one of 256: the filters rule them out."""
+    steps = []
+    for epochs in (16, 256):
+        store = SmallEpochs(tmp_path / f"log-{epochs}.sqlite3", fold=4)
+        for lo in range(0, epochs * 4, 64):
+            store.append([note(f"asm_{i:032x}", i) for i in range(lo, lo + 64)])
+        assert store._db.execute("SELECT COUNT(*) FROM key_filters").fetchone()[0] == epochs
+        steps.append(_steps_to_miss(store))
+        store.close()
+    assert steps[1] <= steps[0] + 20, steps  # without the filters: 15 times as many
 
 
 LEGACY_SCHEMA = """
@@ -188,7 +287,7 @@ def test_db_upgrade_gives_an_old_log_the_folded_index_and_changes_no_record(tmp_
     store.close()
 
     result = CliRunner().invoke(cli, ["db", "upgrade", str(path)])
-    assert result.exit_code == 0 and "applied suitability-log/1 -> suitability-log/2" in result.output
+    assert result.exit_code == 0 and "applied suitability-log/1 -> suitability-log/3" in result.output
     again = CliRunner().invoke(cli, ["db", "upgrade", str(path)])
     assert again.exit_code == 0 and again.output.strip() == "schema already current"
 
@@ -206,7 +305,7 @@ def test_db_upgrade_gives_an_old_log_the_folded_index_and_changes_no_record(tmp_
     assert all(stale.find(k).seq == s for k, s in ids.items())  # type: ignore[union-attr]
     assert audit_verify.verify(upgraded).ok and replay_log(upgraded).ok
     db = sqlite3.connect(path)
-    assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/2",)
+    assert db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == ("suitability-log/3",)
     assert db.execute("SELECT name FROM sqlite_master WHERE name = 'records_key'").fetchall() == []
     db.close()
     missing = CliRunner().invoke(cli, ["db", "upgrade", str(tmp_path / "nothing.sqlite3")])
@@ -277,6 +376,50 @@ def test_find_across_epochs_of_the_key_index(tmp_path: Path) -> None:
     epochs, folded = store._db.execute("SELECT COUNT(DISTINCT epoch), COUNT(*) FROM keys").fetchone()
     (waiting,) = store._db.execute("SELECT COUNT(*) FROM recent_keys").fetchone()
     assert epochs >= 3 and 0 < waiting < 2_048 and folded + waiting == total + 1
+    assert_filters_cover_keys(store)  # each epoch whose keys are all folded has its filter
+    assert store._db.execute("SELECT COUNT(*) FROM key_filters").fetchone()[0] >= 2
+
+
+def test_a_log_of_the_second_format_is_read_written_and_upgraded_in_place(tmp_path: Path) -> None:
+    """A folded index without filters (suitability-log/2) works as before; `upgrade` adds the filters of
+    its closed epochs in one transaction, touching no record, and a writer still holding it in the
+    old format follows at its next append."""
+    path = tmp_path / "two.sqlite3"
+    first: dict[str, int] = {}
+
+    def add(store: SQLiteStore, keys: list[str]) -> None:
+        for stored, key in zip(store.append([note(k, 0) for k in keys]), keys, strict=True):
+            first.setdefault(key, stored.seq)
+
+    with SmallEpochs(path, fold=3) as store:
+        add(store, [f"k{i}" for i in range(5)])
+    db = sqlite3.connect(path, isolation_level=None)  # the schema the previous version wrote
+    db.execute("DROP TABLE key_filters")
+    db.execute("UPDATE meta SET value = 'suitability-log/2' WHERE name = 'format'")
+    db.close()
+    old = SmallEpochs(path, fold=3)
+    stale = SmallEpochs(path, fold=2)
+    for lo in range(5, 60, 5):
+        add(old, [f"k{i}" for i in range(lo, lo + 5)] + ["k3"])
+    assert all(old.find(k).seq == seq for k, seq in first.items())  # type: ignore[union-attr]
+    names = {r[0] for r in old._db.execute("SELECT name FROM sqlite_master")}
+    assert "key_filters" not in names and "keys" in names
+    before = [(s, d) for s, d, _ in old.scan()]
+    old.close()
+
+    upgrader = SmallEpochs(path)
+    assert upgrader.upgrade() == ["suitability-log/2 -> suitability-log/3 (epoch filters)"]
+    assert upgrader.upgrade() == []
+    assert [(s, d) for s, d, _ in upgrader.scan()] == before
+    assert_filters_cover_keys(upgrader)
+    assert upgrader._db.execute("SELECT COUNT(*) FROM key_filters").fetchone()[0] >= 10
+    add(stale, [f"k{i}" for i in range(60, 80)] + ["k7"])  # folds, and writes the filters it closes
+    assert_filters_cover_keys(upgrader)
+    for store in (upgrader, stale):
+        assert all(store.find(k).seq == seq for k, seq in first.items())  # type: ignore[union-attr]
+        assert store.find("k80") is None
+    upgrader.close()
+    stale.close()
 
 
 # --- issue 10: kept checkpoints, gaps, altered and damaged files ------------------------------

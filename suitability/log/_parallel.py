@@ -37,7 +37,7 @@ from .store import RECORD_TYPES, LogStore
 #: Records per chunk: a power of two, so a full chunk aligned in the tree is one complete subtree.
 CHUNK = 1 << 14
 
-TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4}
+TYPE_CODES = {"artifact": 1, "assessment": 2, "decision": 3, "confirmation": 4, "recheck": 5}
 _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _NO_ID = bytes(8)
 
@@ -254,6 +254,18 @@ def _references(
             else:
                 _fail(failures, pos, 0, seq, f"expected decision {ident} at seq {target}, found none there")
             ident = None
+        elif kind == "recheck":
+            # each finding names the sale it re-checked and the assessment it was checked against
+            for n, finding in enumerate(record["findings"]):
+                for j, (ref, code) in enumerate((("decision", 3), ("assessment", 2))):
+                    sub = 2 * n + j
+                    target, ident = finding[f"{ref}_seq"], finding[f"{ref}_id"]
+                    if isinstance(target, int) and isinstance(ident, str):
+                        events.append(("holds", pos, sub, seq, target, code, _fingerprint(ident), ident))
+                    else:
+                        _fail(failures, pos, sub, seq, f"expected {ref} {ident} at seq {target}, found none there")
+            sub = 2 * len(record["findings"])
+            ident = record["result"]["id"]
         elif kind == "artifact":
             document = record["document"]
             if content_hash(document) != record["hash"]:

@@ -28,7 +28,7 @@ from .merkle import leaf_hash
 DEFAULT_LOG = "suitability-log.sqlite3"
 
 
-RECORD_TYPES = ("artifact", "assessment", "decision", "confirmation")
+RECORD_TYPES = ("artifact", "assessment", "decision", "confirmation", "recheck")
 
 
 @dataclass

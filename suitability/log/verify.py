@@ -9,7 +9,7 @@
    of size *n* (a checkpoint larger than the log means the log was truncated);
 5. references: every artifact's hash is its document's; every assessment names a questionnaire
    artifact, every decision a policy artifact and an earlier assessment, every confirmation an
-   earlier decision.
+   earlier decision, every finding of a re-check an earlier decision and assessment.
 
 :func:`prove` and :func:`verify_proof` make and check an
 offline inclusion proof of one record against a signed checkpoint; :func:`prove_consistency` and

@@ -11,6 +11,11 @@ should flag exactly these:
 - an **actor pushing high-risk products on the elderly**: ``staff-99`` takes many confirmations of
   R4/R5 purchases from clients aged 65 or more.
 
+Answers come from a latent risk attitude per client (lower with age), so the questionnaire
+statistics of a demo log mean something; one question (:data:`NOISE_QUESTION`) is planted that
+does not discriminate (answered at random), which the statistics must flag, and a few clients give
+a knock-out answer (:data:`KNOCKOUT_RATE`), so the lowest category has rows.
+
 The log is written as a live one would be: in the order of simulated time, with the store's clock
 (``recorded_at``) following each record's ``as_of`` closely, so the review's check for back- and
 forward-dated records stays quiet on it.
@@ -19,6 +24,7 @@ forward-dated records stays quiet on it.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +54,12 @@ POLICY = "cn-csrc"
 #: How many ordinary clients a demo log has, and its random seed, unless others are given.
 CLIENTS = 500
 SEED = 1
+#: The planted question that does not discriminate: answered at random, whatever the client's attitude.
+NOISE_QUESTION = "income_source"
+#: The share of ordinary clients who give a knock-out answer (lowest category).
+KNOCKOUT_RATE = 0.03
+#: How strongly each answer follows the client's latent attitude (a correlation).
+LOADING = 0.75
 _VARIETIES = ["fixed_income", "equity", "derivatives_financing", "complex", "other"]
 
 
@@ -105,6 +117,45 @@ def _answers_for(
         if want is None or (result.profile == want and not result.rules_fired):
             return given, result
     raise RuntimeError(f"no answers reach {want}")  # pragma: no cover - the bundled questionnaire reaches every band
+
+
+def _latent_answers(
+    q: Questionnaire, rnd: random.Random, age: int, *, knockout: bool = False
+) -> tuple[dict[str, Any], Assessment]:
+    """Answers from a latent risk attitude: each answer follows it (:data:`LOADING`), with noise.
+
+    The attitude is lower with age. Options are ordered by score and an answer picks the one at
+    the quantile of attitude plus noise; :data:`NOISE_QUESTION` is answered at random. With
+    ``knockout``, one knock-out question is answered with its knock-out option. Answers that
+    contradict themselves are drawn again (contradictions are a pattern of their own).
+    """
+    probe = Client(client_id="probe")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    theta = -(age - 50) / 25 + rnd.gauss(0, 0.9)
+    knock_at = rnd.choice([d.id for d in q.model.questions if any(o.knockout for o in d.options)]) if knockout else None
+    noise = math.sqrt(1 - LOADING**2)
+    for _ in range(1_000):
+        given: dict[str, Any] = {}
+        while (question := next_question(q, given)) is not None:
+            options = [o for o in question.options if not o.knockout]
+            ranked = [o.id for o in sorted(options, key=lambda o: o.score)]
+            y = LOADING * theta + noise * rnd.gauss(0, 1)
+            top = ranked[min(len(ranked) - 1, int(len(ranked) * 0.5 * (1 + math.erf(y / math.sqrt(2)))))]
+            if question.id == "age":
+                given[question.id] = _age_option(age)
+            elif question.id == knock_at:
+                given[question.id] = next(o.id for o in question.options if o.knockout)
+            elif question.id == NOISE_QUESTION:
+                given[question.id] = rnd.choice(ranked)
+            elif question.type == "multi":
+                lower = ranked[: ranked.index(top)]
+                given[question.id] = [top, rnd.choice(lower)] if lower and rnd.random() < 0.4 else [top]
+            else:
+                given[question.id] = top
+        result = assess(q, given, probe, when)
+        if not result.consistency_violations:
+            return given, result
+    raise RuntimeError("no coherent answers")  # pragma: no cover - the bundled questionnaire has plenty
 
 
 def _age_option(age: int) -> str:
@@ -217,7 +268,7 @@ def generate(
             birth_date=date(when.year - age, rnd.randint(1, 12), rnd.randint(1, 28)),
         )
         actor = rnd.choice(staff)
-        answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
+        answers, _ = _latent_answers(questionnaire, rnd, age, knockout=rnd.random() < KNOCKOUT_RATE)
         a = assess(questionnaire, answers, client, when)
         a_seq = timeline.add(assessment_draft(questionnaire, answers, client, a, actor))
         for k in range(rnd.randint(1, 4)):
@@ -301,7 +352,7 @@ def _plant(
     def elder(i: int, at: datetime) -> None:
         age = rnd.randint(66, 82)
         client = Client(client_id=f"CN-ELDER-{i:04d}", birth_date=date(at.year - age, 3, 15))
-        answers, _ = _answers_for(questionnaire, rnd, None, _age_option(age))
+        answers, _ = _latent_answers(questionnaire, rnd, age)
         a = assess(questionnaire, answers, client, at)
         a_seq = timeline.add(assessment_draft(questionnaire, answers, client, a, PUSHER))
         product = rnd.choice(high)

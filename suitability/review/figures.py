@@ -15,17 +15,26 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..__about__ import __version__
 from ..errors import InputError, Problem
+from ..i18n import Message
 from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
 from ..policy import REASON_DIMENSIONS
 from .query import RISK_LEVELS, row_instant, rows
 
+if TYPE_CHECKING:
+    from .stats import QuestionnaireStats
+
 SEQS_SHOWN = 12
 AGE_BANDS = ((0, 39, "<40"), (40, 59, "40-59"), (60, 64, "60-64"), (65, 69, "65-69"), (70, 200, "70+"))
+#: The time zones the report offers for its months (any IANA name is accepted).
+TIME_ZONES = ("UTC", "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei")
 
 
 @dataclass
@@ -131,23 +140,39 @@ def load_config(path: str | Path | None) -> ReviewConfig:
 
 @dataclass
 class Cell:
-    """One number of a figure and the records behind it."""
+    """One number of a figure and the records behind it.
+
+    ``query`` is the ``audit query`` arguments that list exactly these ``count`` records ("" when
+    no filter selects them alone).
+    """
 
     label: str
     count: int
     seqs: list[int]
     series: str = ""
+    query: str = ""
 
 
 @dataclass
 class Figure:
-    """A chart or table of the report."""
+    """A chart or table of the report.
+
+    ``kind`` says how it is drawn: ``bars`` (one bar a cell), ``stacked`` (one bar a label, its
+    series stacked, with a legend), ``months`` (stacked bars by month) or ``heatmap`` (label ×
+    series grid). ``series_kind`` names what the series are (``profile``, ``outcome``…), which
+    fixes their colours across every chart. ``total`` counts the distinct records behind the
+    figure: what ``query`` lists.
+    """
 
     key: str
-    title: dict[str, str]
+    title: Message
     cells: list[Cell]
-    note: dict[str, str] = field(default_factory=dict)
+    note: Message | None = None
     query: str = ""
+    kind: str = "bars"
+    series_kind: str = ""
+    label_kind: str = ""
+    total: int = 0
 
 
 @dataclass
@@ -155,14 +180,17 @@ class Finding:
     """Something the report flags for a reviewer (a retaker, an actor, a flipped decision, dated records).
 
     ``seqs`` lists the records behind it (at most :data:`SEQS_SHOWN` when ``count`` says there are more).
+    ``query`` lists exactly those ``count`` records when ``exact``; otherwise it lists the records of
+    the client or actor concerned, a superset.
     """
 
     kind: str
     subject: str
-    detail: dict[str, str]
+    detail: Message
     seqs: list[int]
     count: int = 0
     query: str = ""  # the `audit query` arguments that list every record behind it
+    exact: bool = False
 
     def __post_init__(self) -> None:
         self.count = self.count or len(self.seqs)
@@ -179,13 +207,18 @@ class ActorRank:
     elderly_high_risk: int
     retake_drift: int
     dated: int
-    flags: list[dict[str, str]]  # each in zh-CN and en
+    flags: list[Message]
     seqs: list[int]
 
 
 @dataclass
 class Review:
-    """Everything the report shows."""
+    """Everything the report shows, and what it covers.
+
+    ``first_bad_seq`` is the first record a failed check names (as ``audit verify`` does);
+    ``period`` the first and last ``recorded_at``; ``documents`` the questionnaire and policy
+    versions recorded in the log (``kind id@version``); ``tz`` the time zone of its months.
+    """
 
     size: int
     root: bytes
@@ -196,34 +229,62 @@ class Review:
     findings: list[Finding]
     actors: list[ActorRank]
     config: ReviewConfig
+    first_bad_seq: int | None = None
+    period: tuple[str, str] | None = None
+    generated_at: str = ""
+    version: str = __version__
+    documents: list[str] = field(default_factory=list)
+    tz: str = "UTC"
+    questionnaires: list[QuestionnaireStats] = field(default_factory=list)  # evidence per version (stats.py)
 
 
 # ``at`` is the store's clock (recorded_at), which windows, months and drift checks use, since a
-# caller chooses ``as_of``; ``skew`` is as_of - recorded_at in seconds. Times are UTC, fixed width.
+# caller chooses ``as_of``; ``skew`` is as_of - recorded_at in seconds. Times are UTC, fixed width;
+# ``month`` is the month of ``at`` in the report's time zone.
 _SCHEMA = """
 CREATE TABLE r (seq INTEGER PRIMARY KEY, type TEXT, at TEXT, as_of TEXT, skew REAL, client TEXT, actor TEXT,
                 product TEXT, risk INTEGER, profile INTEGER, lowest INTEGER, outcome TEXT, initiated_by TEXT,
-                age INTEGER, refers_to INTEGER);
+                age INTEGER, refers_to INTEGER, month TEXT);
 CREATE TABLE reasons (seq INTEGER, code TEXT);
 """
 _UTC_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _LEVEL = {f"R{i}": i for i in range(1, 6)}
 _PROFILE = {f"C{i}": i for i in range(1, 6)}
 DIMENSIONS = REASON_DIMENSIONS
+OUTCOME_ORDER = ("suitable", "requires_confirmation", "blocked")
 
 
-def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], None] | None) -> None:
+def zone(name: str) -> ZoneInfo:
+    """The time zone ``name`` (IANA, e.g. ``Asia/Shanghai``).
+
+    Raises:
+        InputError: no such time zone.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"unknown time zone {name!r}",
+            [Problem(f"expected an IANA time zone such as {', '.join(TIME_ZONES)}, found {name!r}", "--tz")],
+        ) from None
+
+
+def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], None] | None, tz: ZoneInfo) -> list[str]:
+    """Load the rows; return the questionnaire and policy versions recorded (``kind id@version``)."""
     batch: list[tuple[Any, ...]] = []
     reasons: list[tuple[int, str]] = []
+    documents: list[str] = []
     for row in rows(store, progress=progress):
         recorded = row_instant(row["recorded_at"], row["seq"], "recorded_at")
         as_of = None if row["as_of"] is None else row_instant(row["as_of"], row["seq"], "as_of")
+        if row["type"] == "artifact" and str(row["product"]).split(" ")[0] in ("questionnaire", "policy"):
+            documents.append(row["product"])
         batch.append(
             (
                 row["seq"],
                 row["type"],
-                recorded.strftime(_UTC_TEXT),
-                None if as_of is None else as_of.strftime(_UTC_TEXT),
+                recorded.astimezone(UTC).strftime(_UTC_TEXT),
+                None if as_of is None else as_of.astimezone(UTC).strftime(_UTC_TEXT),
                 None if as_of is None else (as_of - recorded).total_seconds(),
                 row["client"],
                 row["actor"],
@@ -235,23 +296,29 @@ def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], Non
                 row["initiated_by"],
                 row["age"],
                 row["refers_to"],
+                recorded.astimezone(tz).strftime("%Y-%m"),
             )
         )
-        if row["type"] == "decision":
-            reasons += [(row["seq"], code) for code in row["reasons"]]
+        reasons += [(row["seq"], code) for code in row["reasons"]]
         if len(batch) >= 10_000:
-            db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
             db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
             batch, reasons = [], []
-    db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
     db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
     db.execute("CREATE INDEX r_type ON r(type, client, at)")
     db.execute("CREATE INDEX reasons_seq ON reasons(seq, code)")
     db.execute("CREATE INDEX r_actor ON r(actor, type)")
+    return sorted(set(documents))
 
 
-def _cells(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[Cell]:
-    """Run ``sql`` returning (label, seq) pairs [, series]; group into cells with counts and first seqs."""
+def _cells(
+    db: sqlite3.Connection, sql: str, params: Sequence[Any] = (), query: Callable[..., str] | None = None
+) -> list[Cell]:
+    """Run ``sql`` returning (label, seq[, series[, key…]]); group into cells with counts and first seqs.
+
+    ``query(label, series, *keys)`` gives each cell the ``audit query`` arguments that list it.
+    """
     found: dict[tuple[str, str], Cell] = {}
     for row in db.execute(sql, params):
         label, seq = str(row[0]), int(row[1])
@@ -259,14 +326,16 @@ def _cells(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list
         cell = found.get((series, label))
         if cell is None:
             cell = found[(series, label)] = Cell(label, 0, [], series)
+            if query is not None:
+                cell.query = query(label, series, *row[3:])
         cell.count += 1
         if len(cell.seqs) < SEQS_SHOWN:
             cell.seqs.append(seq)
     return list(found.values())
 
 
-def _t(zh: str, en: str) -> dict[str, str]:
-    return {"zh-CN": zh, "en": en}
+def _total(db: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    return int(db.execute(f"SELECT COUNT(DISTINCT seq) FROM ({sql})", params).fetchone()[0])
 
 
 def review(
@@ -275,29 +344,53 @@ def review(
     checkpoints: Sequence[tuple[Checkpoint, str]] = (),
     *,
     progress: Callable[[int], None] | None = None,
+    tz: str = "UTC",
+    now: datetime | None = None,
 ) -> Review:
-    """Verify ``store``, then compute every figure, finding and ranking of the report."""
+    """Verify ``store``, then compute every figure, finding and ranking of the report.
+
+    Months are counted in the time zone ``tz`` (an IANA name; UTC by default).
+
+    Raises:
+        InputError: an unknown time zone.
+    """
     from ..log.verify import verify
 
     config = config or ReviewConfig()
+    where = zone(tz)
     report = verify(store, checkpoints)
     integrity = [
-        (c.number, c.name, "ok" if c.ok else "FAIL", c.failure.message if c.failure else "") for c in report.checks
+        (
+            c.number,
+            c.name,
+            "skip" if c.skipped else "ok" if c.ok else "FAIL",
+            f"seq {c.seq}: {c.failure.message}"
+            if c.failure and c.seq is not None
+            else c.failure.message
+            if c.failure
+            else "",
+        )
+        for c in report.checks
     ]
+    first_bad = min((c.seq for c in report.checks if c.failure and c.seq is not None), default=None)
     with tempfile.TemporaryDirectory(prefix="suitability-review-") as folder:
         db = sqlite3.connect(Path(folder) / "facts.sqlite3")
         db.executescript(_SCHEMA)
-        _load(db, store, progress)
-        figures = _figures(db, config)
+        documents = _load(db, store, progress, where)
+        first, last = db.execute("SELECT MIN(at), MAX(at) FROM r").fetchone()
+        figures = _figures(db, config, where)
         findings, drift_by_actor = _findings(db, config)
         actors = _actors(db, config, drift_by_actor)
         db.close()
+    from .stats import questionnaire_stats
+
+    questionnaires = questionnaire_stats(store, window_days=config.retake_window_days)
     flagged_actors = [a for a in actors if a.flags]
     findings += [
         Finding(
             "actor",
             a.actor,
-            _t("；".join(f["zh-CN"] for f in a.flags), "; ".join(f["en"] for f in a.flags)),
+            Message("{flags}", flags=a.flags),
             a.seqs,
             max(len(a.seqs), a.confirmations),
             query=f"--actor {shlex.quote(a.actor)}",
@@ -314,94 +407,182 @@ def review(
         findings=findings,
         actors=actors,
         config=config,
+        first_bad_seq=first_bad,
+        period=(first, last) if first else None,
+        generated_at=(now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        documents=documents,
+        tz=tz,
+        questionnaires=questionnaires,
     )
 
 
-def _figures(db: sqlite3.Connection, config: ReviewConfig) -> list[Figure]:
-    high = _LEVEL[config.high_risk_from]
+def _month_bounds(month: str, tz: ZoneInfo) -> str:
+    """``--since``/``--until`` for the month ``YYYY-MM`` in ``tz`` (instants with its offset)."""
+    year, number = int(month[:4]), int(month[5:])
+    start = datetime(year, number, 1, tzinfo=tz)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=tz)
+    if tz.key == "UTC":
+        return f"--since {month} --until {end:%Y-%m}"
+    return f"--since {start.isoformat(timespec='minutes')} --until {end.isoformat(timespec='minutes')}"
+
+
+def _profile_query(profile: str, lowest: Any) -> str:
+    return f"--profile C{profile}" + (" --lowest-category" if lowest else " --not-lowest-category")
+
+
+def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list[Figure]:
     bands = " ".join(f"WHEN age BETWEEN {lo} AND {hi} THEN '{name}'" for lo, hi, name in AGE_BANDS)
     band_sql = f"CASE {bands} ELSE 'unknown' END"
+    band_order = f"CASE {' '.join(f'WHEN age BETWEEN {lo} AND {hi} THEN {i}' for i, (lo, hi, _) in enumerate(AGE_BANDS))} ELSE 99 END"
     profile_label = "CASE WHEN lowest = 1 THEN 'C1 (lowest)' ELSE 'C' || profile END"
-    return [
+    outcome_order = "CASE outcome WHEN 'suitable' THEN 0 WHEN 'requires_confirmation' THEN 1 ELSE 2 END"
+    decisions_reasons = "FROM reasons x JOIN r ON r.seq = x.seq"
+    figures: list[tuple[Figure, str, Sequence[Any]]] = []
+
+    def add(figure: Figure, sql: str, params: Sequence[Any] = (), query: Callable[..., str] | None = None) -> None:
+        figure.cells = _cells(db, sql, params, query)
+        figures.append((figure, sql, params))
+
+    add(
         Figure(
             "profiles",
-            _t("风险承受能力分布（C1–C5 与最低类别）", "Profile distribution (C1–C5 and lowest category)"),
-            _cells(db, f"SELECT {profile_label}, seq FROM r WHERE type = 'assessment' ORDER BY 1, seq"),
-            query="--type assessment --profile C<n>",
+            Message("Profile distribution (C1–C5 and lowest category)"),
+            [],
+            query="--type assessment",
+            series_kind="profile",
+            label_kind="profile",
         ),
+        f"SELECT {profile_label}, seq, {profile_label}, profile, lowest FROM r WHERE type = 'assessment' ORDER BY lowest DESC, profile, seq",
+        query=lambda label, series, profile, lowest: f"--type assessment {_profile_query(profile, lowest)}",
+    )
+    add(
         Figure(
             "profiles_by_month",
-            _t("风险承受能力分布的月度变化", "Profiles by month"),
-            _cells(
-                db, f"SELECT substr(at, 1, 7), seq, {profile_label} FROM r WHERE type = 'assessment' ORDER BY 1, 3, seq"
-            ),
-            query="--type assessment --since YYYY-MM --until YYYY-MM",
+            Message("Profiles by month ({tz})", tz=tz.key),
+            [],
+            query="--type assessment",
+            kind="months",
+            series_kind="profile",
         ),
+        f"SELECT month, seq, {profile_label}, profile, lowest FROM r WHERE type = 'assessment' ORDER BY month, lowest DESC, profile, seq",
+        query=lambda month, series, profile, lowest: (
+            f"--type assessment {_profile_query(profile, lowest)} {_month_bounds(month, tz)}"
+        ),
+    )
+    add(
         Figure(
             "outcomes_by_risk",
-            _t("按产品风险等级的判定结果", "Outcomes by product risk level"),
-            _cells(db, "SELECT 'R' || risk, seq, outcome FROM r WHERE type = 'decision' ORDER BY 1, 3, seq"),
-            query="--type decision --risk-level R<n> --outcome <outcome>",
+            Message("Outcomes by product risk level"),
+            [],
+            query="--type decision",
+            kind="stacked",
+            series_kind="outcome",
         ),
+        f"SELECT 'R' || risk, seq, outcome FROM r WHERE type = 'decision' ORDER BY risk, {outcome_order}, seq",
+        query=lambda label, outcome: f"--type decision --risk-level {label} --outcome {outcome}",
+    )
+    add(
+        Figure(
+            "outcomes_by_profile_and_risk",
+            Message("Outcomes by client profile × product risk level"),
+            [],
+            query="--type decision",
+            kind="heatmap",
+            series_kind="outcome",
+        ),
+        f"SELECT 'C' || profile || ' × R' || risk, seq, outcome, profile, risk FROM r "
+        f"WHERE type = 'decision' AND profile IS NOT NULL ORDER BY profile, risk, {outcome_order}, seq",
+        query=lambda label, outcome, profile, risk: (
+            f"--type decision --profile C{profile} --risk-level R{risk} --outcome {outcome}"
+        ),
+    )
+    add(
         Figure(
             "mismatch_by_dimension",
-            _t("不匹配原因（按维度）", "Mismatch reasons by dimension"),
-            _cells(
-                db,
-                "SELECT code, seq, CASE code "
-                + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
-                + " END FROM reasons ORDER BY 3, 1, seq",
-            ),
-            query="--type decision --reason <CODE>",
+            Message("Mismatch reasons by dimension"),
+            [],
+            query="",
+            series_kind="dimension",
+            label_kind="reason",
         ),
+        "SELECT code, x.seq, CASE code "
+        + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
+        + f" END {decisions_reasons} WHERE r.type = 'decision' ORDER BY 3, 1, x.seq",
+        query=lambda code, dimension: f"--type decision --reason {code}",
+    )
+    add(
         Figure(
             "confirmations_by_actor",
-            _t("客户坚持购买的确认（按经办人）", "Confirmations (client-insisted purchases) by actor"),
-            _cells(db, "SELECT COALESCE(actor, '-'), seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
-            query="--type confirmation --actor <id>",
-        ),
-        Figure(
-            "confirmations_by_risk",
-            _t("客户坚持购买的确认（按产品风险等级）", "Confirmations by product risk level"),
-            _cells(db, "SELECT 'R' || risk, seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
-            query="--type confirmation --risk-level R<n>",
-        ),
-        Figure(
-            "confirmations_by_age",
-            _t("客户坚持购买的确认（按年龄段）", "Confirmations by age band"),
-            _cells(db, f"SELECT {band_sql}, seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq"),
+            Message("Confirmations (client-insisted purchases) by actor"),
+            [],
             query="--type confirmation",
         ),
+        "SELECT COALESCE(actor, '-'), seq FROM r WHERE type = 'confirmation' ORDER BY 1, seq",
+        query=lambda actor, series: "" if actor == "-" else f"--type confirmation --actor {shlex.quote(actor)}",
+    )
+    add(
+        Figure(
+            "confirmations_by_risk",
+            Message("Confirmations by product risk level"),
+            [],
+            query="--type confirmation",
+            series_kind="risk",
+            label_kind="risk",
+        ),
+        "SELECT 'R' || risk, seq, 'R' || risk FROM r WHERE type = 'confirmation' AND risk IS NOT NULL ORDER BY risk, seq",
+        query=lambda label, series: f"--type confirmation --risk-level {label}",
+    )
+    add(
+        Figure(
+            "confirmations_by_age",
+            Message("Confirmations by age band"),
+            [],
+            query="--type confirmation",
+            label_kind="age_band",
+        ),
+        f"SELECT {band_sql}, seq FROM r WHERE type = 'confirmation' ORDER BY {band_order}, seq",
+    )
+    add(
         Figure(
             "special_care",
-            _t(
-                f"{config.elderly_age} 岁及以上客户坚持购买 {config.high_risk_from} 及以上产品",
-                f"Clients {config.elderly_age} or older insisting on {config.high_risk_from} or above",
+            Message("Clients insisting after a special-care warning (SPECIAL_CARE_REQUIRED), by actor"),
+            [],
+            note=Message(
+                "Special duty of care (NFRA 2025): the policy's age and risk level at the time of the sale; "
+                "the actor ranking below counts clients {age} or older buying {risk} or above.",
+                age=config.elderly_age,
+                risk=config.high_risk_from,
             ),
-            _cells(
-                db,
-                "SELECT COALESCE(actor, '-'), seq FROM r WHERE type = 'confirmation' AND age >= ? AND risk >= ? ORDER BY 1, seq",
-                (config.elderly_age, high),
-            ),
-            note=_t("特别注意义务（NFRA 2025）", "Special duty of care (NFRA 2025)"),
             query="--type confirmation --reason SPECIAL_CARE_REQUIRED",
         ),
+        "SELECT COALESCE(r.actor, '-'), r.seq FROM r JOIN reasons x ON x.seq = r.seq "
+        "WHERE r.type = 'confirmation' AND x.code = 'SPECIAL_CARE_REQUIRED' ORDER BY 1, r.seq",
+        query=lambda actor, series: (
+            "" if actor == "-" else f"--type confirmation --reason SPECIAL_CARE_REQUIRED --actor {shlex.quote(actor)}"
+        ),
+    )
+    add(
         Figure(
             "blocked",
-            _t("被拦截的销售", "Blocked attempts"),
-            _cells(
-                db,
-                "SELECT CASE WHEN EXISTS (SELECT 1 FROM reasons x WHERE x.seq = r.seq AND x.code = 'LOWEST_CATEGORY') "
-                "THEN 'LOWEST_CATEGORY' WHEN EXISTS (SELECT 1 FROM reasons x WHERE x.seq = r.seq AND x.code = 'FIRM_INITIATED_MISMATCH') "
-                "THEN 'FIRM_INITIATED_MISMATCH' ELSE 'other' END, seq FROM r WHERE type = 'decision' AND outcome = 'blocked' ORDER BY 1, seq",
+            Message("Blocked attempts, by reason"),
+            [],
+            note=Message(
+                "Lowest-category clients and firm-initiated mismatches first; a decision blocked for several "
+                "reasons counts under each."
             ),
-            note=_t(
-                "最低类别客户与机构主动推介的不匹配产品最受关注",
-                "Lowest-category clients and firm-initiated mismatches first",
-            ),
-            query="--type decision --outcome blocked --reason LOWEST_CATEGORY",
+            query="--type decision --outcome blocked",
+            series_kind="dimension",
+            label_kind="reason",
         ),
-    ]
+        "SELECT code, x.seq, CASE code "
+        + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
+        + f" END {decisions_reasons} WHERE r.type = 'decision' AND r.outcome = 'blocked' "
+        "ORDER BY code <> 'LOWEST_CATEGORY', code <> 'FIRM_INITIATED_MISMATCH', code, x.seq",
+        query=lambda code, dimension: f"--type decision --outcome blocked --reason {code}",
+    )
+    for figure, sql, params in figures:
+        figure.total = _total(db, sql, params)
+    return [figure for figure, _, _ in figures]
 
 
 def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Finding], dict[str, set[str]]]:
@@ -431,9 +612,11 @@ def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Findin
             Finding(
                 "retake_drift",
                 client,
-                _t(
-                    f"{window} 天内多次重新评估，风险等级由 C{first} 升至 C{last}（疑似刷分）",
-                    f"retook the questionnaire within {window} days, profile rising C{first} → C{last} (score gaming?)",
+                Message(
+                    "retook the questionnaire within {days} days, profile rising C{first} → C{last} (score gaming?)",
+                    days=window,
+                    first=first,
+                    last=last,
                 ),
                 seqs,
                 query=f"--client {shlex.quote(client)} --type assessment",
@@ -463,9 +646,11 @@ def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Findin
             Finding(
                 "flipped_decision",
                 f"{client} / seq {d_seq}",
-                _t(
-                    f"R{risk} 产品在 C{p_profile} 时不适当，重新评估为 C{a_profile} 后适当",
-                    f"an R{risk} product unsuitable at C{p_profile} became suitable after a retake to C{a_profile}",
+                Message(
+                    "an R{risk} product unsuitable at C{before} became suitable after a retake to C{after}",
+                    risk=risk,
+                    before=p_profile,
+                    after=a_profile,
                 ),
                 [p_seq, a_seq, d_seq],
                 query=f"--client {shlex.quote(client)}",
@@ -474,11 +659,11 @@ def _findings(db: sqlite3.Connection, config: ReviewConfig) -> tuple[list[Findin
     return findings + _dated(db, config), drift_by_actor
 
 
-def _span(seconds: float) -> tuple[str, str]:
+def _span(seconds: float) -> Message:
     hours = abs(seconds) / 3600
     if hours < 48:
-        return f"{hours:.1f} 小时", f"{hours:.1f} h"
-    return f"{hours / 24:.1f} 天", f"{hours / 24:.1f} days"
+        return Message("{n:.1f} h", n=hours)
+    return Message("{n:.1f} days", n=hours / 24)
 
 
 def _dated(db: sqlite3.Connection, config: ReviewConfig) -> list[Finding]:
@@ -495,29 +680,29 @@ def _dated(db: sqlite3.Connection, config: ReviewConfig) -> list[Finding]:
         by_actor.setdefault(actor, []).append((seq, skew))
     findings = []
     for actor, dated in by_actor.items():
-        zh, en = [], []
+        parts = []
         back = [skew for _, skew in dated if skew < 0]
         ahead = [skew for _, skew in dated if skew > 0]
         if back:
-            most = _span(min(back))
-            zh.append(f"{len(back)} 条记录倒签（as_of 最多早于记录时间 {most[0]}）")
-            en.append(f"{len(back)} back-dated (as_of up to {most[1]} before recorded_at)")
+            parts.append(
+                Message("{n} back-dated (as_of up to {span} before recorded_at)", n=len(back), span=_span(min(back)))
+            )
         if ahead:
-            most = _span(max(ahead))
-            zh.append(f"{len(ahead)} 条记录预签（as_of 最多晚于记录时间 {most[0]}）")
-            en.append(f"{len(ahead)} forward-dated (as_of up to {most[1]} after recorded_at)")
+            parts.append(
+                Message(
+                    "{n} forward-dated (as_of up to {span} after recorded_at)", n=len(ahead), span=_span(max(ahead))
+                )
+            )
         tolerance = f"{config.dated_tolerance_hours:g}"
         findings.append(
             Finding(
                 "dated",
                 actor,
-                _t(
-                    "；".join(zh) + f"（容差 {tolerance} 小时）",
-                    "; ".join(en) + f" (tolerance {tolerance} h)",
-                ),
+                Message("{parts} (tolerance {hours} h)", parts=parts, hours=tolerance),
                 [seq for seq, _ in dated[:SEQS_SHOWN]],
                 len(dated),
                 f"--dated-beyond {tolerance}" + ("" if actor == "-" else f" --actor {shlex.quote(actor)}"),
+                exact=actor != "-",
             )
         )
     return findings
@@ -543,28 +728,22 @@ def _actors(db: sqlite3.Connection, config: ReviewConfig, drift_by_actor: dict[s
         flags = []
         if decisions >= config.actor_min_decisions and rate > config.actor_confirmation_rate:
             limit = f"{config.actor_confirmation_rate:.0%}"
-            flags.append(_t(f"客户坚持购买确认率 {rate:.0%} > {limit}", f"confirmation rate {rate:.0%} > {limit}"))
+            flags.append(Message("confirmation rate {rate:.0%} > {limit}", rate=rate, limit=limit))
         if elderly >= config.actor_elderly_high_risk:
             flags.append(
-                _t(
-                    f"{elderly} 笔 {config.elderly_age} 岁及以上客户坚持购买高风险产品（≥ {config.actor_elderly_high_risk}）",
-                    f"{elderly} high-risk sales confirmed by clients {config.elderly_age}+ (≥ {config.actor_elderly_high_risk})",
+                Message(
+                    "{n} high-risk sales confirmed by clients {age}+ (≥ {limit})",
+                    n=elderly,
+                    age=config.elderly_age,
+                    limit=config.actor_elderly_high_risk,
                 )
             )
         if drift >= config.actor_retake_drift:
             flags.append(
-                _t(
-                    f"{drift} 名客户重新评估后风险等级上升（≥ {config.actor_retake_drift}）",
-                    f"{drift} clients with upward retake drift (≥ {config.actor_retake_drift})",
-                )
+                Message("{n} clients with upward retake drift (≥ {limit})", n=drift, limit=config.actor_retake_drift)
             )
         if dated >= config.actor_dated:
-            flags.append(
-                _t(
-                    f"{dated} 条记录倒签或预签（≥ {config.actor_dated}）",
-                    f"{dated} back- or forward-dated records (≥ {config.actor_dated})",
-                )
-            )
+            flags.append(Message("{n} back- or forward-dated records (≥ {limit})", n=dated, limit=config.actor_dated))
         seqs = [
             s
             for (s,) in db.execute(
@@ -582,4 +761,6 @@ def review_json(result: Review) -> str:
 
     data = asdict(result)
     data["root"] = result.root.hex()
-    return json.dumps(data, ensure_ascii=False, indent=2)
+    return json.dumps(
+        data, ensure_ascii=False, indent=2, default=lambda m: m.all() if isinstance(m, Message) else str(m)
+    )

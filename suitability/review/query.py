@@ -46,7 +46,7 @@ ROW_FIELDS = (
 
 
 #: The values a row's ``outcome`` takes (decisions, confirmations, assessments).
-OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent")
+OUTCOMES = ("suitable", "requires_confirmation", "blocked", "confirmed", "assessed", "inconsistent", "rechecked")
 
 
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
@@ -227,6 +227,15 @@ def _row(seq: int, record: Record, lookup: Callable[[int], dict[str, Any]]) -> d
             age=_client_age(record["client"], recorded),
             refers_to=record["assessment_seq"],
         )
+    elif record["type"] == "recheck":
+        # what the firm looked at and found: the reason codes of every finding, once each
+        codes = [code for finding in record["findings"] for code in finding["codes"]]
+        row.update(
+            as_of=record["as_of"],
+            actor=record.get("actor"),
+            outcome="rechecked",
+            reasons=list(dict.fromkeys(codes)),
+        )
     else:
         decided = lookup(_earlier(record["decision_seq"], "decision_seq", seq))
         row.update(
@@ -319,6 +328,7 @@ def _malformed(seq: int, record: Any, exc: Exception) -> IntegrityError:
 class QueryFilter:
     """Which rows :func:`query` keeps; every field given must match (None matches anything).
 
+    ``lowest_category`` keeps rows of clients in (True) or out of (False) the lowest category.
     ``since`` (inclusive) and ``until`` (exclusive) are datetimes or ISO 8601 text (see
     :func:`parse_time`), compared with each row's ``recorded_at`` or, with ``time="as-of"``, its ``as_of``.
 
@@ -338,6 +348,7 @@ class QueryFilter:
     until: str | datetime | None = None
     time: str = "recorded"
     dated_beyond_hours: float | None = None
+    lowest_category: bool | None = None
     _bounds: tuple[datetime | None, datetime | None] = field(default=(None, None), init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -384,6 +395,8 @@ class QueryFilter:
             if wanted is not None and row.get(name) != wanted:
                 return False
         if self.reason is not None and self.reason not in row["reasons"]:
+            return False
+        if self.lowest_category is not None and bool(row["lowest_category"]) != self.lowest_category:
             return False
         if self.dated_beyond_hours is not None and not self._dated(row, self.dated_beyond_hours * 3600):
             return False
@@ -435,6 +448,12 @@ _SHAPES: dict[str, dict[str, Any]] = {
         "client": {"client_id": str, "full_civil_capacity": bool, "birth_date?": _OPT_TEXT},
         "product": {"id": str, "risk_level": str},
         "result": {"outcome": str, "reasons": [{"code": str}]},
+    },
+    "recheck": {
+        "recorded_at": str,
+        "as_of": str,
+        "actor?": _OPT_TEXT,
+        "findings": [{"codes": [str]}],
     },
     "confirmation": {
         "recorded_at": str,
