@@ -72,13 +72,14 @@ def assessment_draft(
     actor: str | None = None,
 ) -> Draft:
     """The record of an assessment, with the questionnaire artifact it needs."""
+    rendered = result.model_dump(mode="json")  # once: its questionnaire is the record's too
     body = {
         "actor": actor,
-        "questionnaire": result.questionnaire.model_dump(mode="json"),
+        "questionnaire": dict(rendered["questionnaire"]),
         "answers": answers,
         "client": client.model_dump(mode="json") if client else None,
         "as_of": _iso(result.assessed_at),
-        "result": result.model_dump(mode="json"),
+        "result": rendered,
     }
     return Draft("assessment", body, key=result.id, artifacts=[artifact_draft(questionnaire)])
 
@@ -87,17 +88,18 @@ def decision_draft(
     decision: Decision, assessment_seq: int, policy: Policy, questionnaire_status: str, actor: str | None = None
 ) -> Draft:
     """The record of a decision, with the policy artifact it needs."""
+    rendered = decision.model_dump(mode="json")  # once: its client, product and policy are the record's too
     body = {
         "actor": actor,
         "assessment_id": decision.assessment_id,
         "assessment_seq": assessment_seq,
-        "client": decision.client.model_dump(mode="json"),
-        "product": decision.product.model_dump(mode="json"),
-        "policy": decision.policy.model_dump(mode="json"),
+        "client": dict(rendered["client"]),
+        "product": dict(rendered["product"]),
+        "policy": dict(rendered["policy"]),
         "questionnaire_status": questionnaire_status,
         "initiated_by": decision.initiated_by,
         "as_of": _iso(decision.as_of),
-        "result": decision.model_dump(mode="json"),
+        "result": rendered,
     }
     return Draft("decision", body, key=decision.id, artifacts=[artifact_draft(policy)])
 

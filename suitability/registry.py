@@ -118,6 +118,8 @@ class Registry:
         """
         self._entries: dict[tuple[str, str, str], Entry] = {}
         self._loaded: dict[tuple[str, str, str], Any] = {}
+        # resolve's answers, valid while no entry or problem is added (neither is ever removed)
+        self._resolved: dict[tuple[str, str], tuple[tuple[int, int], Entry]] = {}
         self._lock = threading.Lock()
         #: Files under the registered folders that could not be registered, with their errors.
         self.problems: list[tuple[Path, SuitabilityError]] = []
@@ -256,6 +258,15 @@ class Registry:
         Raises:
             UnknownDocumentError: no such document (the message lists what there is).
         """
+        state = (len(self._entries), len(self.problems))
+        cached = self._resolved.get((kind, ref))
+        if cached is not None and cached[0] == state:
+            return cached[1]
+        entry = self._resolve(kind, ref)
+        self._resolved[kind, ref] = (state, entry)
+        return entry
+
+    def _resolve(self, kind: str, ref: str) -> Entry:
         doc_id, version = parse_ref(ref)
         unreadable = self._unreadable_named(doc_id, version)
         if unreadable is not None:
