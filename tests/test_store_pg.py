@@ -79,6 +79,7 @@ def test_migrations_are_versioned_and_idempotent(url: str) -> None:
         "001 records, checkpoints and append-only triggers",
         "002 append-only checkpoints, gap-checked appends through owner functions",
         "003 lookups by key through an index on (key, seq)",
+        "004 one record appended through a function of scalar arguments; append plans that never scan the log",
     ]
     assert upgrade(url) == []
     with psycopg.connect(url) as conn:
@@ -324,6 +325,7 @@ def test_a_log_of_schema_version_1_is_upgraded_and_appended_to(url: str) -> None
     assert upgrade(url) == [
         "002 append-only checkpoints, gap-checked appends through owner functions",
         "003 lookups by key through an index on (key, seq)",
+        "004 one record appended through a function of scalar arguments; append plans that never scan the log",
     ]
     with open_store(url) as store:
         mixed_workload(store, clients=1)
