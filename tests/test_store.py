@@ -619,3 +619,61 @@ def test_a_kept_checkpoint_not_stored_as_written_is_reported_altered(tmp_path: P
     (tmp_path / "k.pub").write_text(Signer.generate("k").verifier().text() + "\n", encoding="utf-8")
     result = _cli("audit", "verify", str(path), "--public-key", str(tmp_path / "k.pub"))
     assert result.exit_code == 10 and "not stored as written" in result.output, result.output  # type: ignore[attr-defined]
+
+
+# --- issue 13: what an append writes -------------------------------------------------------------
+
+
+def _wal_frames(path: Path) -> int:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        return int(db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+    finally:
+        db.close()
+
+
+def test_an_append_of_one_record_writes_four_pages(tmp_path: Path) -> None:
+    """The record's page, its waiting key's, the gap-free mark's and the file header: was five
+    (the mark was replaced, deleting and inserting its row, so meta's key index was written too)."""
+    path = tmp_path / "log.sqlite3"
+    with SQLiteStore(path) as store:
+        store.append([Draft("note", {"n": 0}, key="k0")])
+        sqlite3.connect(path, isolation_level=None).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+        for n in range(1, 101):
+            store.append([Draft("note", {"n": n, "pad": "x" * 1500}, key=f"k{n}")])
+        assert _wal_frames(path) <= 4 * 100
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "a2", "insider"]), min_size=1, max_size=12))
+def test_appends_stay_gap_free_whoever_wrote_between_them(steps: list[str]) -> None:
+    """A store reads nothing of the log's end when nobody else committed since its last append
+    (``PRAGMA data_version``); any other writer in between, an insider's gap included, is seen."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "log.sqlite3"
+        a, b = SQLiteStore(path), SQLiteStore(path)
+        try:
+            expected, gap = 0, False
+            for n, step in enumerate(steps):
+                if step == "insider":
+                    if gap:
+                        continue
+                    with sqlite3.connect(path) as db:
+                        db.execute(
+                            "INSERT INTO records VALUES (?, 'note', NULL, x'7b7d', zeroblob(32))", (expected + 3,)
+                        )
+                    gap = True
+                    continue
+                store = b if step == "b" else a
+                drafts = [Draft("note", {"n": n, "i": i}, key=f"k{n}-{i}") for i in range(2 if step == "a2" else 1)]
+                if gap:
+                    with pytest.raises(LogError, match="gap"):
+                        store.append(drafts)
+                    continue
+                stored = store.append(drafts)
+                assert [s.seq for s in stored] == list(range(expected, expected + len(drafts)))
+                expected += len(drafts)
+            assert [seq for seq, _, _ in a.scan()] == list(range(expected)) + ([expected + 3] if gap else [])
+        finally:
+            a.close()
+            b.close()

@@ -178,6 +178,10 @@ class SQLiteStore(LogStore):
         self._lock = threading.RLock()
         self._artifacts: set[str] = set()  # keys known to be in the log (records are never removed)
         self._oldest_recent: int | None = None  # read by _next_seq in each append's transaction
+        # Where this store's last append left the log: (data_version, end, oldest key waiting).
+        # True while no other connection has committed since (SQLite's data_version is unchanged).
+        self._head: tuple[int, int, int | None] | None = None
+        self._data_version = -1
         self._filters: list[bytes] = []  # of the closed epochs 0, 1, ...: they never change
         # The keys seen waiting in recent_keys, each with its first seq (true forever: records never
         # change), every one waiting up to seq ``_seen`` included; those since folded are dropped.
@@ -268,9 +272,17 @@ class SQLiteStore(LogStore):
         written before it): only the records beyond it, usually none, are counted here. The end
         of the log, the mark and the oldest key waiting for its fold are read in one statement.
 
+        When no other connection has committed since this store's last append (``PRAGMA
+        data_version`` unchanged), the log is as that append left it: nothing is read.
+
         Raises:
             LogError: a record is missing below the end of the log (or records were removed).
         """
+        (self._data_version,) = db.execute("PRAGMA data_version").fetchone()
+        head, self._head = self._head, None  # set again only once this append commits
+        if head is not None and head[0] == self._data_version:
+            self._oldest_recent = head[2]
+            return head[1]
         top, mark, self._oldest_recent = db.execute(_HEAD_LEGACY if self._legacy else _HEAD).fetchone()
         size = 0 if top is None else int(top) + 1
         known = int(mark) if mark is not None else 0
@@ -293,7 +305,10 @@ class SQLiteStore(LogStore):
 
     @staticmethod
     def _set_contiguous(db: sqlite3.Connection, size: int) -> None:
-        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('contiguous', ?)", (str(size),))
+        # An UPDATE leaves meta's key index alone (a REPLACE deletes and inserts: one more page to
+        # write at every commit); the row is missing only in a log written before the mark existed.
+        if db.execute("UPDATE meta SET value = ? WHERE name = 'contiguous'", (str(size),)).rowcount == 0:
+            db.execute("INSERT INTO meta (name, value) VALUES ('contiguous', ?)", (str(size),))
 
     def _insert(self, db: sqlite3.Connection, rows: Sequence[Row]) -> None:
         """Insert ``rows`` and their keys; once ``fold`` keys wait, fold them into the index, sorted.
@@ -321,9 +336,11 @@ class SQLiteStore(LogStore):
                 "INSERT INTO recent_keys VALUES (?, ?)" + ", (?, ?)" * (len(pairs) - 1), [v for k in pairs for v in k]
             )
         oldest = self._oldest_recent if self._oldest_recent is not None else (keyed[0][0] if keyed else None)
+        self._oldest_recent = oldest
         if oldest is not None and rows[-1][0] + 1 - oldest >= self._fold:
             db.execute(_FOLD, (self._epoch_bits,))
             db.execute("DELETE FROM recent_keys")
+            self._oldest_recent = None
             if self._version == FORMAT:
                 _close_epochs(db, rows[-1][0] + 1, self._epoch_bits)
 
@@ -337,6 +354,7 @@ class SQLiteStore(LogStore):
         """
         if self._version == FORMAT:
             return []
+        self._head = None
         with self._transaction() as db:
             (version,) = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
             if version == _LEGACY_FORMAT:
@@ -357,11 +375,14 @@ class SQLiteStore(LogStore):
 
     def append(self, drafts: Sequence[Draft]) -> list[Stored]:
         with self._transaction() as db:
+            first = self._next_seq(db)
             rows, stored, written = layout(
-                drafts, self._next_seq(db), self._clock(), self._artifacts, lambda key: self._find(db, key) is not None
+                drafts, first, self._clock(), self._artifacts, lambda key: self._find(db, key) is not None
             )
             self._insert(db, rows)
         self._artifacts |= written
+        if not self._legacy:
+            self._head = (self._data_version, rows[-1][0] + 1 if rows else first, self._oldest_recent)
         return stored
 
     def append_raw(self, rows: Sequence[Row]) -> None:
