@@ -128,7 +128,13 @@ class Recommendation(_Frozen):
 
 
 _CONFIRMABLE = frozenset(
-    {"RISK_ABOVE_PROFILE", "HORIZON_MISMATCH", "VARIETY_MISMATCH", "SPECIAL_CARE_REQUIRED", "AXIS_CONFIRMATION_REQUIRED"}
+    {
+        "RISK_ABOVE_PROFILE",
+        "HORIZON_MISMATCH",
+        "VARIETY_MISMATCH",
+        "SPECIAL_CARE_REQUIRED",
+        "AXIS_CONFIRMATION_REQUIRED",
+    }
 )
 
 
@@ -530,7 +536,9 @@ _LANGS = ("zh-CN", "en")
 
 def _basis_text(basis: str) -> LocalizedText:
     if basis == "fact_unknown":
-        return {lang: tr(lang, "the client did not give this fact: the least permissive band applies") for lang in _LANGS}
+        return {
+            lang: tr(lang, "the client did not give this fact: the least permissive band applies") for lang in _LANGS
+        }
     if basis == "value_unknown":
         return {lang: tr(lang, "a value no band lists: the least permissive band applies") for lang in _LANGS}
     return {lang: tr(lang, "from the client's facts") for lang in _LANGS}

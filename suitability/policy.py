@@ -352,8 +352,7 @@ def axes_well_formed(doc: PolicyDoc) -> Iterator[Problem]:
             else:
                 if band.at_least is not None:
                     yield Problem(
-                        f"expected {kind or 'a string or boolean'} fact {axis.fact!r} banded by values, "
-                        "found at_least",
+                        f"expected {kind or 'a string or boolean'} fact {axis.fact!r} banded by values, found at_least",
                         where + "/at_least",
                         code="AXIS_INVALID",
                     )
@@ -671,7 +670,9 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
     the policy accepts (a format-1 pair keeps its format-1 behaviour). Warnings: the questionnaire
     derives no horizon or no variety the policy needs (every product would then be a mismatch), a
     derived category the policy does not know, a level of the scale no answer set can reach, a
-    product risk level no profile may buy.
+    product risk level no profile may buy, an axis on a fact neither built in nor declared by the
+    questionnaire (every client then falls in its least permissive band), an axis band no value of
+    its fact reaches.
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -732,6 +733,7 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                     code="LEVEL_UNREACHABLE",
                 )
             )  # fmt: skip
+    warnings += _axis_warnings(policy, questionnaire, q_name, p_name)
     bought = {level for p in questionnaire.levels for level in policy.allowed.get(p, ())}
     for level in policy.model.risk_levels if not errors else ():
         if level not in bought:
@@ -744,3 +746,69 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                 )
             )
     return errors, warnings
+
+
+#: The values the built-in integer facts may take (the client model's bounds).
+_INTEGER_RANGE = {"age": (0, 150), "experience_years": (0, 150)}
+
+
+def _axis_warnings(policy: Policy, questionnaire: Questionnaire, q_name: str, p_name: str) -> list[Problem]:
+    """What the axes of ``policy`` cannot do with ``questionnaire``'s clients."""
+    found: list[Problem] = []
+    declared = {fact.id: fact for fact in questionnaire.model.facts}
+    for i, axis in enumerate(policy.model.axes):
+        fallback = axis.bands[policy.axis_fallback[i]].id
+        if axis.fact not in BUILTIN_FACTS and axis.fact not in declared:
+            found.append(
+                Problem(
+                    f"{p_name}: axis {axis.id} reads fact {axis.fact!r}, which {q_name} never records (it declares "
+                    f"{sorted(declared)}): every client falls in its least permissive band {fallback}",
+                    pointer("axes", i, "fact"),
+                    source=policy.source,
+                    code="AXIS_FACT_NOT_RECORDED",
+                )
+            )
+            continue
+        for j in _unreachable_bands(axis, declared):
+            found.append(
+                Problem(
+                    f"{p_name}: no value of fact {axis.fact!r} puts a client in band {axis.bands[j].id} of axis "
+                    f"{axis.id}"
+                    + (" (only clients whose fact is unknown fall in it)" if j == policy.axis_fallback[i] else ""),
+                    pointer("axes", i, "bands", j),
+                    source=policy.source,
+                    code="AXIS_BAND_UNREACHABLE",
+                )
+            )
+    return found
+
+
+def _unreachable_bands(axis: AxisDoc, declared: dict[str, Any]) -> list[int]:
+    """The bands of ``axis`` no value of its fact falls in, given the fact's type and values."""
+    if axis.fact in BUILTIN_FACTS:
+        kind, allowed = BUILTIN_FACTS[axis.fact]
+    else:
+        fact = declared[axis.fact]
+        kind, allowed = fact.type, frozenset(fact.values) if fact.values is not None else None
+    integer = axis.bands[0].values is None
+    if integer != (kind == "integer"):
+        return list(range(len(axis.bands)))  # every value is of another type: none is placed
+    if integer:
+        low, high = _INTEGER_RANGE.get(axis.fact, (None, None))
+        bounds = [b.at_least for b in axis.bands]
+        unreachable = []
+        for j, start in enumerate(bounds):
+            end = bounds[j + 1] if j + 1 < len(bounds) else None  # the band holds [start, end)
+            if (high is not None and start is not None and start > high) or (
+                low is not None and end is not None and end <= low
+            ):
+                unreachable.append(j)
+        return unreachable
+    return [
+        j
+        for j, band in enumerate(axis.bands)
+        if not any(
+            (type(v) is bool) if kind == "boolean" else (type(v) is str and (allowed is None or v in allowed))
+            for v in band.values or ()
+        )
+    ]
