@@ -13,6 +13,11 @@
    one follows the policy's ``on_mismatch.client``;
 4. ``SPECIAL_CARE_REQUIRED`` when the client's age at ``as_of`` and the product's level reach the
    policy's threshold; it turns ``suitable`` into ``requires_confirmation``.
+5. a format-2 policy's ``axes``: each axis puts the client in a band by one client fact (the age
+   at ``as_of``, experience, investor type, a declared fact; unknown: the least permissive band),
+   and a product above the band's ``suitable_up_to`` fires ``AXIS_CONFIRMATION_REQUIRED`` (up to
+   ``confirmable_up_to``) or ``AXIS_LIMIT_EXCEEDED`` (blocking, beyond it). The decision's ``axes``
+   names each band.
 
 The outcome is ``blocked`` if any blocking reason fired, else ``requires_confirmation`` if any
 confirmable reason fired, else ``suitable``. The warnings of a ``requires_confirmation`` decision
@@ -27,7 +32,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
 from .errors import DecisionError, DocumentError, Problem
@@ -53,6 +58,10 @@ class Reason(_Frozen):
     code: str
     dimension: str
     text: LocalizedText
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 class AxisBand(_Frozen):
@@ -86,15 +95,8 @@ class Decision(_Frozen):
     policy: DocumentRef
     initiated_by: Initiator
     as_of: datetime
-    axes: list[AxisBand] | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_absent_axes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Decisions under a policy without axes serialize as they always have (recorded bytes).
-        data: dict[str, Any] = handler(self)
-        if data.get("axes", 0) is None:
-            del data["axes"]
-        return data
+    # absent under a policy without axes, so such decisions serialize as they always have (recorded bytes)
+    axes: list[AxisBand] | None = Field(default=None, exclude_if=_is_none)
 
 
 class Evidence(_Frozen):
