@@ -4,8 +4,8 @@ A policy is firm or regulatory matching configuration as data: the profile × ri
 the horizon and variety categories, the lowest-category limit, the professional-investor rule,
 the special-care threshold, what a mismatch leads to per initiator, the assessment validity, and
 a bilingual message for every reason code; in format 2 also ``axes``, client facts besides the
-profile that limit the matrix, checked monotone along each axis (:func:`axes_monotone`). :func:`load_policy` reports every schema problem, or
-else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
+profile that limit the matrix, checked monotone along each axis (:func:`axes_monotone`).
+:func:`load_policy` reports every schema problem, or else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
 that is not monotone, a missing message; one checker each in :data:`CHECKS`), each with its
 JSON Pointer.
 """
