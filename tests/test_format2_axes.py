@@ -414,3 +414,26 @@ def test_replay_reproduces_every_axis_decision(tmp_path: Path) -> None:
     report = replay_log(store)
     assert report.ok, report.differences or report.errors
     assert report.counts["decision"] == len(made)
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [("en", ["age: 65 and over", "investment experience: no investment experience (under 1 year) (not given"]),
+     ("zh-CN", ["年龄：65 岁及以上", "投资经验：无投资经验（不足 1 年）（未提供，按最严格档位）"])],
+)  # fmt: skip
+def test_the_cli_shows_the_band_of_each_axis(tmp_path: Path, lang: str, shown: list[str]) -> None:
+    engine, store = _engine(tmp_path)
+    client = Client(client_id="HK-1", birth_date=_born(67))
+    a = engine.assess(SIX, _answers("P3", "from_65_to_70"), client, AS_OF)
+    store.close()
+    product = tmp_path / "product.json"
+    product.write_text(_product("SRI3").model_dump_json(), encoding="utf-8")
+    run = CliRunner().invoke(
+        cli,
+        ["decide", "--assessment", a.id, "--product", str(product), "--initiated-by", "client", "--policy",
+         str(POLICY_FILE), "--log", str(tmp_path / "log.sqlite3"), "--as-of", AS_OF.isoformat(), "--lang", lang],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    for line in shown:
+        assert line in run.output
+    assert "AXIS_CONFIRMATION_REQUIRED" in run.output
