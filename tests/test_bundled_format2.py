@@ -39,8 +39,16 @@ CLIENT = Client(client_id="HK-1", birth_date="1980-05-01")  # 46 on AS_OF: no sp
 # willingness bands 0-1 RT0, 2-3 RT1, 4-5 RT2, 6-7 RT3, 8-9 RT4, 10 RT5;
 # capacity bands    0-1 RT0, 2-3 RT1, 4-5 RT2, 6-7 RT4, 8 RT5 (only even sums are reachable).
 def rpq(loss: str, reaction: str, savings: str, share: str, **more: str) -> dict[str, str]:
-    return {"set_aside": "up_to_50", "age": "under_65", "goal": "over_5y", "loss": loss, "reaction": reaction,
-            "savings": savings, "share": share, **more}  # fmt: skip
+    return {
+        "set_aside": "up_to_50",
+        "age": "under_65",
+        "goal": "over_5y",
+        "loss": loss,
+        "reaction": reaction,
+        "savings": savings,
+        "share": share,
+        **more,
+    }
 
 
 @pytest.mark.parametrize(
@@ -161,13 +169,22 @@ def test_the_chart_is_not_for_money_needed_within_two_years_and_derives_its_hori
     assert stopped.not_eligible.id == "money_within_2y"
     a = assess(CHART, chart("y6_10", "y2_5", "low", "buy"), CLIENT, AS_OF)
     assert a.horizon == "long" and a.varieties == ["fixed_income", "equity"]
-    assert a.assumed is not None and [(x.field, x.value) for x in a.assumed] == [("varieties", ["fixed_income", "equity"])]
+    assert a.assumed is not None and [(x.field, x.value) for x in a.assumed] == [
+        ("varieties", ["fixed_income", "equity"])
+    ]
 
 
 # --- eu-priips-sri with hk-bank-rpq: RT0 SRI1, RT1 1-2, RT2 1-3, RT3 1-4, RT4 1-5, RT5 1-7 -----------------
 def product(level: str) -> Any:
-    return parse_product({"id": f"F-{level}", "name": {"zh-CN": "基金", "en": "Fund"}, "risk_level": level,
-                          "term": "short", "variety": "equity"})  # fmt: skip
+    return parse_product(
+        {
+            "id": f"F-{level}",
+            "name": {"zh-CN": "基金", "en": "Fund"},
+            "risk_level": level,
+            "term": "short",
+            "variety": "equity",
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -260,7 +277,7 @@ def test_a_pair_error_is_raised_every_time_and_not_reported_as_a_warning() -> No
         with pytest.raises(DocumentError) as caught:
             registry.check_pair(registry.questionnaire("cn-securities-individual"), SRI)
         assert [x.code for x in caught.value.problems] == ["SCALE_MISMATCH"]
-    with pytest.raises(DocumentError, match="hk-bank-rpq@2026.1"):
+    with pytest.raises(DocumentError, match=r"hk-bank-rpq@2026\.1"):
         registry.pair("hk-bank-rpq", "cn-csrc")
     q, p = registry.pair("hk-bank-rpq", "eu-priips-sri")
     assert (q.hash, p.hash) == (RPQ.hash, SRI.hash)
@@ -288,8 +305,15 @@ def test_the_engine_checks_the_pair_before_deciding(tmp_path: Path) -> None:
     q = _chart_fixture(registry)
     engine = Engine(registry, SQLiteStore(tmp_path / "log.sqlite3"))
     a = engine.assess(q, {"years": "gt7", "withdraw": "later", "swing": "mid", "drop": "wait"}, CLIENT, AS_OF)
-    fund = parse_product({"id": "F-R1", "name": {"zh-CN": "基金", "en": "Fund"}, "risk_level": "R1",
-                          "term": "short", "variety": "fixed_income"})  # fmt: skip
+    fund = parse_product(
+        {
+            "id": "F-R1",
+            "name": {"zh-CN": "基金", "en": "Fund"},
+            "risk_level": "R1",
+            "term": "short",
+            "variety": "fixed_income",
+        }
+    )
     for _ in range(2):
         engine.decide(a, fund, CLIENT, "cn-csrc", "client", AS_OF)
     engine.recommend(a, [fund], CLIENT, "cn-csrc", AS_OF)
@@ -302,8 +326,10 @@ def test_the_engine_checks_the_pair_before_deciding(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("lang", "said"),
-    [("en", "policy cn-csrc@2026.1 used with questionnaire two-axis-chart@2026.1 cannot do everything"),
-     ("zh-CN", "策略 cn-csrc@2026.1 与问卷 two-axis-chart@2026.1 搭配使用时有做不到的事")],  # fmt: skip
+    [
+        ("en", "policy cn-csrc@2026.1 used with questionnaire two-axis-chart@2026.1 cannot do everything"),
+        ("zh-CN", "策略 cn-csrc@2026.1 与问卷 two-axis-chart@2026.1 搭配使用时有做不到的事"),
+    ],
 )
 def test_the_cli_prints_a_pairs_warning_on_stderr_in_its_lang_without_changing_the_exit_code(
     tmp_path: Path, lang: str, said: str
@@ -315,21 +341,59 @@ def test_the_cli_prints_a_pairs_warning_on_stderr_in_its_lang_without_changing_t
     answers.write_text(json.dumps({"answers": {"years": "gt7", "withdraw": "later", "swing": "mid", "drop": "wait"}}))
     client.write_text(json.dumps({"client_id": "HK-1", "birth_date": "1980-05-01"}))
     product = tmp_path / "product.json"
-    product.write_text(json.dumps({"id": "F-R1", "name": {"zh-CN": "基金", "en": "Fund"}, "risk_level": "R1",
-                                   "term": "short", "variety": "fixed_income"}))  # fmt: skip
+    product.write_text(
+        json.dumps(
+            {
+                "id": "F-R1",
+                "name": {"zh-CN": "基金", "en": "Fund"},
+                "risk_level": "R1",
+                "term": "short",
+                "variety": "fixed_income",
+            }
+        )
+    )
     log = str(tmp_path / "log.sqlite3")
     base = ["--documents", str(folder)]
     run = CliRunner().invoke(
         cli,
-        [*base, "assess", "--questionnaire", "two-axis-chart", "--answers", str(answers), "--client", str(client),
-         "--as-of", "2026-11-28", "--log", log, "--json"],  # fmt: skip
+        [
+            *base,
+            "assess",
+            "--questionnaire",
+            "two-axis-chart",
+            "--answers",
+            str(answers),
+            "--client",
+            str(client),
+            "--as-of",
+            "2026-11-28",
+            "--log",
+            log,
+            "--json",
+        ],
     )
     assert run.exit_code == 0, run.output
     out.write_text(run.stdout)
     run = CliRunner().invoke(
         cli,
-        [*base, "decide", "--assessment", str(out), "--product", str(product), "--client", str(client),
-         "--initiated-by", "client", "--as-of", "2026-11-28", "--log", log, "--lang", lang],  # fmt: skip
+        [
+            *base,
+            "decide",
+            "--assessment",
+            str(out),
+            "--product",
+            str(product),
+            "--client",
+            str(client),
+            "--initiated-by",
+            "client",
+            "--as-of",
+            "2026-11-28",
+            "--log",
+            log,
+            "--lang",
+            lang,
+        ],
     )
     assert run.exit_code == 0, run.output
     assert said in run.stderr and run.stderr.count("warning:") == 1

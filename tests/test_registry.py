@@ -41,7 +41,11 @@ def test_bundled_documents(registry: Registry) -> None:
         "hk-bank-rpq@2026.1",
         "horizon-risk-chart@2026.1",
     ]
-    assert [e.ref for e in registry.entries("policy")] == ["cn-bank-wm@2026.1", "cn-csrc@2026.1", "eu-priips-sri@2026.1"]
+    assert [e.ref for e in registry.entries("policy")] == [
+        "cn-bank-wm@2026.1",
+        "cn-csrc@2026.1",
+        "eu-priips-sri@2026.1",
+    ]
     assert all(folder.is_dir() for folder in bundled_folders())
 
 
