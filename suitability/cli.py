@@ -1578,6 +1578,7 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
     type=click.Path(dir_okay=False),
     help="Another key trusted for earlier checkpoints, e.g. before a key rotation (repeatable).",
 )
+@click.option("--force", is_flag=True, help="Replace --out if it exists (by default an existing file is refused).")
 @click.pass_context
 def audit_checkpoint(
     ctx: click.Context,
@@ -1587,6 +1588,7 @@ def audit_checkpoint(
     out_file: str,
     checkpoint_files: tuple[str, ...],
     public_keys: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Verify LOG, prove it consistent with earlier checkpoints, then sign its size and root.
 
@@ -1611,7 +1613,14 @@ def audit_checkpoint(
     held = [(_read_text(path), path) for path in checkpoint_files]
     store = _existing_log(ctx, log)
     made = sign_checkpoint(
-        store, signer, origin, out=out_file, held=held, trusted=trusted, progress=_progress("verify", store.size())
+        store,
+        signer,
+        origin,
+        out=out_file,
+        replace=force,
+        held=held,
+        trusted=trusted,
+        progress=_progress("verify", store.size()),
     )
     for source, size in made.consistent_with:
         click.echo(f"consistent with {source} ({size} records)")
