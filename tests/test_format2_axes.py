@@ -437,3 +437,21 @@ def test_the_cli_shows_the_band_of_each_axis(tmp_path: Path, lang: str, shown: l
     for line in shown:
         assert line in run.output
     assert "AXIS_CONFIRMATION_REQUIRED" in run.output
+
+
+def test_a_regulator_finds_axis_decisions_by_their_reason_codes(tmp_path: Path) -> None:
+    """`audit query --reason` takes the codes format-2 policies add, as it takes format 1's."""
+    engine, store = _engine(tmp_path)
+    client = Client(client_id="HK-67", birth_date=_born(67), experience_years=5)
+    a = engine.assess(SIX, _answers("P3", "from_65_to_70"), client, AS_OF)
+    made = [engine.decide(a, _product(level), None, POLICY, "client", AS_OF) for level in ("SRI1", "SRI3", "SRI7")]
+    store.close()
+    for code in ("AXIS_CONFIRMATION_REQUIRED", "AXIS_LIMIT_EXCEEDED"):
+        expected = {d.product.id for d in made if code in _codes(d)}
+        assert expected, code
+        run = CliRunner().invoke(
+            cli, ["audit", "query", str(tmp_path / "log.sqlite3"), "--reason", code, "--format", "jsonl"]
+        )
+        assert run.exit_code == 0, run.output
+        rows = [json.loads(line) for line in run.stdout.splitlines()]
+        assert {row["product"] for row in rows} == expected and all(code in row["reasons"] for row in rows)
