@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suitability import (
     DocumentConflictError,
@@ -221,3 +223,47 @@ def test_a_document_is_resolved_from_a_file_or_a_reference(tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     write(tmp_path, "cn-csrc", {**load(CSRC_FILE), "version": "9.9"})
     assert Registry.default(environ={}).resolve_policy("cn-csrc").version == "9.9"
+
+
+# --- issue 13: resolve's answers are cached, never stale -------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1.0", "1.1", "2.0", "10.0"]),
+            st.sampled_from(["active", "retired", "draft"]),
+            st.sampled_from(["2024-01-01", "2025-06-01", "2026-01-01"]),
+            st.sampled_from(["", "1.0", "2.0", "10.0"]),
+        ),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda step: step[0],
+    )
+)
+def test_resolve_answers_as_a_fresh_registry_would_after_every_addition(steps: list[tuple[str, str, str, str]]) -> None:
+    """The engine resolves the same reference at every call: the answer is cached, and forgotten as
+    soon as a document (or a skipped file) is added, so it is always what a fresh registry answers."""
+    base = load(QUESTIONNAIRE_FILE)
+    cached, added = Registry(), []
+    for version, status, effective_from, asked in steps:
+        added.append(version_of(base, version, status, effective_from))
+        cached.add_document(added[-1], f"v{version}")
+        fresh = Registry()
+        for doc in added:
+            fresh.add_document(doc, f"v{doc['version']}")
+        ref = base["id"] + (f"@{asked}" if asked else "")
+        for _ in range(2):  # the second answer comes from the cache
+            try:
+                expected: Any = fresh.resolve("questionnaire", ref)
+            except UnknownDocumentError as exc:
+                expected = exc.summary
+            try:
+                got: Any = cached.resolve("questionnaire", ref)
+            except UnknownDocumentError as exc:
+                got = exc.summary
+            assert got == expected
+    cached._skip(Path(f"{base['id']}.json"), UnknownDocumentError("unreadable", []))  # fails closed from now on
+    with pytest.raises(UnknownDocumentError, match="unreadable"):
+        cached.resolve("questionnaire", base["id"])
