@@ -69,13 +69,15 @@ _PSEUDONYM = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 class _Waiter:
     """One call's drafts in a group commit, and what became of them."""
 
-    __slots__ = ("done", "drafts", "error", "stored")
+    __slots__ = ("done", "drafts", "error", "stored", "wake")
 
     def __init__(self, drafts: list[Draft]) -> None:
         self.drafts = drafts
         self.done = False
         self.stored: list[Stored] = []
         self.error: BaseException | None = None
+        self.wake = threading.Lock()  # held until this call is done, or is to lead the next commit
+        self.wake.acquire()
 
 
 class _GroupCommit:
@@ -87,11 +89,13 @@ class _GroupCommit:
     its drafts with the others that queued while the previous transaction committed. Each call
     returns once the transaction holding its records is durable, with their stored form, or
     raises the error that transaction failed with (then none of its records was written).
+    A leader wakes only the calls of its group and the first call queued after it, which leads
+    next: a call waiting for a later commit sleeps through this one.
     """
 
     def __init__(self, store: Callable[[], LogStore]) -> None:
         self._store = store  # read at each commit: the engine's store may be replaced (wrapped)
-        self._changed = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()
         self._queue: list[_Waiter] = []
         self._leading = False
 
@@ -99,14 +103,15 @@ class _GroupCommit:
         for draft in drafts:
             prepare(draft)  # render and half-hash now: the bytes' cost is the caller's, not the lock's
         me = _Waiter(drafts)
-        with self._changed:
+        with self._mutex:
             self._queue.append(me)
-            while self._leading and not me.done:
-                self._changed.wait()
-            if not me.done:
-                self._leading = True
-                group, self._queue = self._queue, []
+            leads = not self._leading
+            self._leading = True
+        if not leads:
+            me.wake.acquire()  # released when done, or when this call is to lead (still queued)
         if not me.done:
+            with self._mutex:
+                group, self._queue = self._queue, []
             self._commit(group)
         if me.error is not None:
             raise me.error
@@ -122,11 +127,15 @@ class _GroupCommit:
             for waiter in group:
                 waiter.error = exc
         finally:
-            with self._changed:
-                for waiter in group:
-                    waiter.done = True
-                self._leading = False
-                self._changed.notify_all()
+            for waiter in group:
+                waiter.done = True
+            with self._mutex:
+                following = self._queue[0] if self._queue else None
+                self._leading = following is not None
+            for waiter in group:
+                waiter.wake.release()  # the leader's own too: nobody waits on it
+            if following is not None:
+                following.wake.release()
 
 
 def _check_actor(actor: str | None) -> None:
