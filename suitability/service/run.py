@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -54,16 +55,45 @@ def serve(
     store = MeteredStore(open_store(log), metrics)
     idempotency: IdempotencyTable = PostgresIdempotency(log) if is_url(log) else SQLiteIdempotency(str(Path(log)))
     engine = Engine(registry, store, pseudonym_key=pseudonym_key)
-    app = create_app(engine, ring, products, idempotency=idempotency, checkpointing=checkpointing)
+    app = create_app(
+        engine, ring, products, idempotency=idempotency, checkpointing=checkpointing, threads=workers_threads
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        http=_http_protocol(),
+        proxy_headers=False,  # served directly: no proxy's X-Forwarded-For to trust
+    )
     server = uvicorn.Server(config)
     try:
-        anyio.run(_run, server, workers_threads)
+        anyio.run(_run, server, workers_threads, backend_options=_loop_options())
     finally:
         idempotency.close()
         store.close()
+
+
+def _http_protocol() -> str:
+    """httptools (the C parser of the service extra) when installed, else h11 (pure Python)."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+def _loop_options() -> dict[str, Any]:
+    """uvloop's event loop (of the service extra) when installed, else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return {}
+    return {"loop_factory": uvloop.new_event_loop}
 
 
 async def _run(server: uvicorn.Server, threads: int) -> None:
