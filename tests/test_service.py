@@ -341,6 +341,21 @@ def test_keys_no_key_a_bad_key_and_the_wrong_role_are_refused_and_nothing_is_rec
     assert _size(site) == before
 
 
+def test_a_caller_without_a_valid_key_is_refused_before_its_body_is_read(site: dict[str, Any]) -> None:
+    """The key is checked first: an unauthenticated caller learns nothing about its body (401, not 400)."""
+    before = _size(site)
+    malformed = b'{"answers": {}, "answers": {}}'
+    for headers in ({}, {"Authorization": "Bearer suit_nope_nope"}):
+        r = httpx.post(
+            site["url"] + "/v1/assessments", content=malformed, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 401, r.text
+    _problem(
+        httpx.post(site["url"] + "/v1/decisions", content=malformed, headers=site["auditor"]), 403, "ROLE_FORBIDDEN"
+    )
+    assert _size(site) == before
+
+
 def test_a_body_cannot_set_the_actor(site: dict[str, Any]) -> None:
     before = _size(site)
     body = {"questionnaire": "cn-securities-individual", "answers": ANSWERS, "client": CLIENT, "actor": "staff-99"}
