@@ -6,7 +6,6 @@ RFC 9457 problem documents (:mod:`.problems`); callers are authenticated by API 
 (:mod:`.keys`); retries are safe with an ``Idempotency-Key`` (:mod:`.idempotency`).
 """
 
-import asyncio
 import base64
 import hashlib
 import inspect
@@ -15,7 +14,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +47,7 @@ from .idempotency import DryRunStore, IdempotencyTable
 from .keys import KeyRing, Principal
 from .metrics import MeteredStore, Metrics
 from .problems import MEDIA_TYPE, TITLES, from_error, problem_body
+from .workers import Workers
 
 log = logging.getLogger("suitability.service")
 
@@ -460,7 +459,7 @@ class Service:
         self._proof_note: str | None = None
         self._proof_leaves: list[bytes] = []
         #: The worker threads the Engine calls run in (one per concurrent sale, up to ``threads``).
-        self.workers = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="engine")
+        self.workers = Workers(threads)
 
     @property
     def store(self) -> LogStore:
@@ -602,10 +601,9 @@ class Service:
         One hop to a worker thread per request: the claim of an Idempotency-Key, the Engine call
         and the stored response happen in the same worker.
         """
-        loop = asyncio.get_running_loop()
         idempotency_key = headers.get(b"idempotency-key")
         if idempotency_key is None:
-            body, ident = await loop.run_in_executor(self.workers, call, self.engine, as_of)
+            body, ident = await self.workers.run(call, self.engine, as_of)
             return self._created(body, ident)
         key = idempotency_key.decode("latin-1")
         if not 1 <= len(key) <= _IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
@@ -661,7 +659,7 @@ class Service:
             table.complete(principal.actor, key, 201, body)
             return self._created(body, ident)
 
-        return await loop.run_in_executor(self.workers, once)
+        return await self.workers.run(once)
 
     def _created(self, body: bytes, ident: str | None) -> Reply:
         return _reply(201, body, {"Location": f"/v1/records/{ident}"} if ident else None)
@@ -778,7 +776,7 @@ def create_app(
             threading.Thread(target=sign_loop, args=(checkpointing,), name="checkpoints", daemon=True).start()
         yield
         stop.set()
-        service.workers.shutdown(wait=False)
+        service.workers.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -69,6 +69,7 @@ def serve(
         lifespan="on",
         http=_http_protocol(),
         proxy_headers=False,  # served directly: no proxy's X-Forwarded-For to trust
+        server_header=False,
     )
     server = uvicorn.Server(config)
     try:
