@@ -62,9 +62,12 @@ def _free_port() -> int:
 
 
 def _cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by process ``pid``, all its threads."""
+    """CPU seconds (user + system) used so far by process ``pid`` and its live children (serve --workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return own + sum(_cpu(k) for k in kids if Path(f"/proc/{k}").exists())
 
 
 def _node() -> str:
@@ -122,6 +125,7 @@ def _level(
     registry: Registry,
     product: Any,
     run_id: str,
+    workers: int,
 ) -> list[str]:
     """One row: the service and the Engine at ``clients`` concurrent clients."""
     sales = max(sales_arg, 2 * clients)
@@ -141,6 +145,8 @@ def _level(
             str(port),
             "--catalog",
             str(ROOT / "examples" / "catalog.csv"),
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
@@ -242,6 +248,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sales", type=int, default=200, help="sales per side per round (at least 2 per client)")
     parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers: server processes")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     registry = Registry.default()
@@ -262,7 +269,9 @@ def main() -> None:
         keys = folder / "keys.json"
         _, key = add_key(keys, "bench-01", "sales")
         for clients in levels:
-            rows.append(_level(clients, args.sales, args.rounds, folder, keys, key, registry, product, run_id))
+            rows.append(
+                _level(clients, args.sales, args.rounds, folder, keys, key, registry, product, run_id, args.workers)
+            )
             print(f"{clients} clients done", file=sys.stderr)
     print(table(rows))
 

@@ -2470,6 +2470,13 @@ def _service() -> Any:
     type=click.FloatRange(0.1),
     help="Seconds between checkpoints.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port and the log, each with its own Engine.",
+)
 @click.pass_context
 def serve_command(
     ctx: click.Context,
@@ -2481,6 +2488,7 @@ def serve_command(
     checkpoint_key: str | None,
     origin: str | None,
     checkpoint_every: float,
+    workers: int,
 ) -> None:
     """Serve the Engine over HTTP (JSON, OpenAPI 3.1 at /openapi.json) to sales apps in any language.
 
@@ -2514,6 +2522,7 @@ def serve_command(
         catalog=catalog_file,
         pseudonym_key=None if key is None else key.encode(),
         checkpointing=checkpointing,
+        workers=workers,
     )
 
 

@@ -763,6 +763,67 @@ def test_a_server_killed_under_load_loses_no_acknowledged_record(tmp_path: Path)
     assert acked == logged  # every answered id is in the log, and every record was answered
 
 
+# --- several worker processes, one SQLite log -----------------------------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = {int(c) for c in children.read_text().split()} if children.exists() else set()
+    return found | {g for c in found for g in _descendants(c)}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker processes")
+def test_serve_workers_share_one_port_and_one_sqlite_log(tmp_path: Path) -> None:
+    """`serve --workers 2`: two processes answer on one port; every answered id is in the log once,
+    the sequence has no gap, the log verifies; SIGTERM to the supervisor stops both workers."""
+    log = tmp_path / "log.sqlite3"
+    server = Server(tmp_path, str(log), "--workers", "2")
+    key = add_key(server.keys, "staff-07", "sales")[1]
+    server.start()
+    assert server.proc is not None
+    workers = _descendants(server.proc.pid)
+    acked: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            for i in range(25):
+                cid = f"W-{n}-{i}"
+                body = {
+                    "questionnaire": "cn-securities-individual",
+                    "answers": ANSWERS,
+                    "client": {**CLIENT, "client_id": cid},
+                }
+                r = http.post("/v1/assessments", json=body)
+                assert r.status_code == 201, r.text
+                with lock:
+                    acked[cid] = r.json()["id"]
+
+    try:
+        assert len(workers) == 2, workers
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0, server.server_log()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the supervisor's SIGTERM"
+    assert len(acked) == 12 * 25
+    with SQLiteStore(log, create=False) as store:
+        report = verify(store)
+        assert report.ok, report
+        seqs = [seq for seq, _, _ in store.scan()]
+        assert seqs == list(range(len(seqs)))
+        logged = {
+            json.loads(d)["client"]["client_id"]: json.loads(d)["result"]["id"]
+            for _, d, _ in store.scan()
+            if json.loads(d)["type"] == "assessment"
+        }
+    assert logged == acked
+
+
 # --- several servers, one PostgreSQL log ----------------------------------------------------
 
 
