@@ -64,6 +64,11 @@ def serve(
     if workers <= 1:
         _serve_one(log, ring, registry, products, pseudonym_key, checkpointing, workers_threads, host, port, None)
         return
+    if not hasattr(os, "fork"):
+        raise InputError(
+            f"--workers {workers}: this system cannot fork",
+            [Problem("expected a POSIX system (Linux, macOS) for more than one worker process; use --workers 1")],
+        )
     open_store(log).close()  # the schema, and a bad log refused here, before any worker starts
     (PostgresIdempotency(log) if is_url(log) else SQLiteIdempotency(str(Path(log)))).close()
     listening = socket.create_server((host, port), backlog=2048)
