@@ -31,12 +31,13 @@ from .models import (
     Assumed,
     Client,
     Composition,
+    Points,
     Response,
     RuleFired,
     SubProfile,
     as_instant,
 )
-from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire
+from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire, points_text
 
 _NO_CAPACITY = RuleFired(
     id="client:no_full_civil_capacity",
@@ -269,9 +270,15 @@ def assess(
             problems,
         )
 
-    full = Facts(chosen, dimension_scores, total, known)
     if questionnaire.format != 1:
+        weights = questionnaire.weights
+        if weights is not None:  # the weighted sum, in units of the total
+            total = 0
+            for weight, score in zip(weights, dimension_scores.values(), strict=True):
+                total += weight * score
+        full = Facts(chosen, dimension_scores, total, known)
         return _assess_2(questionnaire, chosen, full, knocked, client, when, valid_until, source)
+    full = Facts(chosen, dimension_scores, total, known)
     level = questionnaire.profile_for(total)
     fired: list[RuleFired] = list(knocked)
     if client is not None and not client.full_civil_capacity:
@@ -430,21 +437,31 @@ def _fact_problem(kind: str, allowed: Sequence[str] | None, value: Any) -> str |
     return None
 
 
-def _composed(questionnaire: Questionnaire, scores: Mapping[str, int]) -> tuple[int, Composition | None]:
+def _composed(questionnaire: Questionnaire, scores: Mapping[str, int], total: int) -> tuple[int, Composition | None]:
     """The level index the scores give: by total-score bands, or by the document's composition."""
     comp = questionnaire.composition
     if comp is None:
-        return questionnaire.profile_for(sum(scores.values())), None
+        return questionnaire.profile_for(total), None
     parts: list[SubProfile] = []
     found: list[tuple[str, int]] = []
+    decimal = questionnaire.places != 0
     for part in comp.parts:
         score = 0
-        for dim in part.dimensions:
-            score += scores[dim]
+        if part.weights is None:
+            for dim in part.dimensions:
+                score += scores[dim]
+        else:
+            for dim, weight in zip(part.dimensions, part.weights, strict=True):
+                score += weight * scores[dim]
         band, level = part.band_of(score)
         found.append((band, level))
         parts.append(
-            SubProfile(id=part.id, score=score, band=band, level=questionnaire.levels[level] if level >= 0 else None)
+            SubProfile(
+                id=part.id,
+                score=points_text(score, part.places) if decimal else score,
+                band=band,
+                level=questionnaire.levels[level] if level >= 0 else None,
+            )
         )
     if comp.method == "chart":
         level = comp.chart[(found[0][0], found[1][0])]
@@ -484,7 +501,7 @@ def _assess_2(
     scored: str | None = None
     composition: Composition | None = None
     if stop is None:
-        level, composition = _composed(questionnaire, full.dimension_scores)
+        level, composition = _composed(questionnaire, full.dimension_scores, full.total)
         for rule, steps in questionnaire.lowerings:
             if rule.when(full):
                 fired.append(rule.fired)
@@ -521,12 +538,17 @@ def _assess_2(
             horizon = cast(str, fact.value)
         else:
             varieties = list(fact.value)
+    score: Points = full.total
+    dimension_scores: dict[str, Points] = dict(full.dimension_scores)
+    if questionnaire.places:  # decimals: exact text, as printed ("2.5"), never a float
+        score = points_text(full.total, questionnaire.total_places)
+        dimension_scores = {d: points_text(v, questionnaire.places) for d, v in full.dimension_scores.items()}
     return Assessment(
         id=assessment_id(questionnaire.hash, chosen, client, when),
         client_id=client.client_id if client else None,
         profile=profile,
-        score=full.total,
-        dimension_scores=dict(full.dimension_scores),
+        score=score,
+        dimension_scores=dimension_scores,
         lowest_category=lowest,
         rules_fired=fired,
         consistency_violations=violations,
