@@ -373,8 +373,8 @@ def score_range(q: QuestionDoc) -> tuple[Decimal, Decimal]:
     if q.type == "multi" and q.aggregate == "sum":
         negatives = [s for s in scores if s < 0]
         positives = [s for s in scores if s > 0]
-        low = sum(negatives) if negatives else min(scores)
-        high = sum(positives) if positives else max(scores)
+        low = sum(negatives, Decimal(0)) if negatives else min(scores)
+        high = sum(positives, Decimal(0)) if positives else max(scores)
     else:
         low, high = min(scores), max(scores)
     if q.cap is not None:
@@ -385,7 +385,9 @@ def score_range(q: QuestionDoc) -> tuple[Decimal, Decimal]:
     return low, high
 
 
-def span(doc: QuestionnaireDoc, dimensions: Sequence[str] | None, weights: dict[str, int | float] | None) -> tuple[Decimal, Decimal]:
+def span(
+    doc: QuestionnaireDoc, dimensions: Sequence[str] | None, weights: dict[str, int | float] | None
+) -> tuple[Decimal, Decimal]:
     """The lowest and highest score of the (weighted) sum of ``dimensions``, exactly (an
     over-estimate: each question scored independently). ``dimensions`` None: every question's
     (the total's, an undeclared dimension included)."""
@@ -418,7 +420,7 @@ def step(doc: QuestionnaireDoc, dimensions: Sequence[str] | None, weights: dict[
             values.append(q.cap)
         for value in values:
             found = math.gcd(found, int(exact_decimal(value) * weight * scale))
-    return Decimal(found) / scale
+    return Decimal(found) / Decimal(scale)
 
 
 def _contiguity(last_max: Any, band_min: Any, step_of: Decimal) -> tuple[str, Decimal] | None:
@@ -999,10 +1001,7 @@ class CompiledPart:
 
     def band_of(self, score: int) -> tuple[str, int]:
         """Return the band id and level index of ``score``."""
-        if self.starts is not None:
-            index = bisect.bisect_right(self.starts, score) - 1
-        else:
-            index = score - self.low
+        index = bisect.bisect_right(self.starts, score) - 1 if self.starts is not None else score - self.low
         if not 0 <= index < len(self.bands):  # unreachable for a validated document
             raise ValueError(f"part {self.id}: score {score} is outside every band")
         return self.bands[index]
@@ -1017,7 +1016,9 @@ class CompiledComposition:
     chart: dict[tuple[str, str], int]
 
 
-def _compiled_composition(model: QuestionnaireDoc, levels: tuple[str, ...], exponent: int) -> CompiledComposition | None:
+def _compiled_composition(
+    model: QuestionnaireDoc, levels: tuple[str, ...], exponent: int
+) -> CompiledComposition | None:
     comp = model.composition
     if comp is None:
         return None
@@ -1051,7 +1052,9 @@ def _compiled_composition(model: QuestionnaireDoc, levels: tuple[str, ...], expo
 def _reachable_levels(model: QuestionnaireDoc, levels: tuple[str, ...]) -> frozenset[str]:
     """The levels some answer set can give (an over-estimate: each question scored independently)."""
 
-    def banded(bands: Sequence[Any], dims: Sequence[str] | None, weights: dict[str, int | float] | None, attr: str) -> list[Any]:
+    def banded(
+        bands: Sequence[Any], dims: Sequence[str] | None, weights: dict[str, int | float] | None, attr: str
+    ) -> list[Any]:
         low, high = span(model, dims, weights)
         return [getattr(b, attr) for b in bands if exact_decimal(b.max) >= low and exact_decimal(b.min) <= high]
 
