@@ -310,3 +310,23 @@ def test_a_log_of_decimal_assessments_replays_to_the_same_bytes(tmp_path: Path) 
     report = replay_log(store)
     assert report.ok, report.differences or report.errors
     assert report.counts["assessment"] == 7
+
+
+def test_review_stats_read_decimal_totals_and_band_edges(tmp_path: Path) -> None:
+    from suitability import Registry
+    from suitability.review.html import stats_section
+    from suitability.review.stats import questionnaire_stats, stats_json
+
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    engine = Engine(Registry.default(environ={}), store)
+    for case in CASES:
+        engine.assess(MIFID, case.values[0], ADULT, AS_OF)
+    (got,) = questionnaire_stats(store, "mifid-weighted@2026.1")
+    # the weighted totals, as recorded
+    assert got.scores == {"3.6": 1, "5": 1, "6.96": 1, "10.46": 1, "13.39": 1, "17.6": 1}
+    # each edge as printed; the 3.6 total counts just above the C2 edge (5 steps of 0.01 from it up)
+    assert [(e.profile, e.edge, e.below, e.above) for e in got.edges] == [
+        ("C2", "3.6", 0, 1), ("C3", "8", 0, 0), ("C4", "11", 0, 0), ("C5", "14", 0, 0),
+    ]  # fmt: skip
+    assert json.loads(stats_json([got]))[0]["scores"]["3.6"] == 1
+    assert 'title="6.96: 1"' in stats_section([got], "en")
