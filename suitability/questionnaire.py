@@ -14,6 +14,7 @@ never re-reads or re-validates the document.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from ._schema import Check, item_by_item, validated
 from .codec import content_hash
 from .conditions import exact_decimal, places
 from .errors import DocumentError, Problem, pointer
-from .models import PROFILES, ConsistencyViolation, DocumentRef, LevelId, LocalizedText, RuleFired
+from .models import PROFILES, Assumed, ConsistencyViolation, DocumentRef, LevelId, LocalizedText, RuleFired
 
 Status = Literal["draft", "active", "retired"]
 
@@ -273,6 +274,7 @@ def in_units(value: int | float | Decimal, unit: int) -> int:
     return int(integral)
 
 
+@functools.lru_cache(maxsize=4096)  # a document's scores take few values: each text is made once
 def points_text(units: int, places: int) -> str:
     """The exact decimal text of ``units`` at ``places`` decimal places, without trailing zeros
     (``points_text(25, 1)`` is ``"2.5"``, ``points_text(750, 2)`` is ``"7.5"``, ``points_text(70, 1)`` is ``"7"``)."""
@@ -1193,6 +1195,15 @@ class Questionnaire:
                 bands += [self.levels.index(band.profile)] * (int(band.max) - int(band.min) + 1)
         self.band_index = tuple(bands)
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
+        #: format 2: the horizon and varieties the document declares, each with the question whose
+        #: answer replaces it (None: a fixed value, always assumed)
+        self.assumed: tuple[tuple[str | None, Assumed], ...] = tuple(
+            (derivation.question if derivation.value is None else None,
+             Assumed(field=field, value=given, source=derivation.source))
+            for field, derivation in (("horizon", model.derive.horizon), ("varieties", model.derive.varieties))
+            if derivation is not None and derivation.source is not None
+            and (given := derivation.value if derivation.value is not None else derivation.default) is not None
+        )  # fmt: skip
         self.variety_order: tuple[tuple[str, str], ...] = ()
         if model.derive.varieties is not None and model.derive.varieties.question is not None:
             mapping = model.derive.varieties.map

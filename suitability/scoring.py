@@ -341,17 +341,8 @@ def _built(values: dict[str, Any]) -> Assessment:
 def _assumed(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> list[Assumed]:
     """Format 2: the horizon and varieties a questionnaire declares (a fixed value, or the default of
     an unanswered question), each with its source."""
-    found: list[Assumed] = []
-    derive = questionnaire.model.derive
-    for field in ("horizon", "varieties"):
-        derivation = getattr(derive, field)
-        if derivation is None or derivation.source is None:
-            continue
-        if derivation.value is not None:
-            found.append(Assumed(field=field, value=derivation.value, source=derivation.source))
-        elif derivation.default is not None and derivation.question not in chosen:
-            found.append(Assumed(field=field, value=derivation.default, source=derivation.source))
-    return found
+    # compiled once (questionnaire.assumed): a fixed value always, a default when its question is unanswered
+    return [assumed for question, assumed in questionnaire.assumed if question is None or question not in chosen]
 
 
 def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> tuple[str | None, list[str]]:
@@ -543,25 +534,30 @@ def _assess_2(
     if questionnaire.places:  # decimals: exact text, as printed ("2.5"), never a float
         score = points_text(full.total, questionnaire.total_places)
         dimension_scores = {d: points_text(v, questionnaire.places) for d, v in full.dimension_scores.items()}
-    return Assessment(
-        id=assessment_id(questionnaire.hash, chosen, client, when),
-        client_id=client.client_id if client else None,
-        profile=profile,
-        score=score,
-        dimension_scores=dimension_scores,
-        lowest_category=lowest,
-        rules_fired=fired,
-        consistency_violations=violations,
-        horizon=horizon,
-        varieties=varieties,
-        assessed_at=when,
-        valid_until=valid_until,
-        questionnaire=questionnaire.ref,
-        format=2,
-        profile_scored=scored,
-        composition=composition,
-        not_eligible=stop.fired if stop is not None else None,
-        assumed=assumed or None,
+    # built without validation, as format 1's (every value is of its field's type, from the compiled
+    # questionnaire and validated answers; a profile or a stop, exactly one, by the branches above):
+    # tests/property/test_assessment_construct.py holds it equal to the validated model.
+    return _built(
+        {
+            "id": assessment_id(questionnaire.hash, chosen, client, when),
+            "client_id": client.client_id if client else None,
+            "profile": profile,
+            "score": score,
+            "dimension_scores": dimension_scores,
+            "lowest_category": lowest,
+            "rules_fired": fired,
+            "consistency_violations": violations,
+            "horizon": horizon,
+            "varieties": varieties,
+            "assessed_at": when,
+            "valid_until": valid_until,
+            "questionnaire": questionnaire.ref,
+            "format": 2,
+            "profile_scored": scored,
+            "composition": composition,
+            "not_eligible": stop.fired if stop is not None else None,
+            "assumed": assumed or None,
+        }
     )
 
 

@@ -330,3 +330,16 @@ def test_review_stats_read_decimal_totals_and_band_edges(tmp_path: Path) -> None
     ]  # fmt: skip
     assert json.loads(stats_json([got]))[0]["scores"]["3.6"] == 1
     assert 'title="6.96: 1"' in stats_section([got], "en")
+
+
+@settings(max_examples=100, deadline=None)
+@given(ANSWERS, st.sampled_from([None, ADULT]))
+def test_format_2_assessments_built_without_validation_equal_validated_ones(
+    answers: dict[str, Any], client: Client | None
+) -> None:
+    weighted_parts = load_questionnaire(_weighted_parts())
+    for q in (MIFID, weighted_parts):
+        a = assess(q, answers, client, AS_OF)
+        checked = Assessment(**{name: getattr(a, name) for name in Assessment.model_fields})
+        assert a == checked and a.model_dump_json() == checked.model_dump_json()
+        assert a.model_fields_set == checked.model_fields_set
