@@ -343,3 +343,18 @@ def test_format_2_assessments_built_without_validation_equal_validated_ones(
         checked = Assessment(**{name: getattr(a, name) for name in Assessment.model_fields})
         assert a == checked and a.model_dump_json() == checked.model_dump_json()
         assert a.model_fields_set == checked.model_fields_set
+
+
+def test_cli_shows_decimal_scores_and_weights_as_printed_in_both_languages() -> None:
+    from click.testing import CliRunner
+
+    from suitability.cli import cli
+
+    path = str(F2 / "mifid-weighted.json")
+    en = CliRunner().invoke(cli, ["questionnaire", "show", path, "--lang", "en"])
+    assert en.exit_code == 0, en.output
+    assert "total: the weighted sum of the dimensions (willingness 0.3, capacity 0.7)" in en.output
+    assert "- sell_some: Sell some (2.5)" in en.output and "[multiple choice, sum, cap 0.5]" in en.output
+    assert "C2  3.6–7.99" in en.output
+    zh = CliRunner().invoke(cli, ["questionnaire", "show", path, "--lang", "zh-CN"])
+    assert "总分：各维度得分的加权和（willingness 0.3, capacity 0.7）" in zh.output
