@@ -358,3 +358,36 @@ def test_cli_shows_decimal_scores_and_weights_as_printed_in_both_languages() -> 
     assert "C2  3.6–7.99" in en.output
     zh = CliRunner().invoke(cli, ["questionnaire", "show", path, "--lang", "zh-CN"])
     assert "总分：各维度得分的加权和（willingness 0.3, capacity 0.7）" in zh.output
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), cents=st.sampled_from([5, 10, 25, 50, 250]))
+def test_a_document_whose_bands_load_puts_every_reachable_score_in_exactly_one_band(
+    data: st.DataObject, cents: int
+) -> None:
+    """Two questions of decimal scores (multiples of ``cents``), bands C1 [0, split] and C2 [split +
+    gap, 40]: when the document loads, each total the answers can give lies in exactly one band, the
+    one scoring gives. (Gaps up to twice the step: about half the documents load.)"""
+    steps = st.integers(min_value=0, max_value=2000 // cents).map(lambda k: float(Decimal(k * cents) / 100))
+    first = data.draw(st.lists(steps, min_size=1, max_size=4, unique=True))
+    second = data.draw(st.lists(steps, min_size=1, max_size=4, unique=True))
+    split = data.draw(st.integers(min_value=0, max_value=3900))
+    gap = data.draw(st.integers(min_value=1, max_value=2 * cents))
+    doc = _small(first, [(0, float(Decimal(split) / 100)), (float(Decimal(split + gap) / 100), 40)])
+    doc["questions"].append(copy.deepcopy(doc["questions"][0]) | {"id": "r"})
+    doc["questions"][1]["options"] = [
+        {"id": f"o{i}", "text": {"zh-CN": "项", "en": "O"}, "score": s} for i, s in enumerate(second)
+    ]
+    try:
+        q = load_questionnaire(doc)
+    except DocumentError as e:
+        assert {p.code for p in e.problems} <= {"BAND_GAP", "BAND_OVERLAP", "BAND_COVERAGE"}
+        return
+    bands = [(Fraction(repr(b["min"])), Fraction(repr(b["max"]))) for b in doc["bands"]]
+    for a in first:
+        for b in second:
+            total = Fraction(repr(a)) + Fraction(repr(b))
+            holding = [i for i, (low, high) in enumerate(bands) if low <= total <= high]
+            assert len(holding) == 1
+            scored = assess(q, {"q": f"o{first.index(a)}", "r": f"o{second.index(b)}"}, None, AS_OF)
+            assert scored.profile == f"C{holding[0] + 1}" and Fraction(scored.score) == total
