@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -38,7 +40,7 @@ import orjson
 from _common import Rates, interleaved, pin_one_core, scratch, table
 from _workload import random_answers
 
-from suitability import Client, Registry, assess, confirm, decide, load_catalog, replay, verify
+from suitability import Client, Registry, assess, confirm, decide, load_catalog, verify
 from suitability.log.sqlite import SQLiteStore
 from suitability.log.store import BatchWriter, Draft, Stored
 from suitability.log.verify import default_jobs
@@ -254,6 +256,33 @@ def bench_verify(store: SQLiteStore, log: Path, rounds: int) -> list[list[str]]:
     return rows
 
 
+_REPLAY_ALONE = """
+import json, resource, sys, time
+from suitability import replay
+from suitability.log.sqlite import SQLiteStore
+store = SQLiteStore(sys.argv[1])
+n = store.size()
+start = time.perf_counter()
+replayed = replay(store)
+elapsed = time.perf_counter() - start
+assert replayed.ok, (replayed.differences[:3], replayed.errors[:3])
+print(json.dumps({"rate": n / elapsed, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def replay_alone(log: Path) -> tuple[float, float]:
+    """Replay ``log`` in a fresh process (pinned to this one's core): its rate and its peak resident memory."""
+    done = subprocess.run(
+        [sys.executable, "-c", _REPLAY_ALONE, str(log)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    measured = json.loads(done.stdout)
+    return float(measured["rate"]), float(measured["peak_mb"])
+
+
 def measure(folder: Path, work: Path, records: int, rounds: int = 3, *, appends: bool = True) -> None:
     rows = [["measure", "suitability", "baseline", "ratio", "target"]]
     if appends:
@@ -266,13 +295,12 @@ def measure(folder: Path, work: Path, records: int, rounds: int = 3, *, appends:
     store = SQLiteStore(log)
     n = store.size()
     rows += bench_verify(store, log, rounds)
-    start = time.perf_counter()
-    replayed = replay(store)
-    replay_rate = n / (time.perf_counter() - start)
-    assert replayed.ok, replayed.differences[:3] or replayed.errors[:3]
+    replay_rate, peak_mb = replay_alone(log)
     rows.append(
-        [f"replay, {n:,} records", f"{replay_rate:,.0f}/s", "-", f"{replay_rate / 20_000:.2f}× target", "≥ 20,000/s"]
-    )
+        [f"replay, {n:,} records (own process, one core)", f"{replay_rate:,.0f}/s", "-",
+         f"{replay_rate / 20_000:.2f}× target", "≥ 20,000/s"]
+    )  # fmt: skip
+    rows.append([f"replay peak resident memory, {n:,} records", f"{peak_mb:,.0f} MB", "-", "-", "≤ 200 MB"])
     store.close()
     if appends:
         (work / "scale").mkdir()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 import click
 
 from .__about__ import __version__
-from .errors import DocumentError, InputError, Problem, ResponseError, SuitabilityError
+from .errors import DocumentError, InputError, PairWarning, Problem, ResponseError, SuitabilityError
 from .i18n import FALLBACK, LANGUAGES, Message, name, pick, pN_, tr
 
 if TYPE_CHECKING:
@@ -278,12 +278,47 @@ def _registry(ctx: click.Context) -> Registry:
     registry = ctx.find_object(Registry)
     if registry is None:
         root = ctx.find_root()
-        registry = root.obj = Registry.default(root.meta.get(_FOLDERS, ()), on_problem=_warn_skipped)
+        registry = root.obj = Registry.default(
+            root.meta.get(_FOLDERS, ()), on_problem=_warn_skipped, on_warning=_warn_pair
+        )
     return registry
 
 
 def _warn_skipped(file: Path, error: SuitabilityError) -> None:
     click.echo(f"warning: skipped {file}: {error.render()}", err=True)
+
+
+#: What a questionnaire and policy pair cannot do, by the code of check_pair's warning, in the run's --lang.
+_PAIR_PROBLEMS = {
+    "NOTHING_DERIVED": pN_("pair_problem", "derives nothing for a dimension the policy matches on"),
+    "UNKNOWN_CATEGORY": pN_("pair_problem", "derives a category the policy does not know"),
+    "LEVEL_UNREACHABLE": pN_("pair_problem", "a level of the scale that no answer set reaches"),
+    "LEVEL_UNSOLD": pN_("pair_problem", "a product risk level that no profile may buy"),
+}
+
+
+def _pair_warning_text(warning: PairWarning, lang: str) -> str:
+    """A pair's warning for stderr: ``warning:`` (which scripts match), then the run's --lang; the
+    details of each problem stay English, as in the error line."""
+    head = tr(
+        lang,
+        "policy {policy} used with questionnaire {questionnaire} cannot do everything:",
+        policy=warning.policy,
+        questionnaire=warning.questionnaire,
+    )
+    lines = [f"warning: {head}"]
+    for problem in warning.problems:
+        what = _PAIR_PROBLEMS.get(problem.code)
+        said = name(lang, "pair_problem", what) if what and lang != "en" else ""
+        lines.append(f"  {problem.code}: {said + ' | ' if said else ''}{problem.message}")
+    return "\n".join(lines)
+
+
+def _warn_pair(warning: PairWarning) -> None:
+    """Print a questionnaire and policy pair's warning on stderr, once per pair: the exit code is unchanged."""
+    ctx = click.get_current_context(silent=True)
+    lang = _lang_of(ctx) if ctx is not None else os.environ.get("SUITABILITY_LANG", "zh-CN")
+    click.echo(_pair_warning_text(warning, lang if lang in LANGUAGES else "zh-CN"), err=True)
 
 
 def _utf8(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -1555,6 +1590,7 @@ def audit_keygen(private_file: str, public_file: str, name: str) -> None:
     type=click.Path(dir_okay=False),
     help="Another key trusted for earlier checkpoints, e.g. before a key rotation (repeatable).",
 )
+@click.option("--force", is_flag=True, help="Replace --out if it exists (by default an existing file is refused).")
 @click.pass_context
 def audit_checkpoint(
     ctx: click.Context,
@@ -1564,6 +1600,7 @@ def audit_checkpoint(
     out_file: str,
     checkpoint_files: tuple[str, ...],
     public_keys: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Verify LOG, prove it consistent with earlier checkpoints, then sign its size and root.
 
@@ -1588,7 +1625,14 @@ def audit_checkpoint(
     held = [(_read_text(path), path) for path in checkpoint_files]
     store = _existing_log(ctx, log)
     made = sign_checkpoint(
-        store, signer, origin, out=out_file, held=held, trusted=trusted, progress=_progress("verify", store.size())
+        store,
+        signer,
+        origin,
+        out=out_file,
+        replace=force,
+        held=held,
+        trusted=trusted,
+        progress=_progress("verify", store.size()),
     )
     for source, size in made.consistent_with:
         click.echo(f"consistent with {source} ({size} records)")

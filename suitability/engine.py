@@ -334,6 +334,12 @@ class Engine:
                 ],
             )
 
+    def _check_pair(self, assessment: Assessment, policy: Policy) -> None:
+        """Check the assessment's questionnaire with ``policy`` as a pair, once (issue 12 item 8): a
+        scale the policy does not accept is an error; what the pair cannot do, a warning."""
+        ref = assessment.questionnaire
+        self.registry.check_recorded_pair(ref.id, ref.version, ref.hash, policy)
+
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
         for entry in self.registry.entries("questionnaire"):
@@ -365,6 +371,7 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._check_pair(recorded, p)
         self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
@@ -449,6 +456,7 @@ class Engine:
         when = self._when(as_of)
         seq, recorded, who = self._decided_for(assessment, client, when)
         p = self._policy(policy)
+        self._check_pair(recorded, p)
         self._needs_age(p, who, when)
         status = self._questionnaire_status(recorded)
         # screen refuses an unknown level, term or variety before anything is recorded

@@ -17,6 +17,11 @@ code and prints :meth:`SuitabilityError.render` instead of a traceback::
     ├── DecisionError                exit 8   a decision or confirmation that may not be made
     ├── LogError                     exit 9   the decision log cannot be opened, read or appended to
     └── IntegrityError               exit 10  verification or replay found the log altered
+
+Warnings (what works, but not as a reader may expect) derive from :class:`SuitabilityWarning`::
+
+    SuitabilityWarning (UserWarning)
+    └── PairWarning                           a questionnaire and a policy that cannot do everything together
 """
 
 from __future__ import annotations
@@ -168,3 +173,30 @@ class IntegrityError(SuitabilityError):
     def __init__(self, summary: str, problems: Iterable[Problem] = (), seq: int | None = None) -> None:
         self.seq = seq
         super().__init__(summary, problems)
+
+
+class SuitabilityWarning(UserWarning):
+    """Root of every warning `suitability` issues: something works, but not as a reader may expect."""
+
+
+class PairWarning(SuitabilityWarning):
+    """A questionnaire and a policy used together cannot do everything (issue 12 item 8).
+
+    Issued once per pair when they first meet (see :meth:`suitability.registry.Registry.check_pair`):
+    a questionnaire that derives no horizon or variety the policy matches on (every product would be
+    a mismatch), a derived category the policy does not know, a level no answer set reaches, a product
+    risk level no profile may buy.
+
+    Attributes:
+        questionnaire: ``id@version`` of the questionnaire.
+        policy: ``id@version`` of the policy.
+        problems: what the pair cannot do, each with its stable code.
+    """
+
+    def __init__(self, questionnaire: str, policy: str, problems: Iterable[Problem]) -> None:
+        self.questionnaire = questionnaire
+        self.policy = policy
+        self.problems = list(problems)
+        lines = [f"policy {policy} used with questionnaire {questionnaire} cannot do everything"]
+        lines.extend(f"  {p.code}: {p.render()}" for p in self.problems)
+        super().__init__("\n".join(lines))

@@ -13,6 +13,13 @@ Identity is ``(kind, id, version)``. Two documents with the same identity and th
 hash are one document; with different hashes they are a :class:`DocumentConflictError`, never a
 silent override. A reference without a version resolves to the active version with the latest
 ``effective_from``. Documents are validated and compiled on first use, then cached.
+
+A questionnaire and a policy used together are checked as a pair the first time they meet
+(:meth:`Registry.check_pair`; the engine does it before deciding): what makes the pair unusable (a
+profile scale the policy does not accept) is a :class:`DocumentError`, every time; what the pair
+cannot do (no horizon or variety derived, a level never reached, a risk level no profile may buy)
+is reported once per pair as a :class:`PairWarning`, through ``on_warning`` or, without one, Python's
+:func:`warnings.warn`, and kept in :attr:`Registry.pair_warnings`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -29,13 +37,15 @@ from typing import Any
 from .codec import content_hash, read_json
 from .errors import (
     DocumentConflictError,
+    DocumentError,
     DocumentNotActiveError,
     InputError,
+    PairWarning,
     Problem,
     SuitabilityError,
     UnknownDocumentError,
 )
-from .policy import Policy, load_policy
+from .policy import Policy, check_pair, load_policy
 from .questionnaire import Questionnaire, load_questionnaire
 
 ENV_VAR = "SUITABILITY_DOCUMENTS"
@@ -109,12 +119,18 @@ def folders_from_env(environ: Mapping[str, str]) -> list[Path]:
 class Registry:
     """Questionnaires and policies by ``id@version``; safe to share between threads."""
 
-    def __init__(self, on_problem: Callable[[Path, SuitabilityError], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_problem: Callable[[Path, SuitabilityError], None] | None = None,
+        on_warning: Callable[[PairWarning], None] | None = None,
+    ) -> None:
         """Start an empty registry.
 
         Args:
             on_problem: called with each file under a folder that could not be registered and its
                 error (the CLI prints a warning naming the file); the file is skipped.
+            on_warning: called once per questionnaire and policy pair that cannot do everything
+                together (the CLI prints it on stderr); without it, :func:`warnings.warn` is.
         """
         self._entries: dict[tuple[str, str, str], Entry] = {}
         self._loaded: dict[tuple[str, str, str], Any] = {}
@@ -122,6 +138,10 @@ class Registry:
         #: Files under the registered folders that could not be registered, with their errors.
         self.problems: list[tuple[Path, SuitabilityError]] = []
         self.on_problem = on_problem
+        #: Every pair checked that cannot do everything, once each, in the order they met.
+        self.pair_warnings: list[PairWarning] = []
+        self.on_warning = on_warning
+        self._pairs: dict[tuple[str, str], tuple[tuple[Problem, ...], PairWarning | None]] = {}
 
     @classmethod
     def default(
@@ -129,9 +149,10 @@ class Registry:
         folders: Iterable[str | Path] = (),
         environ: Mapping[str, str] | None = None,
         on_problem: Callable[[Path, SuitabilityError], None] | None = None,
+        on_warning: Callable[[PairWarning], None] | None = None,
     ) -> Registry:
         """Return a registry of the bundled documents, ``$SUITABILITY_DOCUMENTS`` and ``folders``."""
-        registry = cls(on_problem)
+        registry = cls(on_problem, on_warning)
         env = os.environ if environ is None else environ
         for folder in [*bundled_folders(), *folders_from_env(env), *map(Path, folders)]:
             registry.add_folder(folder)
@@ -346,6 +367,73 @@ class Registry:
             found: Policy = self.load_file("policy", ref_or_path, allow_retired=allow_retired)
             return found
         return self.policy(str(ref_or_path), allow_retired=allow_retired)
+
+    def check_pair(self, questionnaire: Questionnaire, policy: Policy) -> list[Problem]:
+        """Check ``questionnaire`` and ``policy`` as a pair (:func:`suitability.policy.check_pair`).
+
+        The check runs once per pair (by content hash). Its warnings are reported the first time
+        only: to ``on_warning``, else as a :class:`PairWarning` through :func:`warnings.warn`, and
+        appended to :attr:`pair_warnings`. Returns the pair's warnings (every time).
+
+        Raises:
+            DocumentError: the pair cannot be used together (a profile scale the policy does not
+                accept), naming both documents; raised on every call.
+        """
+        key = (questionnaire.hash, policy.hash)
+        known = self._pairs.get(key)
+        if known is None:
+            errors, found = check_pair(policy, questionnaire)
+            q_ref, p_ref = f"{questionnaire.id}@{questionnaire.version}", f"{policy.id}@{policy.version}"
+            # an unusable pair is an error, every time: what it could not do besides is not reported
+            warning = PairWarning(q_ref, p_ref, found) if found and not errors else None
+            with self._lock:
+                first = key not in self._pairs
+                known = self._pairs.setdefault(key, (tuple(errors), warning))
+                if first and warning is not None:
+                    self.pair_warnings.append(warning)
+            if first and warning is not None:
+                if self.on_warning is not None:
+                    self.on_warning(warning)
+                else:
+                    warnings.warn(warning, stacklevel=2)
+        errors_, warning = known
+        if errors_:
+            raise DocumentError(
+                f"policy {policy.id}@{policy.version} cannot be used with questionnaire "
+                f"{questionnaire.id}@{questionnaire.version}",
+                errors_,
+            )
+        return [] if warning is None else list(warning.problems)
+
+    def check_recorded_pair(self, questionnaire_id: str, version: str, hash_: str, policy: Policy) -> list[Problem]:
+        """:meth:`check_pair` for the questionnaire an assessment names, when it is registered here.
+
+        A questionnaire not registered (or registered with other content) is not checked: the
+        assessment alone does not say what its questionnaire can derive. Errors as :meth:`check_pair`.
+        """
+        key = (hash_, policy.hash)
+        known = self._pairs.get(key)
+        if known is not None and not known[0]:
+            return [] if known[1] is None else list(known[1].problems)
+        entry = self._entries.get(("questionnaire", questionnaire_id, version))
+        if entry is None or entry.hash != hash_:
+            return []
+        return self.check_pair(self._load(entry), policy)
+
+    def pair(
+        self, questionnaire: str | Path, policy: str | Path, *, allow_retired: bool = True
+    ) -> tuple[Questionnaire, Policy]:
+        """Resolve a questionnaire and a policy used together (each a file or ``id[@version]``) and
+        check them as a pair (:meth:`check_pair`).
+
+        Raises:
+            DocumentError: either fails validation, or the pair cannot be used together.
+            UnknownDocumentError, DocumentNotActiveError, InputError: as :meth:`resolve_questionnaire`.
+        """
+        q = self.resolve_questionnaire(questionnaire, allow_retired=allow_retired)
+        p = self.resolve_policy(policy, allow_retired=allow_retired)
+        self.check_pair(q, p)
+        return q, p
 
 
 def _check_active(entry: Entry, allow_retired: bool) -> None:

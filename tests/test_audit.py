@@ -346,6 +346,24 @@ def checkpoint_cli(log: Path, key: Path, out: Path, *extra: str, origin: str = "
     return cli_run("audit", "checkpoint", str(log), "--key", str(key), "--origin", origin, "--out", str(out), *extra)
 
 
+def test_checkpoint_never_overwrites_an_earlier_checkpoint_file(log: Path, tmp_path: Path) -> None:
+    """A slip of the finger (`--out cp-1.txt` again) must not destroy the checkpoint handed out last
+    time: the existing file is refused before anything is verified, nothing is signed or kept, and
+    `--force` is the only way to replace it."""
+    key, _ = keys(tmp_path)
+    cp1 = tmp_path / "cp-1.txt"
+    assert checkpoint_cli(log, key, cp1).exit_code == 0
+    first = cp1.read_bytes()
+    kept = len(SQLiteStore(log).checkpoints())
+    again = checkpoint_cli(log, key, cp1)
+    assert again.exit_code == 3, again.output
+    assert f"{cp1} exists" in again.stderr and "--force" in again.stderr
+    assert cp1.read_bytes() == first and len(SQLiteStore(log).checkpoints()) == kept
+    forced = checkpoint_cli(log, key, cp1, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert len(SQLiteStore(log).checkpoints()) == kept + 1 and cp1.read_text() == SQLiteStore(log).latest_checkpoint()
+
+
 def test_checkpoint_refuses_to_sign_a_rewritten_log(log: Path, tmp_path: Path) -> None:
     """The attack: rewrite a record with fresh canonical bytes and leaf hash (checks 1-5 all pass),
     then run the routine checkpoint job. It must prove consistency with the last checkpoint and refuse."""

@@ -291,3 +291,17 @@ def test_a_checkpoint_that_cannot_be_written_is_not_kept(tmp_path: Path) -> None
         with pytest.raises(InputError, match="cannot write"):
             sign_checkpoint(store, signer, "broker-x/suitability", out=tmp_path / "no-such-folder" / "cp.txt")
         assert store.checkpoints() == []
+
+
+def test_an_existing_checkpoint_file_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    signer = Signer.generate("broker-x")
+    out = tmp_path / "cp-1.txt"
+    with SQLiteStore(tmp_path / "log.sqlite3") as store:
+        mixed_workload(store, clients=1)
+        first = sign_checkpoint(store, signer, "broker-x/suitability", out=out)
+        mixed_workload(store, clients=1, seed=2)
+        with pytest.raises(InputError, match="exists"):
+            sign_checkpoint(store, signer, "broker-x/suitability", out=out)
+        assert out.read_text() == first.note and len(store.checkpoints()) == 1
+        second = sign_checkpoint(store, signer, "broker-x/suitability", out=out, replace=True)
+        assert out.read_text() == second.note != first.note and len(store.checkpoints()) == 2

@@ -22,6 +22,7 @@ lives above this wing, in :mod:`suitability.replay`.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -698,6 +699,7 @@ def sign_checkpoint(
     origin: str,
     *,
     out: str | Path | None = None,
+    replace: bool = False,
     held: Sequence[tuple[str, str]] = (),
     trusted: Sequence[Verifier] = (),
     progress: Progress | None = None,
@@ -710,17 +712,28 @@ def sign_checkpoint(
     rotated key), name ``origin``, and be a prefix of the log by an RFC 9162 consistency proof;
     the full numbered checks of :func:`verify` run over every record, those added since included.
     The new note is then written whole to ``out`` (when given) and kept with the log, where the
-    next checkpoint and ``audit verify`` find it.
+    next checkpoint and ``audit verify`` find it. An existing ``out`` (an earlier checkpoint, say)
+    is never overwritten unless ``replace``: that is refused before anything is verified.
 
     Raises:
-        InputError: the origin is not one line of printable text, a checkpoint is malformed, or
-            ``out`` cannot be written whole (then nothing is kept).
+        InputError: the origin is not one line of printable text, a checkpoint is malformed,
+            ``out`` exists (without ``replace``) or cannot be written whole (then nothing is kept).
         IntegrityError: the log fails verification, an earlier checkpoint is not signed by a
             trusted key, names another origin, or the log is not consistent with it; nothing is
             signed.
     """
-    # (1) the origin is one printable line
+    # (1) the origin is one printable line; the file to write does not hold something already
     check_origin(origin)
+    if out is not None and not replace and os.path.lexists(out):
+        raise InputError(
+            f"{out} exists",
+            [
+                Problem(
+                    "expected a path where no file is yet: an existing file is replaced only when asked (--force)",
+                    source=str(out),
+                )
+            ],
+        )
     verifiers = [signer.verifier(), *trusted]
     earlier = list(held)
     kept = store.latest_checkpoint()
@@ -751,7 +764,7 @@ def sign_checkpoint(
     note = Checkpoint(origin, report.size, report.root).sign(signer)
     # (5) write it for the caller to hand out, then keep it with the log
     if out is not None:
-        write_atomic(out, note)
+        write_atomic(out, note, exclusive=not replace)
     store.add_checkpoint(report.size, note, signer.verifier().text())
     return SignedCheckpoint(note, report, checked)
 
