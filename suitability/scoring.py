@@ -536,7 +536,7 @@ def _assess_2(
         dimension_scores = {d: points_text(v, questionnaire.places) for d, v in full.dimension_scores.items()}
     # built without validation, as format 1's (every value is of its field's type, from the compiled
     # questionnaire and validated answers; a profile or a stop, exactly one, by the branches above):
-    # tests/property/test_assessment_construct.py holds it equal to the validated model.
+    # tests/test_format2_decimal.py holds it equal to the validated model over every format-2 document.
     return _built(
         {
             "id": assessment_id(questionnaire.hash, chosen, client, when),

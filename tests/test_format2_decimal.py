@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from decimal import Decimal
 from fractions import Fraction
@@ -26,7 +27,7 @@ from suitability.log.sqlite import SQLiteStore
 from suitability.models import Assessment
 from suitability.questionnaire import load_questionnaire, points_text, step
 from suitability.replay import replay as replay_log
-from suitability.scoring import assess
+from suitability.scoring import assess, next_question
 
 from .conftest import AS_OF, load
 
@@ -395,3 +396,59 @@ def test_a_document_whose_bands_load_puts_every_reachable_score_in_exactly_one_b
             assert len(holding) == 1
             scored = assess(q, {"q": f"o{first.index(a)}", "r": f"o{second.index(b)}"}, None, AS_OF)
             assert scored.profile == f"C{holding[0] + 1}" and Fraction(scored.score) == total
+
+
+FORMAT_2_DOCUMENTS = [
+    load_questionnaire(load(path), path.name)
+    for path in [*sorted(F2.glob("*.json")), *sorted((F2.parents[2] / "questionnaires").glob("*/*.json"))]
+    if load(path)["kind"] == "questionnaire" and load(path)["schema_version"] == 2
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    client=st.sampled_from(
+        [
+            None,
+            ADULT,
+            Client(client_id="EU-0002", birth_date="1950-01-01"),
+            Client(client_id="EU-0003", birth_date="1990-01-01", full_civil_capacity=False),
+        ]
+    ),
+)
+def test_every_format_2_assessment_built_without_validation_equals_the_validated_one(
+    data: st.DataObject, client: Client | None
+) -> None:
+    """Over every format-2 questionnaire (stops, charts, choices, lowered levels, decimals): any
+    answers it accepts give the assessment the validating constructor gives."""
+    from hypothesis import assume
+
+    from suitability.errors import ResponseError
+
+    q = data.draw(st.sampled_from(FORMAT_2_DOCUMENTS), label="questionnaire")
+    answers: dict[str, Any] = {}
+    skipped: set[str] = set()
+    while (doc := next_question(q, answers, frozenset(skipped), client, AS_OF)) is not None:
+        ids = list(q.levels) if doc.type == "level" else [o.id for o in doc.options]
+        choice: Any
+        if doc.type == "number":
+            choice = st.integers(min_value=math.ceil(doc.min or 0), max_value=math.floor(doc.max or 0))
+        elif doc.type == "multi":
+            choice = st.lists(st.sampled_from(ids), min_size=1, unique=True)
+        else:
+            choice = st.sampled_from(ids)
+        answer = data.draw(choice if doc.required else st.one_of(st.none(), choice), label=doc.id)
+        if answer is None:
+            skipped.add(doc.id)
+        else:
+            answers[doc.id] = answer
+    try:
+        a = assess(q, answers, client, AS_OF)
+    except ResponseError:
+        assume(False)
+        return
+    checked = Assessment(**{name: getattr(a, name) for name in Assessment.model_fields})
+    assert a == checked and a.model_dump_json() == checked.model_dump_json()
+    assert a.model_fields_set == checked.model_fields_set
+    assert Assessment.model_validate_json(a.model_dump_json()) == a
