@@ -20,12 +20,14 @@ host (the target of 50,000/s is one core of this project's machine); the ratio i
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -44,6 +46,31 @@ FORMAT_2 = {
     "decimal": ROOT / "tests" / "data" / "format2" / "mifid-weighted.json",
 }
 N = 20_000
+
+
+def integer_twin(doc: dict[str, Any]) -> dict[str, Any]:
+    """The decimal document in integers: scores, caps and dimension thresholds times 10, weights
+    times 10 (3 and 7), total bands times 100: the same profiles for every answer set, scored
+    without decimals. Decimal ÷ twin is what exactness costs."""
+    twin = copy.deepcopy(doc)
+    twin["id"] += "-integer-twin"
+
+    def times(value: float, factor: int) -> int:
+        return int(Decimal(repr(value)) * factor)
+
+    for q in twin["questions"]:
+        for o in q.get("options", []):
+            o["score"] = times(o["score"], 10)
+        if "cap" in q:
+            q["cap"] = times(q["cap"], 10)
+    twin["weights"] = {d: times(w, 10) for d, w in twin["weights"].items()}
+    for band in twin["bands"]:
+        band["min"], band["max"] = times(band["min"], 100), times(band["max"], 100)
+    for rule in twin.get("rules", []) + twin.get("stops", []):
+        for key in ("score_at_most", "score_at_least"):
+            if key in rule["when"]:
+                rule["when"][key] = times(rule["when"][key], 10)
+    return twin
 
 
 def _pool(q: Questionnaire, rnd: random.Random, clients: list[Client], when: datetime) -> list[dict[str, Any]]:
@@ -100,6 +127,10 @@ def main() -> None:
     sides: dict[str, Callable[[], int]] = {"assess": run_assess, "raw": run_raw}
     for name, doc in others.items():
         sides[name] = runner(doc, _pool(doc, rnd, clients, when))
+    twin = load_questionnaire(integer_twin(read_json(FORMAT_2["decimal"])))
+    decimal_pool = _pool(others["decimal"], random.Random(11), clients, when)
+    sides["decimal"] = runner(others["decimal"], decimal_pool)
+    sides["twin"] = runner(twin, decimal_pool)
     rates = interleaved(sides, rounds=args.rounds)
     rate, raw = rates["assess"], rates["raw"]
     print(
@@ -123,6 +154,12 @@ def main() -> None:
                         f"{ratio_cell(rates[name], rate)} CN default",
                     ]
                     for name, doc in others.items()
+                ],
+                [
+                    "assessments per second, the decimal document in integers (same answers, same profiles)",
+                    rates["twin"].cell(),
+                    "-",
+                    f"decimal = {ratio_cell(rates['decimal'], rates['twin'])} integer twin",
                 ],
             ]
         )

@@ -347,6 +347,18 @@ def _check_fact(
     ]
 
 
+def names_a_fact(cond: Any) -> bool:
+    """Whether a (checked) condition names a client fact anywhere."""
+    if not isinstance(cond, dict):
+        return False
+    if "fact" in cond:
+        return True
+    if "not" in cond:
+        return names_a_fact(cond["not"])
+    items: list[Any] = cond.get("all") or cond.get("any") or []
+    return any(names_a_fact(c) for c in items)
+
+
 def questions_named(cond: Any) -> set[str]:
     """Return the ids of every question a (checked) condition names."""
     if "question" in cond:

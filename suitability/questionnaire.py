@@ -233,6 +233,20 @@ class CompiledExtras:
         """Whether the question is answered with a number."""
         return self.low is not None
 
+    def checks(self, raw: Any) -> bool:
+        """Whether answer ``raw`` needs format 2's own checks: a number, an option offered by a
+        condition, or several options of which one may be exclusive. Any other answer is a plain
+        option pick, checked as format 1's are."""
+        if self.low is not None or self.option_enable:
+            return True
+        if not self.exclusive or type(raw) is not list or len(raw) < 2:
+            return False
+        for option in raw:  # noqa: SIM110 - a plain loop on the scoring path, as conditions' all_of
+            # an exclusive option beside another, or no option id at all (a shape error)
+            if type(option) is not str or option in self.exclusive:
+                return True
+        return False
+
     def score_of(self, value: Decimal) -> int:
         """The score of the range holding ``value`` (within the bounds: checked before)."""
         score = self.range_scores[0]
@@ -1167,6 +1181,16 @@ class Questionnaire:
                 ConsistencyViolation(id=s.id, message=s.reason),
             )
             for s in model.stops
+        )
+        #: format 2: whether any condition names a client fact or the document declares one (if
+        #: not, scoring computes no client facts: nothing would read them)
+        self.uses_facts = bool(model.facts) or any(
+            conditions.names_a_fact(cond)
+            for cond in (
+                *(q.enable_when for q in model.questions),
+                *(o.enable_when for q in model.questions for o in q.options),
+                *(rule.when for _, _, rule in _rules(model)),
+            )
         )
         self.level_question = next((q.id for q in model.questions if q.type == "level"), None)
         self.composition = _compiled_composition(model, self.levels, self.places)

@@ -203,7 +203,7 @@ def assess(
         ]
     chosen: dict[str, Sequence[str]] = {}
     dimension_scores = dict.fromkeys(questionnaire.model.dimensions, 0)
-    known = client_facts(questionnaire, client, when, source) if questionnaire.format != 1 else _NO_FACTS
+    known = client_facts(questionnaire, client, when, source) if questionnaire.uses_facts else _NO_FACTS
     # the scores so far: format 2's enable_when names only dimensions complete by then
     facts = Facts(chosen, dimension_scores, 0, known)
     total = 0
@@ -224,7 +224,9 @@ def assess(
             continue
         picked: Sequence[str]
         if q.extras is not None:  # format 2: a number, exclusive or conditionally offered options
-            wrong = _extras_problem(q, raw, facts)
+            # an option condition, or a multi-select answer of several options (exclusive ones
+            # stand alone), is checked here; any other answer is checked below as format 1's are
+            wrong = _extras_problem(q, raw, facts) if q.extras.checks(raw) else None
             if wrong is not None:
                 problems.append(Problem(wrong[1], pointer("answers", qid), source=source, code=wrong[0]))
                 continue
