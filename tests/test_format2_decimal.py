@@ -367,14 +367,14 @@ def test_a_document_whose_bands_load_puts_every_reachable_score_in_exactly_one_b
     data: st.DataObject, cents: int
 ) -> None:
     """Two questions of decimal scores (multiples of ``cents``), bands C1 [0, split] and C2 [split +
-    gap, 40]: when the document loads, each total the answers can give lies in exactly one band, the
+    gap, 50]: when the document loads, each total the answers can give lies in exactly one band, the
     one scoring gives. (Gaps up to twice the step: about half the documents load.)"""
     steps = st.integers(min_value=0, max_value=2000 // cents).map(lambda k: float(Decimal(k * cents) / 100))
     first = data.draw(st.lists(steps, min_size=1, max_size=4, unique=True))
     second = data.draw(st.lists(steps, min_size=1, max_size=4, unique=True))
     split = data.draw(st.integers(min_value=0, max_value=3900))
     gap = data.draw(st.integers(min_value=1, max_value=2 * cents))
-    doc = _small(first, [(0, float(Decimal(split) / 100)), (float(Decimal(split + gap) / 100), 40)])
+    doc = _small(first, [(0, float(Decimal(split) / 100)), (float(Decimal(split + gap) / 100), 50)])
     doc["questions"].append(copy.deepcopy(doc["questions"][0]) | {"id": "r"})
     doc["questions"][1]["options"] = [
         {"id": f"o{i}", "text": {"zh-CN": "项", "en": "O"}, "score": s} for i, s in enumerate(second)
