@@ -1141,6 +1141,17 @@ def _render_decision(
             ]
         )
     )
+    for applied in d.axes or ():
+        axis, band = applied.axis, applied.band
+        if policy is not None and policy.hash == d.policy.hash:
+            declared = {a.id: a for a in policy.model.axes}[applied.axis]
+            axis = pick(declared.name, lang)
+            band = pick(next(b.name for b in declared.bands if b.id == applied.band), lang)
+        if applied.basis == "value":
+            click.echo(tr(lang, "{axis}: {band}", axis=axis, band=band))
+        else:
+            basis = name(lang, "axis_basis", applied.basis)
+            click.echo(tr(lang, "{axis}: {band} ({basis})", axis=axis, band=band, basis=basis))
     for reason in d.reasons:
         dimension = name(lang, "dimension", reason.dimension)
         text = _reason_text(reason, d, lang, assessment, policy)

@@ -13,6 +13,11 @@
    one follows the policy's ``on_mismatch.client``;
 4. ``SPECIAL_CARE_REQUIRED`` when the client's age at ``as_of`` and the product's level reach the
    policy's threshold; it turns ``suitable`` into ``requires_confirmation``.
+5. a format-2 policy's ``axes``: each axis puts the client in a band by one client fact (the age
+   at ``as_of``, experience, investor type, a declared fact; unknown: the least permissive band),
+   and a product above the band's ``suitable_up_to`` fires ``AXIS_CONFIRMATION_REQUIRED`` (up to
+   ``confirmable_up_to``) or ``AXIS_LIMIT_EXCEEDED`` (blocking, beyond it). The decision's ``axes``
+   names each band.
 
 The outcome is ``blocked`` if any blocking reason fired, else ``requires_confirmation`` if any
 confirmable reason fired, else ``suitable``. The warnings of a ``requires_confirmation`` decision
@@ -31,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .codec import canonical_bytes, sha256_hex
 from .errors import DecisionError, DocumentError, Problem
+from .i18n import tr
 from .ids import client_key, digest_id, parts_id
 from .models import Assessment, Client, DocumentRef, LocalizedText, ReadableId, as_instant, identifier_problem
 from .policy import FORMAT_2_REASONS, REASON_DIMENSIONS, Policy
@@ -54,8 +60,29 @@ class Reason(_Frozen):
     text: LocalizedText
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class AxisBand(_Frozen):
+    """The band of one policy axis a decision's client was in (format 2 ``axes``).
+
+    ``basis`` is ``value`` (the band holding the client's fact), ``fact_unknown`` (the client did
+    not give the fact) or ``value_unknown`` (a value no band lists); the last two are the axis's
+    least permissive band.
+    """
+
+    axis: str
+    fact: str
+    band: str
+    basis: Literal["value", "fact_unknown", "value_unknown"]
+
+
 class Decision(_Frozen):
-    """The outcome of matching one product to one assessed client, with every reason."""
+    """The outcome of matching one product to one assessed client, with every reason.
+
+    ``axes`` (a policy with axes only) is the band of each axis the client was in.
+    """
 
     id: str
     outcome: Outcome
@@ -68,6 +95,8 @@ class Decision(_Frozen):
     policy: DocumentRef
     initiated_by: Initiator
     as_of: datetime
+    # absent under a policy without axes, so such decisions serialize as they always have (recorded bytes)
+    axes: list[AxisBand] | None = Field(default=None, exclude_if=_is_none)
 
 
 class Evidence(_Frozen):
@@ -100,7 +129,15 @@ class Recommendation(_Frozen):
     fits: list[Reason]
 
 
-_CONFIRMABLE = frozenset({"RISK_ABOVE_PROFILE", "HORIZON_MISMATCH", "VARIETY_MISMATCH", "SPECIAL_CARE_REQUIRED"})
+_CONFIRMABLE = frozenset(
+    {
+        "RISK_ABOVE_PROFILE",
+        "HORIZON_MISMATCH",
+        "VARIETY_MISMATCH",
+        "SPECIAL_CARE_REQUIRED",
+        "AXIS_CONFIRMATION_REQUIRED",
+    }
+)
 
 
 @lru_cache(maxsize=65536)
@@ -225,6 +262,7 @@ def _context(
         expiry.date().isoformat() if expiry is not None and when > expiry else None,
         age if age is not None and policy.care_age is not None and age >= policy.care_age else None,
         None if assessment.not_eligible is None else tuple(sorted(assessment.not_eligible.reason.items())),
+        policy.axis_bands(client, when.date()) if policy.model.axes else (),
     )
     who = client_key(client, "decision")
     prefix = "\x1f".join((assessment.id, who, policy.hash, initiated_by, when.isoformat(), questionnaire_status))
@@ -297,7 +335,16 @@ def _decide_product(
             "policy": policy.ref,
             "initiated_by": initiated_by,
             "as_of": when,
+            "axes": [*_applied(policy, person[-1])] if person[-1] else None,
         }
+    )
+
+
+@lru_cache(maxsize=4096)
+def _applied(policy: Policy, bands: tuple[tuple[int, str], ...]) -> tuple[AxisBand, ...]:
+    return tuple(
+        AxisBand(axis=axis.id, fact=axis.fact, band=axis.bands[j].id, basis=basis)
+        for axis, (j, basis) in zip(policy.model.axes, bands, strict=True)
     )
 
 
@@ -339,7 +386,7 @@ def client_fact_differences(recorded: Client, recorded_on: datetime, given: Clie
             )
         )
 
-    for field in ("client_id", "investor_type", "full_civil_capacity"):
+    for field in ("client_id", "investor_type", "full_civil_capacity", "experience_years", "classes_traded", "facts"):
         if getattr(recorded, field) != getattr(given, field):
             differs(field, getattr(recorded, field), getattr(given, field))
     if recorded.birth_date is not None or recorded.age is None:
@@ -402,6 +449,7 @@ class _Facts(NamedTuple):
     expired_on: str | None
     age: int | None  # set only when at or above the policy's special-care age
     not_eligible: tuple[tuple[str, str], ...] | None  # a format-2 stop outcome's reason, by language
+    bands: tuple[tuple[int, str], ...]  # the band of each policy axis, with its basis (format 2)
     # the product
     risk_level: str
     product_horizon: str
@@ -469,10 +517,51 @@ def _evaluate(policy: Policy, f: _Facts) -> tuple[Outcome, list[Reason], list[Re
             ("min_age", str(policy.care_age)),
         )
         fired.append(_reason(policy, "SPECIAL_CARE_REQUIRED", params))
+    # (6) the policy's axes: a client fact besides the profile limits the matrix
+    if f.bands and f.not_eligible is None:
+        for i, (j, basis) in enumerate(f.bands):
+            suitable, confirmable = policy.axis_limits[(i, j, f.profile)]
+            if risk <= suitable:
+                continue
+            code = "AXIS_LIMIT_EXCEEDED" if risk > confirmable else "AXIS_CONFIRMATION_REQUIRED"
+            limit = suitable if code == "AXIS_CONFIRMATION_REQUIRED" else confirmable
+            fired.append(_axis_reason(policy, code, i, j, basis, f.profile, f.risk_level, limit))
+            blocking = blocking or code == "AXIS_LIMIT_EXCEEDED"
     if blocking:
         return "blocked", fired, []
     warnings = [r for r in fired if r.code in _CONFIRMABLE]
     return ("requires_confirmation" if warnings else "suitable"), fired, warnings
+
+
+_LANGS = ("zh-CN", "en")
+
+
+def _basis_text(basis: str) -> LocalizedText:
+    if basis == "fact_unknown":
+        return {
+            lang: tr(lang, "the client did not give this fact: the least permissive band applies") for lang in _LANGS
+        }
+    if basis == "value_unknown":
+        return {lang: tr(lang, "a value no band lists: the least permissive band applies") for lang in _LANGS}
+    return {lang: tr(lang, "from the client's facts") for lang in _LANGS}
+
+
+@lru_cache(maxsize=65536)
+def _axis_reason(
+    policy: Policy, code: str, axis_index: int, band_index: int, basis: str, profile: str, risk_level: str, limit: int
+) -> Reason:
+    # Built once per (axis, band, basis, profile, level, limit): a few values each, so few texts.
+    axis = policy.model.axes[axis_index]
+    level = policy.model.risk_levels[limit] if limit >= 0 else "-"
+    params: dict[str, LocalizedText] = {
+        "axis": axis.name,
+        "band": axis.bands[band_index].name,
+        "value": _basis_text(basis),
+        "limit": dict.fromkeys(_LANGS, level),
+        "risk_level": dict.fromkeys(_LANGS, risk_level),
+        "profile": dict.fromkeys(_LANGS, profile),
+    }
+    return Reason(code=code, dimension="axis", text=policy.localized_message(code, params))
 
 
 def _varietyexplain_fit(policy: Policy, variety: str, chosen: Sequence[str]) -> bool:

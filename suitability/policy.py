@@ -3,8 +3,9 @@
 A policy is firm or regulatory matching configuration as data: the profile × risk-level matrix,
 the horizon and variety categories, the lowest-category limit, the professional-investor rule,
 the special-care threshold, what a mismatch leads to per initiator, the assessment validity, and
-a bilingual message for every reason code. :func:`load_policy` reports every schema problem, or
-else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
+a bilingual message for every reason code; in format 2 also ``axes``, client facts besides the
+profile that limit the matrix, checked monotone along each axis (:func:`axes_monotone`).
+:func:`load_policy` reports every schema problem, or else every semantic one (a profile without a row, an unknown level, horizon or variety, a matrix
 that is not monotone, a missing message; one checker each in :data:`CHECKS`), each with its
 JSON Pointer.
 """
@@ -21,8 +22,10 @@ from pydantic import BaseModel, ConfigDict
 
 from ._schema import Check, validated
 from .codec import content_hash
+from .conditions import BUILTIN_FACTS
 from .errors import Problem, pointer
-from .models import PROFILES, Assessment, DocumentRef, LevelId, LocalizedText
+from .i18n import tr
+from .models import PROFILES, Assessment, Client, DocumentRef, LevelId, LocalizedText
 from .questionnaire import Questionnaire
 
 #: Every stable reason code (design §7), with the dimension it concerns.
@@ -50,7 +53,32 @@ FORMAT_2_REASONS: dict[str, tuple[str, LocalizedText]] = {
             "en": "The assessment found the client not eligible ({reason}): no product may be sold",
         },
     ),
+    "AXIS_LIMIT_EXCEEDED": (
+        "axis",
+        {
+            lang: tr(
+                lang,
+                "The product's risk level {risk_level} is above what clients in band {band} of {axis} "
+                "({value}) may buy, even on their own request (up to {limit}): this product is not sold to you",
+            )
+            for lang in ("zh-CN", "en")
+        },
+    ),
+    "AXIS_CONFIRMATION_REQUIRED": (
+        "axis",
+        {
+            lang: tr(
+                lang,
+                "The product's risk level {risk_level} is above what clients in band {band} of {axis} "
+                "({value}) may buy without confirming (up to {limit}): it needs your confirmation",
+            )
+            for lang in ("zh-CN", "en")
+        },
+    ),
 }
+
+#: The placeholders the messages of the axis reason codes may use, besides :data:`PLACEHOLDERS`.
+AXIS_PLACEHOLDERS = frozenset({"axis", "band", "value", "limit", "risk_level", "profile"})
 
 #: The placeholders a message may use; each is filled from the decision's facts.
 PLACEHOLDERS = frozenset(
@@ -91,6 +119,38 @@ class OnMismatchDoc(_Doc):
     firm: Literal["blocked"]
 
 
+class AxisLimitDoc(_Doc):
+    """A limit on the product risk levels of one axis band: an absolute ``max_risk``, or
+    ``lower_by`` levels below the highest level the client's profile may buy (exactly one)."""
+
+    max_risk: str | None = None
+    lower_by: int | None = None
+
+
+class AxisBandDoc(_Doc):
+    """One band of an axis: the clients whose fact is at least ``at_least`` (an integer fact; the
+    first band has none) or one of ``values`` (a string or boolean fact), and what they may buy."""
+
+    id: str
+    name: LocalizedText
+    at_least: int | None = None
+    values: list[str | bool] | None = None
+    suitable_up_to: AxisLimitDoc | None = None
+    confirmable_up_to: AxisLimitDoc | None = None
+
+
+class AxisDoc(_Doc):
+    """A client fact besides the profile that limits the matrix, banded in order, with the way
+    toward which the bands grow more permissive (``ascending``: each band may buy at least what the
+    one before it may)."""
+
+    id: str
+    name: LocalizedText
+    fact: str
+    permissive: Literal["ascending", "descending"]
+    bands: list[AxisBandDoc]
+
+
 class PolicyDoc(_Doc):
     """The policy document, schema_version 1 (design §5) or 2.
 
@@ -119,6 +179,7 @@ class PolicyDoc(_Doc):
     professional_may_buy_all: bool
     special_care: SpecialCareDoc | None = None
     on_mismatch: OnMismatchDoc
+    axes: list[AxisDoc] = []
     messages: dict[str, LocalizedText]
 
 
@@ -221,11 +282,200 @@ def messages_well_formed(doc: PolicyDoc) -> Iterator[Problem]:
             yield Problem(f"expected a known reason code, found {code!r}", pointer("messages", code))
         for lang, message in text.items():
             for name in _PLACEHOLDER.findall(message):
-                if name not in PLACEHOLDERS and not (code in FORMAT_2_REASONS and name == "reason"):
+                if name not in PLACEHOLDERS and not _extra_placeholder(code, name):
                     yield Problem(
                         f"expected placeholders among {sorted(PLACEHOLDERS)}, found {{{name}}}",
                         pointer("messages", code, lang),
                     )
+
+
+def _extra_placeholder(code: str, name: str) -> bool:
+    if code == "NOT_ELIGIBLE":
+        return name == "reason"
+    return code.startswith("AXIS_") and name in AXIS_PLACEHOLDERS
+
+
+#: Facts an axis may band, by type: integer facts by ``at_least``, string and boolean ones by ``values``.
+_AXIS_FACT_TYPES = {name: kind for name, (kind, _) in BUILTIN_FACTS.items()}
+
+
+def axes_well_formed(doc: PolicyDoc) -> Iterator[Problem]:
+    """Each axis bands one fact, in order: an integer fact by increasing ``at_least`` (the first band
+    without one), a string or boolean fact by ``values`` (each value in one band); its limits name
+    declared risk levels, and a band's ``confirmable_up_to`` comes with a ``suitable_up_to``."""
+    yield from _unique([a.id for a in doc.axes], "axes", "axis ids")
+    for i, axis in enumerate(doc.axes):
+        at = pointer("axes", i)
+        ids = [b.id for b in axis.bands]
+        for j, band_id in enumerate(ids):
+            if ids.index(band_id) != j:
+                yield Problem(f"expected unique band ids, found {band_id!r} again", at + pointer("bands", j, "id"))
+        kind = _AXIS_FACT_TYPES.get(axis.fact)
+        by_bound = any(b.at_least is not None for b in axis.bands)
+        if kind == "set":
+            yield Problem(
+                f"expected an axis on an integer, string or boolean fact, found {axis.fact!r} (a set fact)",
+                at + "/fact",
+                code="AXIS_INVALID",
+            )
+            continue
+        integer = kind == "integer" or (kind is None and by_bound)
+        seen: dict[Any, int] = {}
+        for j, band in enumerate(axis.bands):
+            where = at + pointer("bands", j)
+            if integer:
+                if band.values is not None:
+                    yield Problem(
+                        f"expected integer fact {axis.fact!r} banded by at_least, found values", where + "/values",
+                        code="AXIS_INVALID",
+                    )  # fmt: skip
+                if j == 0 and band.at_least is not None:
+                    yield Problem(
+                        f"expected the first band of axis {axis.id} without at_least (it holds every value below "
+                        f"the next band's), found at_least {band.at_least}",
+                        where + "/at_least",
+                        code="AXIS_INVALID",
+                    )
+                elif j > 0 and band.at_least is None:
+                    yield Problem(f"expected at_least in band {band.id} of axis {axis.id}, found none", where,
+                                  code="AXIS_INVALID")  # fmt: skip
+                elif (
+                    j > 1
+                    and band.at_least is not None
+                    and (prev := axis.bands[j - 1].at_least) is not None
+                    and band.at_least <= prev
+                ):
+                    yield Problem(
+                        f"expected at_least above the previous band's ({prev}), found {band.at_least}",
+                        where + "/at_least",
+                        code="AXIS_INVALID",
+                    )
+            else:
+                if band.at_least is not None:
+                    yield Problem(
+                        f"expected {kind or 'a string or boolean'} fact {axis.fact!r} banded by values, found at_least",
+                        where + "/at_least",
+                        code="AXIS_INVALID",
+                    )
+                if band.values is None:
+                    yield Problem(f"expected values in band {band.id} of axis {axis.id}, found none", where,
+                                  code="AXIS_INVALID")  # fmt: skip
+                for k, value in enumerate(band.values or ()):
+                    wanted = {"boolean": bool, "string": str}.get(kind or "", type(value))
+                    if type(value) is not wanted:
+                        yield Problem(
+                            f"expected a {kind} value of fact {axis.fact!r}, found {value!r}",
+                            where + pointer("values", k),
+                            code="AXIS_INVALID",
+                        )
+                    key = (type(value), value)
+                    if key in seen:
+                        yield Problem(
+                            f"expected each value in one band, found {value!r} again (also in band "
+                            f"{axis.bands[seen[key]].id})",
+                            where + pointer("values", k),
+                            code="AXIS_INVALID",
+                        )
+                    seen.setdefault(key, j)
+            for field in ("suitable_up_to", "confirmable_up_to"):
+                limit = getattr(band, field)
+                if limit is None:
+                    continue
+                if (limit.max_risk is None) == (limit.lower_by is None):
+                    yield Problem(f"expected exactly one of max_risk or lower_by, found {limit.model_dump(exclude_none=True)}",
+                                  where + "/" + field, code="AXIS_INVALID")  # fmt: skip
+                elif limit.max_risk is not None and limit.max_risk not in doc.risk_levels:
+                    yield Problem(
+                        f"expected a declared risk level, found {limit.max_risk!r}",
+                        where + f"/{field}/max_risk",
+                        code="UNKNOWN_LEVEL",
+                    )
+            if band.confirmable_up_to is not None and band.suitable_up_to is None:
+                yield Problem(
+                    "expected suitable_up_to beside confirmable_up_to (without it nothing is limited)",
+                    where + "/confirmable_up_to",
+                    code="AXIS_INVALID",
+                )
+
+
+def axes_monotone(doc: PolicyDoc) -> Iterator[Problem]:
+    """Along each axis, toward its less permissive side, what a profile may buy (suitable) and what it
+    may buy at all (not blocked) never grows; within a band both grow with the profile; and a band
+    confirms no less than it finds suitable."""
+    if not doc.axes or any(True for _ in axes_well_formed(doc)):
+        return  # the limits cannot be computed: axes_well_formed says why
+    levels = list(doc.risk_levels)
+    profiles = _profiles(doc)
+    for i, axis in enumerate(doc.axes):
+        order = list(range(len(axis.bands)))
+        if axis.permissive == "descending":
+            order.reverse()  # least permissive first
+        sets = {(p, j): _band_sets(doc, levels, p, axis.bands[j]) for p in profiles for j in order}
+        for j, band in enumerate(axis.bands):
+            for p in profiles:
+                s, c = _band_limits(doc, levels, p, band)
+                if c < s:
+                    yield Problem(
+                        f"expected band {band.id} of axis {axis.id} to confirm at least what it finds suitable, "
+                        f"found for {p} confirmable up to {_level(levels, c)} below suitable up to {_level(levels, s)}",
+                        pointer("axes", i, "bands", j, "confirmable_up_to"),
+                        code="AXIS_NOT_MONOTONE",
+                    )
+                    break
+        for low, high in itertools.pairwise(order):
+            for p in profiles:
+                for what, k in (("suitable", 0), ("not blocked", 1)):
+                    grown = sorted(sets[(p, low)][k] - sets[(p, high)][k], key=levels.index)
+                    if grown:
+                        yield Problem(
+                            f"expected axis {axis.id} to be monotone ({axis.permissive}: band {axis.bands[high].id} "
+                            f"at least as permissive as band {axis.bands[low].id}), found {p} in band "
+                            f"{axis.bands[low].id} {what} for {grown} that band {axis.bands[high].id} is not",
+                            pointer("axes", i, "bands", low),
+                            code="AXIS_NOT_MONOTONE",
+                        )
+        for j, band in enumerate(axis.bands):
+            for lower, higher in itertools.pairwise(profiles):
+                for what, k in (("suitable", 0), ("not blocked", 1)):
+                    missing = sorted(sets[(lower, j)][k] - sets[(higher, j)][k], key=levels.index)
+                    if missing:
+                        yield Problem(
+                            f"expected band {band.id} of axis {axis.id} monotone in the profile (what {lower} "
+                            f"may buy, {higher} may buy), found {higher} not {what} for {missing}",
+                            pointer("axes", i, "bands", j),
+                            code="AXIS_NOT_MONOTONE",
+                        )
+
+
+def _level(levels: list[str], index: int) -> str:
+    return levels[index] if index >= 0 else "-"
+
+
+def _limit_index(doc: PolicyDoc, levels: list[str], profile: str, limit: AxisLimitDoc | None) -> int:
+    """The highest risk index ``limit`` lets ``profile`` reach (-1: none; no limit: the top)."""
+    if limit is None:
+        return len(levels) - 1
+    if limit.max_risk is not None:
+        return levels.index(limit.max_risk)
+    own = max((levels.index(r) for r in doc.matrix.get(profile, ()) if r in levels), default=-1)
+    return max(own - (limit.lower_by or 0), -1)
+
+
+def _band_limits(doc: PolicyDoc, levels: list[str], profile: str, band: AxisBandDoc) -> tuple[int, int]:
+    """(suitable up to, confirmable up to) as risk indices for ``profile`` in ``band``."""
+    suitable = _limit_index(doc, levels, profile, band.suitable_up_to)
+    confirmable = _limit_index(doc, levels, profile, band.confirmable_up_to) if band.confirmable_up_to else suitable
+    return suitable, confirmable
+
+
+def _band_sets(doc: PolicyDoc, levels: list[str], profile: str, band: AxisBandDoc) -> tuple[set[str], set[str]]:
+    """The risk levels ``profile`` in ``band`` finds suitable, and those it may buy at all (its own
+    request, confirmed), under the matrix and the band's limits."""
+    s, c = _band_limits(doc, levels, profile, band)
+    row = set(doc.matrix.get(profile, ()))
+    suitable = {r for r in row if r in levels and levels.index(r) <= s}
+    reach = row if doc.on_mismatch.client == "blocked" else set(levels)
+    return suitable, {r for r in reach if r in levels and levels.index(r) <= c}
 
 
 #: The semantic rules of a schema_version 1 policy, run in this order into one report.
@@ -240,6 +490,8 @@ CHECKS: tuple[Check[PolicyDoc], ...] = (
     month_limits_increasing,
     message_for_every_reason,
     messages_well_formed,
+    axes_well_formed,
+    axes_monotone,
 )
 
 
@@ -285,6 +537,16 @@ class Policy:
         self.care_age = care.min_age if care else None
         self.care_from = self.risk_index[care.from_risk] if care else None
         self.validity = timedelta(days=model.assessment_validity_days) if model.assessment_validity_days else None
+        levels = list(model.risk_levels)
+        #: (suitable up to, confirmable up to) as risk indices, by (axis, band, profile)
+        self.axis_limits: dict[tuple[int, int, str], tuple[int, int]] = {
+            (i, j, p): _band_limits(model, levels, p, band)
+            for i, axis in enumerate(model.axes)
+            for j, band in enumerate(axis.bands)
+            for p in self.profiles
+        }
+        #: per axis, the band a client whose fact is unknown falls in (the least permissive)
+        self.axis_fallback = tuple(0 if a.permissive == "ascending" else len(a.bands) - 1 for a in model.axes)
         #: decision results by their facts (see matching.decide); the policy is immutable, so they stay true.
         self.memo: dict[Any, Any] = {}
         self._horizon_of_months: dict[int, str] = {}
@@ -326,6 +588,20 @@ class Policy:
             self._horizon_of_months[months] = found
         return found
 
+    def axis_bands(self, client: Client, when: date) -> tuple[tuple[int, str], ...]:
+        """The band of each axis ``client`` is in on ``when``, with its basis: ``value`` (the band
+        holding the fact's value), ``fact_unknown`` (the client did not give the fact) or
+        ``value_unknown`` (a value no band lists): the last two fall in the least permissive band."""
+        found = []
+        for i, axis in enumerate(self.model.axes):
+            value = fact_value(client, axis.fact, when)
+            band = None if value is None else _band_of(axis, value)
+            if band is not None:
+                found.append((band, "value"))
+            else:
+                found.append((self.axis_fallback[i], "fact_unknown" if value is None else "value_unknown"))
+        return tuple(found)
+
     def message(self, code: str, params: dict[str, str]) -> LocalizedText:
         """Return the localized message of ``code`` with its placeholders filled from ``params``."""
         return {
@@ -345,6 +621,33 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"<Policy {self.id}@{self.version} {self.hash[:15]}>"
+
+
+def fact_value(client: Client, fact: str, when: date) -> Any:
+    """The value of ``fact`` for ``client`` on ``when`` (the age at ``when``), or None when not given."""
+    if fact == "age":
+        return client.age_at(when)
+    if fact in ("investor_type", "full_civil_capacity", "experience_years"):
+        return getattr(client, fact)
+    if fact == "classes_traded":
+        return None
+    return (client.facts or {}).get(fact)
+
+
+def _band_of(axis: AxisDoc, value: Any) -> int | None:
+    """The index of the band of ``axis`` holding ``value``, or None (a value of another type, or unlisted)."""
+    if axis.bands[0].values is None:  # an integer banding
+        if type(value) is not int:
+            return None
+        found = 0
+        for j, band in enumerate(axis.bands[1:], 1):
+            if band.at_least is not None and value >= band.at_least:
+                found = j
+        return found
+    for j, band in enumerate(axis.bands):
+        if any(type(v) is type(value) and v == value for v in band.values or ()):
+            return j
+    return None
 
 
 def load_policy(document: Any, source: str | None = None) -> Policy:
@@ -368,7 +671,9 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
     the policy accepts (a format-1 pair keeps its format-1 behaviour). Warnings: the questionnaire
     derives no horizon or no variety the policy needs (every product would then be a mismatch), a
     derived category the policy does not know, a level of the scale no answer set can reach, a
-    product risk level no profile may buy.
+    product risk level no profile may buy, an axis on a fact neither built in nor declared by the
+    questionnaire (every client then falls in its least permissive band), an axis band no value of
+    its fact reaches.
     """
     errors: list[Problem] = []
     warnings: list[Problem] = []
@@ -429,6 +734,7 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                     code="LEVEL_UNREACHABLE",
                 )
             )  # fmt: skip
+    warnings += _axis_warnings(policy, questionnaire, q_name, p_name)
     bought = {level for p in questionnaire.levels for level in policy.allowed.get(p, ())}
     for level in policy.model.risk_levels if not errors else ():
         if level not in bought:
@@ -441,3 +747,69 @@ def check_pair(policy: Policy, questionnaire: Questionnaire) -> tuple[list[Probl
                 )
             )
     return errors, warnings
+
+
+#: The values the built-in integer facts may take (the client model's bounds).
+_INTEGER_RANGE = {"age": (0, 150), "experience_years": (0, 150)}
+
+
+def _axis_warnings(policy: Policy, questionnaire: Questionnaire, q_name: str, p_name: str) -> list[Problem]:
+    """What the axes of ``policy`` cannot do with ``questionnaire``'s clients."""
+    found: list[Problem] = []
+    declared = {fact.id: fact for fact in questionnaire.model.facts}
+    for i, axis in enumerate(policy.model.axes):
+        fallback = axis.bands[policy.axis_fallback[i]].id
+        if axis.fact not in BUILTIN_FACTS and axis.fact not in declared:
+            found.append(
+                Problem(
+                    f"{p_name}: axis {axis.id} reads fact {axis.fact!r}, which {q_name} never records (it declares "
+                    f"{sorted(declared)}): every client falls in its least permissive band {fallback}",
+                    pointer("axes", i, "fact"),
+                    source=policy.source,
+                    code="AXIS_FACT_NOT_RECORDED",
+                )
+            )
+            continue
+        for j in _unreachable_bands(axis, declared):
+            found.append(
+                Problem(
+                    f"{p_name}: no value of fact {axis.fact!r} puts a client in band {axis.bands[j].id} of axis "
+                    f"{axis.id}"
+                    + (" (only clients whose fact is unknown fall in it)" if j == policy.axis_fallback[i] else ""),
+                    pointer("axes", i, "bands", j),
+                    source=policy.source,
+                    code="AXIS_BAND_UNREACHABLE",
+                )
+            )
+    return found
+
+
+def _unreachable_bands(axis: AxisDoc, declared: dict[str, Any]) -> list[int]:
+    """The bands of ``axis`` no value of its fact falls in, given the fact's type and values."""
+    if axis.fact in BUILTIN_FACTS:
+        kind, allowed = BUILTIN_FACTS[axis.fact]
+    else:
+        fact = declared[axis.fact]
+        kind, allowed = fact.type, frozenset(fact.values) if fact.values is not None else None
+    integer = axis.bands[0].values is None
+    if integer != (kind == "integer"):
+        return list(range(len(axis.bands)))  # every value is of another type: none is placed
+    if integer:
+        low, high = _INTEGER_RANGE.get(axis.fact, (None, None))
+        bounds = [b.at_least for b in axis.bands]
+        unreachable = []
+        for j, start in enumerate(bounds):
+            end = bounds[j + 1] if j + 1 < len(bounds) else None  # the band holds [start, end)
+            if (high is not None and start is not None and start > high) or (
+                low is not None and end is not None and end <= low
+            ):
+                unreachable.append(j)
+        return unreachable
+    return [
+        j
+        for j, band in enumerate(axis.bands)
+        if not any(
+            (type(v) is bool) if kind == "boolean" else (type(v) is str and (allowed is None or v in allowed))
+            for v in band.values or ()
+        )
+    ]

@@ -25,7 +25,7 @@ from ..errors import InputError, Problem
 from ..i18n import Message
 from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
-from ..policy import REASON_DIMENSIONS
+from ..policy import FORMAT_2_REASONS, REASON_DIMENSIONS
 from .query import RISK_LEVELS, row_instant, rows
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ CREATE TABLE reasons (seq INTEGER, code TEXT);
 _UTC_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _LEVEL = {f"R{i}": i for i in range(1, 6)}
 _PROFILE = {f"C{i}": i for i in range(1, 6)}
-DIMENSIONS = REASON_DIMENSIONS
+DIMENSIONS = {**REASON_DIMENSIONS, **{code: dim for code, (dim, _) in FORMAT_2_REASONS.items()}}
 OUTCOME_ORDER = ("suitable", "requires_confirmation", "blocked")
 
 

@@ -45,6 +45,7 @@ COLOURS: dict[str, dict[str, str]] = {
         "document": "#8c6d31",
         "age": "#d9822b",
         "initiator": "#b83b8f",
+        "axis": "#5b8c3a",
     },
 }
 _NEUTRAL = "#4f6d8a"

@@ -23,7 +23,7 @@ from .._passes import long_pass
 from ..errors import InputError, IntegrityError, Problem
 from ..log.store import RECORD_TYPES, LogStore
 from ..models import age_on
-from ..policy import REASON_CODES
+from ..policy import FORMAT_2_REASONS, REASON_CODES
 from ..records import Record, UnknownRecord, read_record
 
 ROW_FIELDS = (
@@ -99,9 +99,13 @@ def parse_time(text: str) -> datetime:
     raise ValueError(f"expected {TIME_FORMS}; found {text!r}")
 
 
+#: Every reason code a decision may carry: format 1's, and those format-2 policies add.
+ALL_REASON_CODES = (*REASON_CODES, *FORMAT_2_REASONS)
+
+
 def reason_values(rule_ids: Iterable[str] = ()) -> list[str]:
     """What ``--reason`` accepts: every reason code, and the rule ids given (of the known questionnaires)."""
-    return [*REASON_CODES, *sorted(set(rule_ids))]
+    return [*ALL_REASON_CODES, *sorted(set(rule_ids))]
 
 
 def row_instant(text: Any, seq: int, name: str) -> datetime:
@@ -363,10 +367,11 @@ class QueryFilter:
             value = getattr(self, name)
             if value is not None and value not in allowed:
                 problems.append(Problem(f"expected one of {', '.join(allowed)}, found {value!r}", f"/{name}"))
-        if self.reason is not None and self.reason not in REASON_CODES and not _RULE_ID.fullmatch(self.reason):
+        if self.reason is not None and self.reason not in ALL_REASON_CODES and not _RULE_ID.fullmatch(self.reason):
             problems.append(
                 Problem(
-                    f"expected a reason code ({', '.join(REASON_CODES)}) or a rule id, found {self.reason!r}", "/reason"
+                    f"expected a reason code ({', '.join(ALL_REASON_CODES)}) or a rule id, found {self.reason!r}",
+                    "/reason",
                 )
             )
         dated = self.dated_beyond_hours
