@@ -5,13 +5,23 @@ Run: python benchmarks/bench_serve.py [--rounds 3] [--sales 200] [--concurrency 
 A sale is what a sales app does: assess, decide (a product that requires confirmation) and
 confirm: three calls, three records (plus the documents' artifacts, once per log). The service
 side runs `suitability serve` in its own process on 127.0.0.1 over a SQLite log in a temporary
-folder, driven by that many client threads (one keep-alive httpx connection each); the Engine
-side runs the same sales from the same number of threads sharing one Engine over its own
-SQLite log. The two take turns, the order rotated every round (`_common.interleaved`); each
-cell is the median of the rounds with the range, and p50/p99 are the latency of a whole sale
-over all rounds. The clients run on the same machine as the server: on a small host they take
-part of its CPU, so the service figure is a floor. Everything is written into a temporary folder
-removed at the end, also on Ctrl-C.
+folder; the Engine side runs the same sales from the same number of threads sharing one Engine
+over its own SQLite log. The two take turns, the order rotated every round
+(`_common.interleaved`); each cell is the median of the rounds with the range, and p50/p99 are
+the latency of a whole sale over all rounds.
+
+The clients. On a small host the clients run on the same cores as the server, so what they cost
+is taken from the service: a heavy client makes the service look slow. They are therefore one
+Node.js process (`serve_load.mjs`, node:http only, no package) holding one keep-alive connection
+per concurrent client and driving all of them from its event loop, as the sales apps of a bank
+(Java, mobile, CRM) would call the service: each client does its sales one after another, each
+sale three POSTs, the next one sent when the previous answer came. (It replaced one Python
+thread per client with httpx, which took about as much CPU per sale as the server itself.)
+
+Besides the rates, the table gives the CPU time per sale (user + system, from /proc) of the
+server process, of the Node.js client process, and of the Engine side (this process, all its
+threads, during the Engine's rounds): on a shared host these vary less than the rates.
+Everything is written into a temporary folder removed at the end, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -32,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
+import httpx  # only to wait for the server to come up
 from _common import Rates, interleaved, ratio_cell, scratch, table
 
 from suitability import Client, Engine, Registry, SQLiteStore, load_catalog
@@ -48,6 +59,24 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live children (serve --workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return own + sum(_cpu(k) for k in kids if Path(f"/proc/{k}").exists())
+
+
+def _node() -> str:
+    found = shutil.which("node")
+    if found is None:
+        raise SystemExit(
+            "bench_serve.py drives the service from Node.js: install it (.ci/run does: apt-get install nodejs)"
+        )
+    return found
 
 
 def _run_threads(clients: int, sales: int, sale: Callable[[int, Any], None], make: Callable[[], Any]) -> list[float]:
@@ -92,10 +121,11 @@ def _level(
     rounds: int,
     folder: Path,
     keys: Path,
-    auth: dict[str, str],
+    key: str,
     registry: Registry,
     product: Any,
     run_id: str,
+    workers: int,
 ) -> list[str]:
     """One row: the service and the Engine at ``clients`` concurrent clients."""
     sales = max(sales_arg, 2 * clients)
@@ -115,6 +145,7 @@ def _level(
             str(port),
             "--catalog",
             str(ROOT / "examples" / "catalog.csv"),
+            *(["--workers", str(workers)] if workers > 1 else []),
         ],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
@@ -133,36 +164,24 @@ def _level(
         service_latency: list[float] = []
         engine_latency: list[float] = []
         batch = {"n": 0}
-
-        def http_sale(i: int, http: httpx.Client, clients: int = clients) -> None:
-            cid = f"S-{run_id}-{clients}-{batch['n']}-{i}"
-            client = {**CLIENT, "client_id": cid}
-            r = http.post(
-                "/v1/assessments",
-                json={"questionnaire": "cn-securities-individual", "answers": ANSWERS, "client": client},
-            )
-            assert r.status_code == 201, r.text
-            r = http.post(
-                "/v1/decisions",
-                json={
-                    "assessment_id": r.json()["id"],
-                    "client": client,
+        cpu = dict.fromkeys(("server", "client", "engine", "service sales", "engine sales"), 0.0)
+        setup = folder / "load-setup.json"
+        setup.write_text(
+            json.dumps(
+                {
+                    "questionnaire": "cn-securities-individual",
+                    "answers": ANSWERS,
+                    "client": CLIENT,
                     "product_id": PRODUCT,
-                    "initiated_by": "client",
-                },
+                }
             )
-            assert r.status_code == 201, r.text
-            d = r.json()
-            r = http.post(
-                "/v1/confirmations",
-                json={
-                    "decision_id": d["id"],
-                    "acknowledgement": "我已知晓风险，坚持购买",
-                    "channel": "app",
-                    "shown_warnings": d["warnings"],
-                },
-            )
-            assert r.status_code == 201, r.text
+        )
+        load = subprocess.Popen(
+            [_node(), str(Path(__file__).resolve().parent / "serve_load.mjs"), url, key, str(setup)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
         def engine_sale(i: int, _: object, clients: int = clients, engine: Engine = engine) -> None:
             client = Client.model_validate({**CLIENT, "client_id": f"E-{run_id}-{clients}-{batch['n']}-{i}"})
@@ -172,17 +191,35 @@ def _level(
 
         def service_side(clients: int = clients, sales: int = sales) -> int:
             batch["n"] += 1
-            service_latency.extend(
-                _run_threads(clients, sales, http_sale, lambda: httpx.Client(base_url=url, headers=auth, timeout=60))
+            before = _cpu(server.pid), _cpu(load.pid)
+            assert load.stdin is not None and load.stdout is not None
+            load.stdin.write(
+                json.dumps({"clients": clients, "sales": sales, "prefix": f"S-{run_id}-{clients}-{batch['n']}"}) + "\n"
             )
+            load.stdin.flush()
+            done = json.loads(load.stdout.readline() or '{"error": "the load generator exited"}')
+            if "error" in done:
+                raise SystemExit(f"serve_load.mjs: {done['error']}")
+            cpu["server"] += _cpu(server.pid) - before[0]
+            cpu["client"] += _cpu(load.pid) - before[1]
+            cpu["service sales"] += sales
+            service_latency.extend(done["latencies"])
             return sales
 
         def engine_side(clients: int = clients, sales: int = sales) -> int:
             batch["n"] += 1
+            before = time.process_time()
             engine_latency.extend(_run_threads(clients, sales, engine_sale, lambda: None))
+            cpu["engine"] += time.process_time() - before
+            cpu["engine sales"] += sales
             return sales
 
-        rates: dict[str, Rates] = interleaved({"service": service_side, "engine": engine_side}, rounds)
+        try:
+            rates: dict[str, Rates] = interleaved({"service": service_side, "engine": engine_side}, rounds)
+        finally:
+            assert load.stdin is not None
+            load.stdin.close()
+            load.wait(30)
         store.close()
     finally:
         server.terminate()
@@ -200,6 +237,8 @@ def _level(
         ratio_cell(rates["service"], rates["engine"]),
         pct(service_latency),
         pct(engine_latency),
+        f"{cpu['server'] / cpu['service sales'] * 1000:.1f} / {cpu['client'] / cpu['service sales'] * 1000:.1f}"
+        f" / {cpu['engine'] / cpu['engine sales'] * 1000:.1f}",
     ]
 
 
@@ -208,20 +247,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sales", type=int, default=200, help="sales per side per round (at least 2 per client)")
     parser.add_argument("--concurrency", default="1,8,64")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers: server processes")
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
     registry = Registry.default()
     product = {p.id: p for p in load_catalog(ROOT / "examples" / "catalog.csv")}[PRODUCT]
     rows = [
-        ["clients", "service sales/s", "Engine sales/s", "service ÷ Engine", "service p50 / p99", "Engine p50 / p99"]
+        [
+            "clients",
+            "service sales/s",
+            "Engine sales/s",
+            "service ÷ Engine",
+            "service p50 / p99",
+            "Engine p50 / p99",
+            "CPU ms per sale: server / client / Engine",
+        ]
     ]
     run_id = f"{os.getpid()}-{int(time.time())}"
     with scratch("bench-serve-") as folder:
         keys = folder / "keys.json"
         _, key = add_key(keys, "bench-01", "sales")
-        auth = {"Authorization": f"Bearer {key}"}
         for clients in levels:
-            rows.append(_level(clients, args.sales, args.rounds, folder, keys, auth, registry, product, run_id))
+            rows.append(
+                _level(clients, args.sales, args.rounds, folder, keys, key, registry, product, run_id, args.workers)
+            )
             print(f"{clients} clients done", file=sys.stderr)
     print(table(rows))
 

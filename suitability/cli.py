@@ -651,13 +651,18 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, out: Output) -> 
     click.echo(f"{pick(m.title, lang)}\n{q.id}@{q.version} ({status}) {q.hash}")
     if m.description:
         click.echo(pick(m.description, lang))
+    if m.weights:
+        weights = ", ".join(f"{name(lang, 'question_dimension', d)} {_points(w)}" for d, w in m.weights.items())
+        click.echo(tr(lang, "total: the weighted sum of the dimensions ({weights})", weights=weights))
     for number, question in enumerate(m.questions, start=1):
         kind = ""
         if question.type == "multi":
             how = name(lang, "aggregate", question.aggregate or "")
             kind = " " + tr(lang, "[multiple choice, {aggregate}]", aggregate=how)
             if question.cap:
-                kind = " " + tr(lang, "[multiple choice, {aggregate}, cap {cap}]", aggregate=how, cap=question.cap)
+                kind = " " + tr(
+                    lang, "[multiple choice, {aggregate}, cap {cap}]", aggregate=how, cap=_points(question.cap)
+                )
         elif question.type == "level":
             kind = " " + tr(lang, "[level choice: {levels}]", levels=" ".join(q.levels))
         cond = ""
@@ -667,8 +672,8 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, out: Output) -> 
         click.echo(f"\n{number}. {pick(question.text, lang)}  <{question.id}, {dimension}>{kind}{cond}")
         for option in question.options:
             ko = " " + tr(lang, "KNOCKOUT→C1 lowest category") if option.knockout else ""
-            click.echo(f"   - {option.id}: {pick(option.text, lang)} ({option.score}){ko}")
-    click.echo("\n" + _table([[b.profile, f"{b.min}–{b.max}", pick(b.name, lang)] for b in m.bands]))
+            click.echo(f"   - {option.id}: {pick(option.text, lang)} ({_points(option.score)}){ko}")
+    click.echo("\n" + _table([[b.profile, f"{_points(b.min)}–{_points(b.max)}", pick(b.name, lang)] for b in m.bands]))
     for rule in m.rules:
         if rule.cap is not None:
             effect = tr(lang, "cap {cap}", cap=rule.cap)
@@ -677,6 +682,13 @@ def questionnaire_show(ctx: click.Context, ref: str, lang: str, out: Output) -> 
         click.echo(tr(lang, "rule {id}: {effect}: {reason}", id=rule.id, effect=effect, reason=pick(rule.reason, lang)))
     for check in m.consistency:
         click.echo(tr(lang, "consistency {id}: {message}", id=check.id, message=pick(check.message, lang)))
+
+
+def _points(value: float) -> str:
+    """A score as the document printed it (``2.5``, ``0.000001``), never a float's exponent form."""
+    from .conditions import exact_decimal
+
+    return format(exact_decimal(value).normalize(), "f")
 
 
 @questionnaire_group.command("upgrade")
@@ -2525,6 +2537,13 @@ def _service() -> Any:
     type=click.FloatRange(0.1),
     help="Seconds between checkpoints.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port and the log, each with its own Engine.",
+)
 @click.pass_context
 def serve_command(
     ctx: click.Context,
@@ -2536,6 +2555,7 @@ def serve_command(
     checkpoint_key: str | None,
     origin: str | None,
     checkpoint_every: float,
+    workers: int,
 ) -> None:
     """Serve the Engine over HTTP (JSON, OpenAPI 3.1 at /openapi.json) to sales apps in any language.
 
@@ -2569,6 +2589,7 @@ def serve_command(
         catalog=catalog_file,
         pseudonym_key=None if key is None else key.encode(),
         checkpointing=checkpointing,
+        workers=workers,
     )
 
 

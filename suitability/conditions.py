@@ -90,6 +90,40 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: The most decimal places a format-2 score, cap, bound, weight or score threshold may have: every
+#: such number reaches Python as a float, and its shortest repr gives back the printed text exactly.
+MAX_PLACES = 6
+
+
+def places(value: int | float | Decimal) -> int | None:
+    """The decimal places of ``value`` as printed (``2.5``: 1, ``3``: 0), None when more than
+    :data:`MAX_PLACES` or not finite."""
+    exact = exact_decimal(value)
+    if not exact.is_finite():
+        return None
+    exponent = exact.normalize().as_tuple().exponent
+    found = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    return found if found <= MAX_PLACES else None
+
+
+def exact_decimal(value: int | float | Decimal) -> Decimal:
+    """A JSON number exactly as it was printed: an int as is, a float through its shortest repr
+    (``0.1`` is ``Decimal('0.1')``, not the binary float's expansion)."""
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _threshold_problem(value: Any, decimals: bool, where: str) -> Problem | None:
+    """What is wrong with a score threshold: format 1 takes integers, format 2 also decimals."""
+    if _is_int(value):
+        return None
+    if decimals and isinstance(value, float) and places(value) is not None:
+        return None
+    expected = f"a number of at most {MAX_PLACES} decimal places" if decimals else "an integer"
+    return Problem(f"expected {expected}, found {value!r}", where)
+
+
 def check(
     cond: Any,
     where: str,
@@ -247,15 +281,15 @@ def check(
                         where + "/dimension",
                     )
                 )
-            if not _is_int(cond[op]):
-                problems.append(Problem(f"expected an integer, found {cond[op]!r}", where + "/" + op))
+            wrong = _threshold_problem(cond[op], facts is not None, where + "/" + op)
+            if wrong is not None:
+                problems.append(wrong)
             return problems
         if len(keys) != 1:
             return [Problem(f"expected one of {list(_TOTAL_OPS)} alone, found {sorted(keys)}", where)]
         op = keys.pop()
-        if not _is_int(cond[op]):
-            return [Problem(f"expected an integer, found {cond[op]!r}", where + "/" + op)]
-        return []
+        wrong = _threshold_problem(cond[op], facts is not None, where + "/" + op)
+        return [wrong] if wrong is not None else []
     return [
         Problem(
             "expected a condition with 'question', 'dimension', 'total_at_most', "
@@ -313,6 +347,18 @@ def _check_fact(
     ]
 
 
+def names_a_fact(cond: Any) -> bool:
+    """Whether a (checked) condition names a client fact anywhere."""
+    if not isinstance(cond, dict):
+        return False
+    if "fact" in cond:
+        return True
+    if "not" in cond:
+        return names_a_fact(cond["not"])
+    items: list[Any] = cond.get("all") or cond.get("any") or []
+    return any(names_a_fact(c) for c in items)
+
+
 def questions_named(cond: Any) -> set[str]:
     """Return the ids of every question a (checked) condition names."""
     if "question" in cond:
@@ -325,10 +371,15 @@ def questions_named(cond: Any) -> set[str]:
     return names
 
 
-def compile_condition(cond: Mapping[str, Any]) -> Predicate:
-    """Turn a condition that passed :func:`check` into a predicate over :class:`Facts`."""
+def compile_condition(cond: Mapping[str, Any], units: tuple[int, int] = (1, 1)) -> Predicate:
+    """Turn a condition that passed :func:`check` into a predicate over :class:`Facts`.
+
+    ``units``: how many integer units make one point of a dimension score and of the total (format
+    2 with decimals keeps scores as integers of 10**-places points: see
+    :class:`~suitability.questionnaire.Questionnaire`); a threshold is compared in those units, exactly.
+    """
     if "all" in cond:
-        parts = tuple(compile_condition(c) for c in cond["all"])
+        parts = tuple(compile_condition(c, units) for c in cond["all"])
         if len(parts) == 2:  # the common pair, without a loop
             first, second = parts
             return lambda f: first(f) and second(f)
@@ -341,7 +392,7 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
 
         return all_of
     if "any" in cond:
-        parts = tuple(compile_condition(c) for c in cond["any"])
+        parts = tuple(compile_condition(c, units) for c in cond["any"])
         if len(parts) == 2:
             first, second = parts
             return lambda f: first(f) or second(f)
@@ -354,7 +405,7 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
 
         return any_of
     if "not" in cond:
-        inner = compile_condition(cond["not"])
+        inner = compile_condition(cond["not"], units)
         return lambda f: not inner(f)
     if "fact" in cond:
         return _compile_fact(cond)
@@ -372,15 +423,26 @@ def compile_condition(cond: Mapping[str, Any]) -> Predicate:
     if "dimension" in cond:
         dim: str = cond["dimension"]
         if "score_at_most" in cond:
-            most: int = cond["score_at_most"]
+            most = _in_units(cond["score_at_most"], units[0])
             return lambda f: f.dimension_scores.get(dim, 0) <= most
-        least: int = cond["score_at_least"]
+        least = _in_units(cond["score_at_least"], units[0])
         return lambda f: f.dimension_scores.get(dim, 0) >= least
     if "total_at_most" in cond:
-        total_most: int = cond["total_at_most"]
+        total_most = _in_units(cond["total_at_most"], units[1])
         return lambda f: f.total <= total_most
-    total_least: int = cond["total_at_least"]
+    total_least = _in_units(cond["total_at_least"], units[1])
     return lambda f: f.total >= total_least
+
+
+def _in_units(value: int | float, unit: int) -> int:
+    """``value`` points in integer units of 1/``unit`` point, exactly (a checked threshold has no
+    more places than the unit holds)."""
+    if unit == 1 and type(value) is int:
+        return value
+    scaled = exact_decimal(value) * unit
+    if scaled != scaled.to_integral_value():  # pragma: no cover - the places were checked at load
+        raise ValueError(f"{value} is not a whole number of 1/{unit} points")
+    return int(scaled)
 
 
 def _compile_fact(cond: Mapping[str, Any]) -> Predicate:

@@ -231,12 +231,18 @@ class ConsistencyViolation(_Frozen):
     message: LocalizedText
 
 
+#: A score as recorded: an integer, or (format 2 with decimals) the exact decimal text of the score
+#: as the firm prints it, without trailing zeros ("2.5", "0.75", "7"): a record never holds a float.
+DecimalText = Annotated[str, StringConstraints(pattern=r"^-?(0|[1-9][0-9]*)(\.[0-9]*[1-9])?$")]
+Points = int | DecimalText
+
+
 class SubProfile(_Frozen):
     """One part of a composed profile (format 2): its score, the band it fell in and the level
     that band gives (``level`` is None in a chart, where only the pair of bands gives a level)."""
 
     id: str
-    score: int
+    score: Points
     band: str
     level: str | None = None
 
@@ -278,8 +284,8 @@ class Assessment(_Frozen):
     id: str
     client_id: str | None
     profile: LevelId | None
-    score: int
-    dimension_scores: dict[str, int]
+    score: Points
+    dimension_scores: dict[str, Points]
     lowest_category: bool
     rules_fired: list[RuleFired]
     consistency_violations: list[ConsistencyViolation]

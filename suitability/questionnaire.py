@@ -13,11 +13,15 @@ never re-reads or re-validates the document.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -25,8 +29,9 @@ from pydantic import BaseModel, ConfigDict
 from . import conditions
 from ._schema import Check, item_by_item, validated
 from .codec import content_hash
+from .conditions import exact_decimal, places
 from .errors import DocumentError, Problem, pointer
-from .models import PROFILES, ConsistencyViolation, DocumentRef, LevelId, LocalizedText, RuleFired
+from .models import PROFILES, Assumed, ConsistencyViolation, DocumentRef, LevelId, LocalizedText, RuleFired
 
 Status = Literal["draft", "active", "retired"]
 
@@ -41,7 +46,7 @@ class OptionDoc(_Doc):
 
     id: str
     text: LocalizedText
-    score: int
+    score: int | float  # format 2: a decimal such as 2.5, read exactly as printed
     knockout: Literal["lowest_category"] | None = None
     exclusive: bool = False
     enable_when: dict[str, Any] | None = None
@@ -51,7 +56,7 @@ class RangeDoc(_Doc):
     """Format 2: a numeric answer of at least ``at_least`` (up to the next range's) scores ``score``."""
 
     at_least: int | float
-    score: int
+    score: int | float
 
 
 class QuestionDoc(_Doc):
@@ -66,7 +71,7 @@ class QuestionDoc(_Doc):
     help: LocalizedText | None = None
     options: list[OptionDoc] = []
     aggregate: Literal["sum", "max"] | None = None
-    cap: int | None = None
+    cap: int | float | None = None
     enable_when: dict[str, Any] | None = None
     unit: LocalizedText | None = None
     min: int | float | None = None
@@ -78,8 +83,8 @@ class BandDoc(_Doc):
     """The scores ``min``..``max`` (inclusive) that give ``profile``."""
 
     profile: LevelId
-    min: int
-    max: int
+    min: int | float
+    max: int | float
     name: LocalizedText | None = None
 
 
@@ -118,17 +123,19 @@ class PartBandDoc(_Doc):
     """The part scores ``min``..``max`` (inclusive): band ``id``, giving ``level`` under min/max."""
 
     id: str | None = None
-    min: int
-    max: int
+    min: int | float
+    max: int | float
     level: LevelId | None = None
 
 
 class PartDoc(_Doc):
-    """A sub-profile: the sum of the scores of ``dimensions``, placed in ``bands``."""
+    """A sub-profile: the sum of the scores of ``dimensions`` (format 2: weighted by ``weights``, each
+    dimension's score times its weight), placed in ``bands``."""
 
     id: str
     dimensions: list[str]
     bands: list[PartBandDoc]
+    weights: dict[str, int | float] | None = None
 
 
 class CompositionDoc(_Doc):
@@ -197,6 +204,7 @@ class QuestionnaireDoc(_Doc):
     title: LocalizedText
     description: LocalizedText | None = None
     dimensions: list[str]
+    weights: dict[str, int | float] | None = None  # format 2: the total is the weighted sum
     questions: list[QuestionDoc]
     bands: list[BandDoc] = []
     rules: list[RuleDoc] = []
@@ -225,6 +233,20 @@ class CompiledExtras:
         """Whether the question is answered with a number."""
         return self.low is not None
 
+    def checks(self, raw: Any) -> bool:
+        """Whether answer ``raw`` needs format 2's own checks: a number, an option offered by a
+        condition, or several options of which one may be exclusive. Any other answer is a plain
+        option pick, checked as format 1's are."""
+        if self.low is not None or self.option_enable:
+            return True
+        if not self.exclusive or type(raw) is not list or len(raw) < 2:
+            return False
+        for option in raw:  # noqa: SIM110 - a plain loop on the scoring path, as conditions' all_of
+            # an exclusive option beside another, or no option id at all (a shape error)
+            if type(option) is not str or option in self.exclusive:
+                return True
+        return False
+
     def score_of(self, value: Decimal) -> int:
         """The score of the range holding ``value`` (within the bounds: checked before)."""
         score = self.range_scores[0]
@@ -234,7 +256,7 @@ class CompiledExtras:
         return score
 
 
-def _extras(q: QuestionDoc) -> CompiledExtras | None:
+def _extras(q: QuestionDoc, unit: int = 1) -> CompiledExtras | None:
     enables = tuple((o.id, conditions.compile_condition(o.enable_when)) for o in q.options if o.enable_when is not None)
     exclusive = frozenset(o.id for o in q.options if o.exclusive)
     if q.type != "number" and not enables and not exclusive:
@@ -243,7 +265,7 @@ def _extras(q: QuestionDoc) -> CompiledExtras | None:
         low=_decimal(q.min) if q.type == "number" else None,
         high=_decimal(q.max) if q.type == "number" else None,
         starts=tuple(_decimal(r.at_least) for r in q.ranges),
-        range_scores=tuple(r.score for r in q.ranges),
+        range_scores=tuple(in_units(r.score, unit) for r in q.ranges),
         exclusive=exclusive,
         option_enable=enables,
     )
@@ -252,6 +274,81 @@ def _extras(q: QuestionDoc) -> CompiledExtras | None:
 def _decimal(value: float | None) -> Decimal:
     """A JSON number exactly as it was printed (a float through its shortest repr), as a Decimal."""
     return Decimal(str(value if value is not None else 0))
+
+
+def in_units(value: int | float | Decimal, unit: int) -> int:
+    """``value`` points as an integer of 1/``unit`` points, exactly (format 2 with decimals keeps
+    every score in such units: see :attr:`Questionnaire.places`)."""
+    if unit == 1 and type(value) is int:
+        return value
+    scaled = exact_decimal(value) * unit
+    integral = scaled.to_integral_value()
+    if scaled != integral:  # pragma: no cover - places are checked at load
+        raise ValueError(f"{value} is not a whole number of 1/{unit} points")
+    return int(integral)
+
+
+@functools.lru_cache(maxsize=4096)  # a document's scores take few values: each text is made once
+def points_text(units: int, places: int) -> str:
+    """The exact decimal text of ``units`` at ``places`` decimal places, without trailing zeros
+    (``points_text(25, 1)`` is ``"2.5"``, ``points_text(750, 2)`` is ``"7.5"``, ``points_text(70, 1)`` is ``"7"``)."""
+    if places == 0:
+        return str(units)
+    whole, fraction = divmod(abs(units), 10**places)
+    sign = "-" if units < 0 else ""
+    if not fraction:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}." + str(fraction).rjust(places, "0").rstrip("0")
+
+
+def document_places(doc: QuestionnaireDoc) -> int:
+    """The most decimal places of any score, cap, band bound, weight or score threshold of ``doc``
+    (0 for a document of integers, and for every format-1 document); a number with more than
+    :data:`~suitability.conditions.MAX_PLACES` places counts as 0 (the load check refuses it)."""
+    return max((places(value) or 0 for _, value in _points(doc)), default=0)
+
+
+def _points(doc: QuestionnaireDoc) -> Iterator[tuple[str, int | float]]:
+    """Every score, cap, band bound, weight and score threshold of ``doc``, with its JSON Pointer."""
+    for i, q in enumerate(doc.questions):
+        for j, o in enumerate(q.options):
+            yield pointer("questions", i, "options", j, "score"), o.score
+        for j, r in enumerate(q.ranges):
+            yield pointer("questions", i, "ranges", j, "score"), r.score
+        if q.cap is not None:
+            yield pointer("questions", i, "cap"), q.cap
+        if q.enable_when is not None:
+            yield from _thresholds(q.enable_when, pointer("questions", i, "enable_when"))
+    for i, band in enumerate(doc.bands):
+        yield pointer("bands", i, "min"), band.min
+        yield pointer("bands", i, "max"), band.max
+    for dim, weight in (doc.weights or {}).items():
+        yield pointer("weights", dim), weight
+    if doc.composition is not None:
+        for i, part in enumerate(doc.composition.parts):
+            for j, pb in enumerate(part.bands):
+                yield pointer("composition", "parts", i, "bands", j, "min"), pb.min
+                yield pointer("composition", "parts", i, "bands", j, "max"), pb.max
+            for dim, weight in (part.weights or {}).items():
+                yield pointer("composition", "parts", i, "weights", dim), weight
+    for section, i, rule in _rules(doc):
+        yield from _thresholds(rule.when, pointer(section, i, "when"))
+
+
+def _thresholds(cond: Any, where: str) -> Iterator[tuple[str, int | float]]:
+    """The score thresholds of a condition (its numbers compared with scores), with their pointers."""
+    if not isinstance(cond, dict):
+        return
+    for key in ("all", "any"):
+        if isinstance(cond.get(key), list):
+            for i, item in enumerate(cond[key]):
+                yield from _thresholds(item, where + pointer(key, i))
+    if "not" in cond:
+        yield from _thresholds(cond["not"], where + "/not")
+    for key in ("score_at_most", "score_at_least", "total_at_most", "total_at_least"):
+        value = cond.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            yield where + "/" + key, value
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,25 +378,78 @@ class CompiledRule:
     violation: ConsistencyViolation
 
 
-def score_range(q: QuestionDoc) -> tuple[int, int]:
-    """Return the lowest and highest score question ``q`` can contribute (0 when skipped)."""
-    scores = [o.score for o in q.options]
+def score_range(q: QuestionDoc) -> tuple[Decimal, Decimal]:
+    """Return the lowest and highest score question ``q`` can contribute (0 when skipped), exactly
+    (a format-2 decimal such as 0.1 is its printed value, never its binary float)."""
+    scores = [exact_decimal(o.score) for o in q.options]
     if q.type == "number":
-        scores = [r.score for r in _reachable_ranges(q)]
+        scores = [exact_decimal(r.score) for r in _reachable_ranges(q)]
     if not scores:  # a format-2 level choice: no options, no score
-        return 0, 0
+        return Decimal(0), Decimal(0)
     if q.type == "multi" and q.aggregate == "sum":
         negatives = [s for s in scores if s < 0]
         positives = [s for s in scores if s > 0]
-        low = sum(negatives) if negatives else min(scores)
-        high = sum(positives) if positives else max(scores)
+        low = sum(negatives, Decimal(0)) if negatives else min(scores)
+        high = sum(positives, Decimal(0)) if positives else max(scores)
     else:
         low, high = min(scores), max(scores)
     if q.cap is not None:
-        low, high = min(low, q.cap), min(high, q.cap)
+        cap = exact_decimal(q.cap)
+        low, high = min(low, cap), min(high, cap)
     if not q.required or q.enable_when is not None:
-        low, high = min(low, 0), max(high, 0)
+        low, high = min(low, Decimal(0)), max(high, Decimal(0))
     return low, high
+
+
+def span(
+    doc: QuestionnaireDoc, dimensions: Sequence[str] | None, weights: dict[str, int | float] | None
+) -> tuple[Decimal, Decimal]:
+    """The lowest and highest score of the (weighted) sum of ``dimensions``, exactly (an
+    over-estimate: each question scored independently). ``dimensions`` None: every question's
+    (the total's, an undeclared dimension included)."""
+    low = high = Decimal(0)
+    for q in doc.questions:
+        if dimensions is None or q.dimension in dimensions:
+            weight = exact_decimal(weights.get(q.dimension, 1)) if weights else Decimal(1)
+            q_low, q_high = score_range(q)
+            low += weight * q_low  # a weight is positive (the schema says so)
+            high += weight * q_high
+    return low, high
+
+
+def step(doc: QuestionnaireDoc, dimensions: Sequence[str] | None, weights: dict[str, int | float] | None) -> Decimal:
+    """The step of the (weighted) sum of ``dimensions``: every score it can take is a whole multiple
+    of it (the greatest common divisor of every option score, range score and cap that can count,
+    each times its dimension's weight); 0 when every such number is 0.
+
+    Two bands are contiguous when no multiple of the step lies strictly between one band's ``max``
+    and the next band's ``min``: with scores in steps of 0.5, bands 0-10 and 10.5-20 leave no gap.
+    """
+    scale = 10 ** (2 * conditions.MAX_PLACES)
+    found = 0
+    for q in doc.questions:
+        if dimensions is not None and q.dimension not in dimensions:
+            continue
+        weight = exact_decimal(weights.get(q.dimension, 1)) if weights else Decimal(1)
+        values = [o.score for o in q.options] + [r.score for r in q.ranges]
+        if q.cap is not None:
+            values.append(q.cap)
+        for value in values:
+            found = math.gcd(found, int(exact_decimal(value) * weight * scale))
+    return Decimal(found) / Decimal(scale)
+
+
+def _contiguity(last_max: Any, band_min: Any, step_of: Decimal) -> tuple[str, Decimal] | None:
+    """A gap or overlap between a band ending at ``last_max`` and the next starting at ``band_min``
+    with its expected start, or None (see :func:`step`). An integer step of 1 is format 1's rule."""
+    last, start = exact_decimal(last_max), exact_decimal(band_min)
+    if start <= last:
+        expected = last + step_of if step_of else last
+        return "overlap", expected
+    if not step_of:
+        return None
+    expected = step_of * (math.floor(Fraction(last) / Fraction(step_of)) + 1)  # the next multiple above
+    return ("gap", expected) if expected < start else None
 
 
 def _reachable_ranges(q: QuestionDoc) -> list[RangeDoc]:
@@ -429,25 +579,83 @@ def bands_cover_reachable_range(doc: QuestionnaireDoc) -> Iterator[Problem]:
     highest (see :func:`score_range`)."""
     if not doc.questions or not doc.bands:
         return
-    low = sum(score_range(q)[0] for q in doc.questions)
-    high = sum(score_range(q)[1] for q in doc.questions)
+    low, high = span(doc, None, doc.weights)
     yield from _coverage(doc.bands, low, high, "/bands", "bands")
 
 
-def _coverage(bands: Sequence[Any], low: int, high: int, where: str, what: str) -> Iterator[Problem]:
+def _show(value: Any) -> str:
+    """A number as printed, without an exponent or trailing zeros (``7.50`` as ``7.5``, ``100`` as ``100``)."""
+    return format(exact_decimal(value).normalize(), "f")
+
+
+def _coverage(bands: Sequence[Any], low: Decimal, high: Decimal, where: str, what: str) -> Iterator[Problem]:
     first, last = bands[0], bands[-1]
-    if first.min > low:
+    if exact_decimal(first.min) > low:
         yield Problem(
-            f"expected the {what} to cover the lowest reachable score {low}, found the first band starting at {first.min}",
+            f"expected the {what} to cover the lowest reachable score {_show(low)}, found the first band starting at "
+            f"{_show(first.min)}",
             where + "/0/min",
             code="BAND_COVERAGE",
         )
-    if last.max < high:
+    if exact_decimal(last.max) < high:
         yield Problem(
-            f"expected the {what} to cover the highest reachable score {high}, found the last band ending at {last.max}",
+            f"expected the {what} to cover the highest reachable score {_show(high)}, found the last band ending at "
+            f"{_show(last.max)}",
             where + pointer(len(bands) - 1, "max"),
             code="BAND_COVERAGE",
         )
+
+
+def bands_contiguous_2(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Format 2: no score the total can take falls between two bands, and no two bands overlap
+    (see :func:`step`: with integer scores in steps of 1, format 1's rule)."""
+    step_of = step(doc, None, doc.weights)
+    for i, (last, band) in enumerate(itertools.pairwise(doc.bands), start=1):
+        yield from _band_joint(last, band, step_of, pointer("bands", i, "min"))
+
+
+def _band_joint(last: Any, band: Any, step_of: Decimal, where: str) -> Iterator[Problem]:
+    found = _contiguity(last.max, band.min, step_of)
+    if found is not None:
+        kind, expected = found
+        after = f", the next score after {_show(last.max)} (scores step by {_show(step_of)})" if step_of != 1 else ""
+        yield Problem(
+            f"expected this band to start at {_show(expected)}{after}, found {_show(band.min)} ({kind})",
+            where,
+            code="BAND_" + kind.upper(),
+        )
+
+
+def numbers_exact(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Format 2: every score, cap, band bound, weight and score threshold has at most
+    :data:`~suitability.conditions.MAX_PLACES` decimal places (so it is read exactly as printed)."""
+    for where, value in _points(doc):
+        if places(value) is None:
+            yield Problem(
+                f"expected a number of at most {conditions.MAX_PLACES} decimal places, found {value!r}",
+                where,
+                code="DECIMAL_PLACES",
+            )
+
+
+def weights_well_formed(doc: QuestionnaireDoc) -> Iterator[Problem]:
+    """Format 2: the total's ``weights`` name every declared dimension, a part's ``weights`` every
+    dimension of the part, and nothing else."""
+    weighed: list[tuple[str, list[str], dict[str, int | float] | None]] = [("/weights", doc.dimensions, doc.weights)]
+    if doc.composition is not None:
+        weighed += [
+            (pointer("composition", "parts", i, "weights"), part.dimensions, part.weights)
+            for i, part in enumerate(doc.composition.parts)
+        ]
+    for where, dims, weights in weighed:
+        if weights is None:
+            continue
+        for dim in weights:
+            if dim not in dims:
+                yield Problem(f"expected a weight for one of {sorted(dims)}, found {dim!r}", where + pointer(dim))
+        missing = [d for d in dims if d not in weights]
+        if missing:
+            yield Problem(f"expected a weight for every dimension it sums, found none for {missing}", where)
 
 
 def unique_rule_ids(doc: QuestionnaireDoc) -> Iterator[Problem]:
@@ -545,12 +753,13 @@ def composition_well_formed(doc: QuestionnaireDoc) -> Iterator[Problem]:
                 yield Problem(
                     f"expected a declared dimension {sorted(dims)}, found {dim!r}", where + pointer("dimensions", j)
                 )
-        questions = [q for q in doc.questions if q.dimension in part.dimensions]
-        low = sum(score_range(q)[0] for q in questions)
-        high = sum(score_range(q)[1] for q in questions)
+        low, high = span(doc, part.dimensions, part.weights)
+        step_of = step(doc, part.dimensions, part.weights)
         for j, band in enumerate(part.bands):
-            if band.min > band.max:
-                yield Problem(f"expected min <= max, found {band.min} > {band.max}", where + pointer("bands", j))
+            if exact_decimal(band.min) > exact_decimal(band.max):
+                yield Problem(
+                    f"expected min <= max, found {_show(band.min)} > {_show(band.max)}", where + pointer("bands", j)
+                )
             if comp.method == "chart" and band.id is None:
                 yield Problem("expected a band id (a chart names bands), found none", where + pointer("bands", j))
             if comp.method != "chart" and band.level not in levels:
@@ -560,15 +769,11 @@ def composition_well_formed(doc: QuestionnaireDoc) -> Iterator[Problem]:
                     code="UNKNOWN_LEVEL",
                 )
         for j, (last, band) in enumerate(itertools.pairwise(part.bands), start=1):
-            if band.min != last.max + 1:
-                kind = "overlap" if band.min <= last.max else "gap"
-                yield Problem(
-                    f"expected this band to start at {last.max + 1}, found {band.min} ({kind})",
-                    where + pointer("bands", j, "min"),
-                    code="BAND_" + kind.upper(),
-                )
+            yield from _band_joint(last, band, step_of, where + pointer("bands", j, "min"))
         yield from _coverage(part.bands, low, high, where + "/bands", f"bands of part {part.id!r}")
-        reachable.append([b.id or "" for b in part.bands if b.max >= low and b.min <= high])
+        reachable.append(
+            [b.id or "" for b in part.bands if exact_decimal(b.max) >= low and exact_decimal(b.min) <= high]
+        )
     if comp.method != "chart":
         if comp.chart is not None:
             yield Problem(f"expected no chart for method {comp.method!r}, found one", "/composition/chart")
@@ -716,7 +921,9 @@ CHECKS_2: tuple[Check[QuestionnaireDoc], ...] = (
         sections=("questions",),
     ),
     bands_or_composition,
-    item_by_item(band_bounds, bands_on_the_scale, bands_in_c_order, bands_contiguous, sections=("bands",)),
+    numbers_exact,
+    weights_well_formed,
+    item_by_item(band_bounds, bands_on_the_scale, bands_in_c_order, bands_contiguous_2, sections=("bands",)),
     bands_cover_reachable_range,
     composition_well_formed,
     item_by_item(
@@ -797,16 +1004,20 @@ def _derivation_problems(doc: QuestionnaireDoc, field: str, derivation: Derivati
 @dataclass(frozen=True, slots=True)
 class CompiledPart:
     """A sub-profile ready for scoring: its dimensions, and the band (id, level index) of each
-    score from ``low`` on."""
+    score from ``low`` on; or, with decimals (``starts`` set), the band starting at each of
+    ``starts``, in units (see :attr:`Questionnaire.places`)."""
 
     id: str
     dimensions: tuple[str, ...]
     low: int
     bands: tuple[tuple[str, int], ...]  # level index -1 in a chart
+    weights: tuple[int, ...] | None = None  # in units, as ``dimensions``: the part score is the weighted sum
+    places: int = 0  # the decimal places of the part score's units
+    starts: tuple[int, ...] | None = None
 
     def band_of(self, score: int) -> tuple[str, int]:
         """Return the band id and level index of ``score``."""
-        index = score - self.low
+        index = bisect.bisect_right(self.starts, score) - 1 if self.starts is not None else score - self.low
         if not 0 <= index < len(self.bands):  # unreachable for a validated document
             raise ValueError(f"part {self.id}: score {score} is outside every band")
         return self.bands[index]
@@ -821,17 +1032,31 @@ class CompiledComposition:
     chart: dict[tuple[str, str], int]
 
 
-def _compiled_composition(model: QuestionnaireDoc, levels: tuple[str, ...]) -> CompiledComposition | None:
+def _compiled_composition(
+    model: QuestionnaireDoc, levels: tuple[str, ...], exponent: int
+) -> CompiledComposition | None:
     comp = model.composition
     if comp is None:
         return None
     parts = []
+    unit = 10**exponent
     for part in comp.parts:
         table: list[tuple[str, int]] = []
-        for i, band in enumerate(part.bands):
-            entry = (band.id or str(i), levels.index(band.level) if band.level is not None else -1)
-            table += [entry] * (band.max - band.min + 1)
-        parts.append(CompiledPart(part.id, tuple(part.dimensions), part.bands[0].min, tuple(table)))
+        entries = [
+            (band.id or str(i), levels.index(band.level) if band.level is not None else -1)
+            for i, band in enumerate(part.bands)
+        ]
+        weights = tuple(in_units(part.weights[d], unit) for d in part.dimensions) if part.weights else None
+        score_places = exponent * 2 if weights is not None else exponent
+        if exponent:  # decimals: the band starting at or below the score, by bisection
+            starts = tuple(in_units(band.min, 10**score_places) for band in part.bands)
+            parts.append(
+                CompiledPart(part.id, tuple(part.dimensions), 0, tuple(entries), weights, score_places, starts)
+            )
+            continue
+        for entry, band in zip(entries, part.bands, strict=True):
+            table += [entry] * (int(band.max) - int(band.min) + 1)
+        parts.append(CompiledPart(part.id, tuple(part.dimensions), int(part.bands[0].min), tuple(table), weights))
     chart = {
         (row, column): levels.index(level)
         for row, columns in (comp.chart or {}).items()
@@ -843,22 +1068,19 @@ def _compiled_composition(model: QuestionnaireDoc, levels: tuple[str, ...]) -> C
 def _reachable_levels(model: QuestionnaireDoc, levels: tuple[str, ...]) -> frozenset[str]:
     """The levels some answer set can give (an over-estimate: each question scored independently)."""
 
-    def banded(bands: Sequence[Any], questions: Sequence[QuestionDoc], attr: str) -> list[Any]:
-        low = sum(score_range(q)[0] for q in questions)
-        high = sum(score_range(q)[1] for q in questions)
-        return [getattr(b, attr) for b in bands if b.max >= low and b.min <= high]
+    def banded(
+        bands: Sequence[Any], dims: Sequence[str] | None, weights: dict[str, int | float] | None, attr: str
+    ) -> list[Any]:
+        low, high = span(model, dims, weights)
+        return [getattr(b, attr) for b in bands if exact_decimal(b.max) >= low and exact_decimal(b.min) <= high]
 
     found = {0}  # a client without full civil capacity is always in the lowest level
     comp = model.composition
     if comp is None:
-        found |= {levels.index(level) for level in banded(model.bands, model.questions, "profile")}
+        found |= {levels.index(level) for level in banded(model.bands, None, model.weights, "profile")}
     else:
         per_part = [
-            banded(
-                part.bands,
-                [q for q in model.questions if q.dimension in part.dimensions],
-                "id" if comp.method == "chart" else "level",
-            )
+            banded(part.bands, part.dimensions, part.weights, "id" if comp.method == "chart" else "level")
             for part in comp.parts
         ]
         for combo in itertools.product(*per_part):
@@ -888,13 +1110,27 @@ class Questionnaire:
         self.model = model
         self.hash = digest
         self.source = source
+        #: format 2: the most decimal places of any number of the document (0: integers only). Every
+        #: score is then computed exactly as an integer of 10**-places points (a weighted sum in
+        #: 10**-(2 * places) points), and recorded as decimal text (``"2.5"``).
+        self.places = document_places(model) if model.schema_version != 1 else 0
+        unit = self.unit = 10**self.places
+        #: the total's weights (format 2), in units, by dimension in declared order; None: a plain sum
+        self.weights = (
+            tuple(in_units(model.weights[d], unit) for d in model.dimensions) if model.weights is not None else None
+        )
+        #: the decimal places of the total's units
+        self.total_places = self.places * 2 if self.weights is not None else self.places
+        units = (unit, 10**self.total_places)
         self.questions = tuple(
             CompiledQuestion(
                 id=q.id,
                 dimension=q.dimension,
                 multi=q.type == "multi",
                 required=q.required,
-                scores={o.id: o.score for o in q.options} if q.type != "level" else dict.fromkeys(level_ids(model), 0),
+                scores={o.id: in_units(o.score, unit) for o in q.options}
+                if q.type != "level"
+                else dict.fromkeys(level_ids(model), 0),
                 knockouts={
                     o.id: RuleFired(
                         id=f"knockout:{q.id}",
@@ -907,9 +1143,9 @@ class Questionnaire:
                     if o.knockout
                 },
                 use_max=q.aggregate == "max",
-                cap=q.cap,
-                enable=conditions.compile_condition(q.enable_when) if q.enable_when else None,
-                extras=_extras(q),
+                cap=in_units(q.cap, unit) if q.cap is not None else None,
+                enable=conditions.compile_condition(q.enable_when, units) if q.enable_when else None,
+                extras=_extras(q, unit),
             )
             for q in model.questions
         )
@@ -921,7 +1157,7 @@ class Questionnaire:
         self.rules = tuple(
             CompiledRule(
                 r.id,
-                conditions.compile_condition(r.when),
+                conditions.compile_condition(r.when, units),
                 self.levels.index(r.cap),
                 RuleFired(id=r.id, reason=r.reason),
                 ConsistencyViolation(id=r.id, message=r.reason),
@@ -931,7 +1167,7 @@ class Questionnaire:
         )
         #: format 2's relative caps: (rule, levels to lower by)
         self.lowerings = tuple(
-            (CompiledRule(r.id, conditions.compile_condition(r.when), 0, RuleFired(id=r.id, reason=r.reason),
+            (CompiledRule(r.id, conditions.compile_condition(r.when, units), 0, RuleFired(id=r.id, reason=r.reason),
                           ConsistencyViolation(id=r.id, message=r.reason)), r.lower_by)
             for r in model.rules
             if r.lower_by is not None
@@ -939,33 +1175,59 @@ class Questionnaire:
         self.stops = tuple(
             CompiledRule(
                 s.id,
-                conditions.compile_condition(s.when),
+                conditions.compile_condition(s.when, units),
                 0,
                 RuleFired(id=s.id, reason=s.reason),
                 ConsistencyViolation(id=s.id, message=s.reason),
             )
             for s in model.stops
         )
+        #: format 2: whether any condition names a client fact or the document declares one (if
+        #: not, scoring computes no client facts: nothing would read them)
+        self.uses_facts = bool(model.facts) or any(
+            conditions.names_a_fact(cond)
+            for cond in (
+                *(q.enable_when for q in model.questions),
+                *(o.enable_when for q in model.questions for o in q.options),
+                *(rule.when for _, _, rule in _rules(model)),
+            )
+        )
         self.level_question = next((q.id for q in model.questions if q.type == "level"), None)
-        self.composition = _compiled_composition(model, self.levels)
+        self.composition = _compiled_composition(model, self.levels, self.places)
         #: the levels some answer set (and client) can be given, for the pair check
         self.reachable_levels = _reachable_levels(model, self.levels)
         self.consistency = tuple(
             CompiledRule(
                 c.id,
-                conditions.compile_condition(c.when),
+                conditions.compile_condition(c.when, units),
                 0,
                 RuleFired(id=c.id, reason=c.message),
                 ConsistencyViolation(id=c.id, message=c.message),
             )
             for c in model.consistency
         )
-        self.score_low = model.bands[0].min if model.bands else 0
         bands: list[int] = []
-        for band in model.bands:
-            bands += [self.levels.index(band.profile)] * (band.max - band.min + 1)
+        #: with decimals, the start of each band in units of the total (found by bisection)
+        self.band_starts: tuple[int, ...] | None = None
+        if self.places:
+            self.score_low = 0
+            self.band_starts = tuple(in_units(band.min, 10**self.total_places) for band in model.bands)
+            bands = [self.levels.index(band.profile) for band in model.bands]
+        else:
+            self.score_low = int(model.bands[0].min) if model.bands else 0
+            for band in model.bands:
+                bands += [self.levels.index(band.profile)] * (int(band.max) - int(band.min) + 1)
         self.band_index = tuple(bands)
         self.ref = DocumentRef(id=model.id, version=model.version, hash=digest)
+        #: format 2: the horizon and varieties the document declares, each with the question whose
+        #: answer replaces it (None: a fixed value, always assumed)
+        self.assumed: tuple[tuple[str | None, Assumed], ...] = tuple(
+            (derivation.question if derivation.value is None else None,
+             Assumed(field=field, value=given, source=derivation.source))
+            for field, derivation in (("horizon", model.derive.horizon), ("varieties", model.derive.varieties))
+            if derivation is not None and derivation.source is not None
+            and (given := derivation.value if derivation.value is not None else derivation.default) is not None
+        )  # fmt: skip
         self.variety_order: tuple[tuple[str, str], ...] = ()
         if model.derive.varieties is not None and model.derive.varieties.question is not None:
             mapping = model.derive.varieties.map
@@ -989,7 +1251,10 @@ class Questionnaire:
 
     def profile_for(self, score: int) -> int:
         """Return the index into PROFILES of the band holding ``score``."""
-        index = score - self.score_low
+        if self.band_starts is not None:
+            index = bisect.bisect_right(self.band_starts, score) - 1
+        else:
+            index = score - self.score_low
         if not 0 <= index < len(self.band_index):  # unreachable for a validated document
             raise ValueError(f"score {score} is outside every band")
         return self.band_index[index]

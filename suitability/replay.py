@@ -9,6 +9,7 @@ to a limit and found again by seq (docs/adr/0003-fast-passes.md).
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from .__about__ import __version__
 from ._passes import long_pass
 from .codec import canonical_bytes
 from .errors import IntegrityError, Problem, SuitabilityError
@@ -31,6 +33,40 @@ from .records import RecheckRecord, Record, read_record
 from .scoring import assess
 
 Progress = Callable[[int], None]
+
+#: How results are derived, by the first engine version that derived them so: replay recomputes
+#: each record with the derivation of the engine version that wrote it (its ``engine_version``).
+#: Every version so far derives as 0.1.0 did (format 2 added fields that only format-2 documents
+#: set, and every earlier record replays to its bytes: tests/test_golden.py). A change to how an
+#: existing document's results are derived adds an entry here and keeps the old path beside it.
+DERIVATIONS: tuple[tuple[tuple[int, ...], str], ...] = (((0, 1, 0), "1"),)
+_VERSION_PART = re.compile(r"(0|[1-9][0-9]{0,8})")
+_THIS_ENGINE = tuple(int(part) for part in __version__.split("."))
+
+
+def derivation(engine_version: object) -> str:
+    """The derivation that recomputes a record written by ``engine_version`` (see :data:`DERIVATIONS`).
+
+    Raises:
+        ValueError: not a version (``MAJOR.MINOR.PATCH``), older than the first engine, or newer
+            than this one: its results may be derived in a way this engine does not know, so
+            recomputing them here would prove nothing either way.
+    """
+    parts = engine_version.split(".") if isinstance(engine_version, str) else []
+    if len(parts) != 3 or not all(_VERSION_PART.fullmatch(part) for part in parts):
+        raise ValueError(f"expected an engine_version MAJOR.MINOR.PATCH, found {engine_version!r}")
+    version = tuple(int(part) for part in parts)
+    if version > _THIS_ENGINE:
+        raise ValueError(
+            f"written by engine {engine_version}, newer than this one ({__version__}): replay it with "
+            f"{engine_version} or later"
+        )
+    for first, name in reversed(DERIVATIONS):
+        if version >= first:
+            return name
+    raise ValueError(
+        f"expected an engine_version from {'.'.join(map(str, DERIVATIONS[0][0]))} on, found {engine_version!r}"
+    )
 
 
 @dataclass
@@ -164,11 +200,15 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
             found = cache[key] = model.model_validate(value)
         return found
 
+    known_versions: dict[object, str] = {}
     for seq, data, _ in store.scan():
         try:
             record = read_record(data)
             kind = record["type"]
             counts[kind] += 1
+            version = record["engine_version"]
+            if version not in known_versions:  # one derivation so far: the check is all it dispatches
+                known_versions[version] = derivation(version)
             if record["type"] == "artifact":
                 loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
                 documents[record["hash"]] = loader(record["document"], f"record {seq}")

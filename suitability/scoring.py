@@ -31,12 +31,13 @@ from .models import (
     Assumed,
     Client,
     Composition,
+    Points,
     Response,
     RuleFired,
     SubProfile,
     as_instant,
 )
-from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire
+from .questionnaire import CompiledQuestion, QuestionDoc, Questionnaire, points_text
 
 _NO_CAPACITY = RuleFired(
     id="client:no_full_civil_capacity",
@@ -202,7 +203,7 @@ def assess(
         ]
     chosen: dict[str, Sequence[str]] = {}
     dimension_scores = dict.fromkeys(questionnaire.model.dimensions, 0)
-    known = client_facts(questionnaire, client, when, source) if questionnaire.format != 1 else _NO_FACTS
+    known = client_facts(questionnaire, client, when, source) if questionnaire.uses_facts else _NO_FACTS
     # the scores so far: format 2's enable_when names only dimensions complete by then
     facts = Facts(chosen, dimension_scores, 0, known)
     total = 0
@@ -223,7 +224,9 @@ def assess(
             continue
         picked: Sequence[str]
         if q.extras is not None:  # format 2: a number, exclusive or conditionally offered options
-            wrong = _extras_problem(q, raw, facts)
+            # an option condition, or a multi-select answer of several options (exclusive ones
+            # stand alone), is checked here; any other answer is checked below as format 1's are
+            wrong = _extras_problem(q, raw, facts) if q.extras.checks(raw) else None
             if wrong is not None:
                 problems.append(Problem(wrong[1], pointer("answers", qid), source=source, code=wrong[0]))
                 continue
@@ -269,9 +272,15 @@ def assess(
             problems,
         )
 
-    full = Facts(chosen, dimension_scores, total, known)
     if questionnaire.format != 1:
+        weights = questionnaire.weights
+        if weights is not None:  # the weighted sum, in units of the total
+            total = 0
+            for weight, score in zip(weights, dimension_scores.values(), strict=True):
+                total += weight * score
+        full = Facts(chosen, dimension_scores, total, known)
         return _assess_2(questionnaire, chosen, full, knocked, client, when, valid_until, source)
+    full = Facts(chosen, dimension_scores, total, known)
     level = questionnaire.profile_for(total)
     fired: list[RuleFired] = list(knocked)
     if client is not None and not client.full_civil_capacity:
@@ -334,17 +343,8 @@ def _built(values: dict[str, Any]) -> Assessment:
 def _assumed(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> list[Assumed]:
     """Format 2: the horizon and varieties a questionnaire declares (a fixed value, or the default of
     an unanswered question), each with its source."""
-    found: list[Assumed] = []
-    derive = questionnaire.model.derive
-    for field in ("horizon", "varieties"):
-        derivation = getattr(derive, field)
-        if derivation is None or derivation.source is None:
-            continue
-        if derivation.value is not None:
-            found.append(Assumed(field=field, value=derivation.value, source=derivation.source))
-        elif derivation.default is not None and derivation.question not in chosen:
-            found.append(Assumed(field=field, value=derivation.default, source=derivation.source))
-    return found
+    # compiled once (questionnaire.assumed): a fixed value always, a default when its question is unanswered
+    return [assumed for question, assumed in questionnaire.assumed if question is None or question not in chosen]
 
 
 def _derived(questionnaire: Questionnaire, chosen: Mapping[str, Sequence[str]]) -> tuple[str | None, list[str]]:
@@ -430,21 +430,31 @@ def _fact_problem(kind: str, allowed: Sequence[str] | None, value: Any) -> str |
     return None
 
 
-def _composed(questionnaire: Questionnaire, scores: Mapping[str, int]) -> tuple[int, Composition | None]:
+def _composed(questionnaire: Questionnaire, scores: Mapping[str, int], total: int) -> tuple[int, Composition | None]:
     """The level index the scores give: by total-score bands, or by the document's composition."""
     comp = questionnaire.composition
     if comp is None:
-        return questionnaire.profile_for(sum(scores.values())), None
+        return questionnaire.profile_for(total), None
     parts: list[SubProfile] = []
     found: list[tuple[str, int]] = []
+    decimal = questionnaire.places != 0
     for part in comp.parts:
         score = 0
-        for dim in part.dimensions:
-            score += scores[dim]
+        if part.weights is None:
+            for dim in part.dimensions:
+                score += scores[dim]
+        else:
+            for dim, weight in zip(part.dimensions, part.weights, strict=True):
+                score += weight * scores[dim]
         band, level = part.band_of(score)
         found.append((band, level))
         parts.append(
-            SubProfile(id=part.id, score=score, band=band, level=questionnaire.levels[level] if level >= 0 else None)
+            SubProfile(
+                id=part.id,
+                score=points_text(score, part.places) if decimal else score,
+                band=band,
+                level=questionnaire.levels[level] if level >= 0 else None,
+            )
         )
     if comp.method == "chart":
         level = comp.chart[(found[0][0], found[1][0])]
@@ -484,7 +494,7 @@ def _assess_2(
     scored: str | None = None
     composition: Composition | None = None
     if stop is None:
-        level, composition = _composed(questionnaire, full.dimension_scores)
+        level, composition = _composed(questionnaire, full.dimension_scores, full.total)
         for rule, steps in questionnaire.lowerings:
             if rule.when(full):
                 fired.append(rule.fired)
@@ -521,25 +531,35 @@ def _assess_2(
             horizon = cast(str, fact.value)
         else:
             varieties = list(fact.value)
-    return Assessment(
-        id=assessment_id(questionnaire.hash, chosen, client, when),
-        client_id=client.client_id if client else None,
-        profile=profile,
-        score=full.total,
-        dimension_scores=dict(full.dimension_scores),
-        lowest_category=lowest,
-        rules_fired=fired,
-        consistency_violations=violations,
-        horizon=horizon,
-        varieties=varieties,
-        assessed_at=when,
-        valid_until=valid_until,
-        questionnaire=questionnaire.ref,
-        format=2,
-        profile_scored=scored,
-        composition=composition,
-        not_eligible=stop.fired if stop is not None else None,
-        assumed=assumed or None,
+    score: Points = full.total
+    dimension_scores: dict[str, Points] = dict(full.dimension_scores)
+    if questionnaire.places:  # decimals: exact text, as printed ("2.5"), never a float
+        score = points_text(full.total, questionnaire.total_places)
+        dimension_scores = {d: points_text(v, questionnaire.places) for d, v in full.dimension_scores.items()}
+    # built without validation, as format 1's (every value is of its field's type, from the compiled
+    # questionnaire and validated answers; a profile or a stop, exactly one, by the branches above):
+    # tests/test_format2_decimal.py holds it equal to the validated model over every format-2 document.
+    return _built(
+        {
+            "id": assessment_id(questionnaire.hash, chosen, client, when),
+            "client_id": client.client_id if client else None,
+            "profile": profile,
+            "score": score,
+            "dimension_scores": dimension_scores,
+            "lowest_category": lowest,
+            "rules_fired": fired,
+            "consistency_violations": violations,
+            "horizon": horizon,
+            "varieties": varieties,
+            "assessed_at": when,
+            "valid_until": valid_until,
+            "questionnaire": questionnaire.ref,
+            "format": 2,
+            "profile_scored": scored,
+            "composition": composition,
+            "not_eligible": stop.fired if stop is not None else None,
+            "assumed": assumed or None,
+        }
     )
 
 

@@ -933,3 +933,34 @@ def test_quick_reads_each_records_own_seq_by_parsing_it(tmp_path: Path) -> None:
             assert not report.checks[0].ok and report.checks[0].seq == 1, deep
             assert report.checks[0].failure is not None
             assert "expected the record to say seq 1, found 0" in report.checks[0].failure.message
+
+
+def _rewrite_version(path: Path, seq: int, version: str) -> None:
+    from suitability.codec import canonical_bytes
+
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DROP TRIGGER records_no_update")
+    record = orjson.loads(db.execute("SELECT data FROM records WHERE seq = ?", (seq,)).fetchone()[0])
+    record["engine_version"] = version
+    data = canonical_bytes(record)
+    db.execute("UPDATE records SET data = ?, leaf = ? WHERE seq = ?", (data, leaf_hash(data), seq))
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [("9.0.0", "newer than this one"), ("0.1", "MAJOR.MINOR.PATCH"), ("0.0.9", "from 0.1.0 on"), ("01.1.0", "MAJOR")],
+)
+def test_replay_recomputes_a_record_only_with_the_derivation_of_its_engine_version(
+    log: Path, version: str, said: str
+) -> None:
+    """A record written by an engine newer than the replaying one may derive its result in a way this
+    one does not know: replay names it instead of judging it by today's rules (either way)."""
+    from suitability.replay import DERIVATIONS, derivation
+
+    assert derivation("0.1.0") == DERIVATIONS[-1][1] == "1"
+    seq = first_of(log, "decision")
+    _rewrite_version(log, seq, version)
+    report = replay_log(SQLiteStore(log))
+    assert [p.pointer for p in report.errors] == [f"/records/{seq}"] and said in report.errors[0].message
+    assert not report.differences

@@ -341,6 +341,21 @@ def test_keys_no_key_a_bad_key_and_the_wrong_role_are_refused_and_nothing_is_rec
     assert _size(site) == before
 
 
+def test_a_caller_without_a_valid_key_is_refused_before_its_body_is_read(site: dict[str, Any]) -> None:
+    """The key is checked first: an unauthenticated caller learns nothing about its body (401, not 400)."""
+    before = _size(site)
+    malformed = b'{"answers": {}, "answers": {}}'
+    for headers in ({}, {"Authorization": "Bearer suit_nope_nope"}):
+        r = httpx.post(
+            site["url"] + "/v1/assessments", content=malformed, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 401, r.text
+    _problem(
+        httpx.post(site["url"] + "/v1/decisions", content=malformed, headers=site["auditor"]), 403, "ROLE_FORBIDDEN"
+    )
+    assert _size(site) == before
+
+
 def test_a_body_cannot_set_the_actor(site: dict[str, Any]) -> None:
     before = _size(site)
     body = {"questionnaire": "cn-securities-individual", "answers": ANSWERS, "client": CLIENT, "actor": "staff-99"}
@@ -746,6 +761,67 @@ def test_a_server_killed_under_load_loses_no_acknowledged_record(tmp_path: Path)
     assert len(logged_at_kill - acked_at_kill) <= clients  # recorded, not answered: only requests in flight
     assert len(acked) == total
     assert acked == logged  # every answered id is in the log, and every record was answered
+
+
+# --- several worker processes, one SQLite log -----------------------------------------------
+
+
+def _descendants(pid: int) -> set[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = {int(c) for c in children.read_text().split()} if children.exists() else set()
+    return found | {g for c in found for g in _descendants(c)}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the worker processes")
+def test_serve_workers_share_one_port_and_one_sqlite_log(tmp_path: Path) -> None:
+    """`serve --workers 2`: two processes answer on one port; every answered id is in the log once,
+    the sequence has no gap, the log verifies; SIGTERM to the supervisor stops both workers."""
+    log = tmp_path / "log.sqlite3"
+    server = Server(tmp_path, str(log), "--workers", "2")
+    key = add_key(server.keys, "staff-07", "sales")[1]
+    server.start()
+    assert server.proc is not None
+    workers = _descendants(server.proc.pid)
+    acked: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as http:
+            for i in range(25):
+                cid = f"W-{n}-{i}"
+                body = {
+                    "questionnaire": "cn-securities-individual",
+                    "answers": ANSWERS,
+                    "client": {**CLIENT, "client_id": cid},
+                }
+                r = http.post("/v1/assessments", json=body)
+                assert r.status_code == 201, r.text
+                with lock:
+                    acked[cid] = r.json()["id"]
+
+    try:
+        assert len(workers) == 2, workers
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+    finally:
+        server.stop()
+    assert server.proc.returncode == 0, server.server_log()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the supervisor's SIGTERM"
+    assert len(acked) == 12 * 25
+    with SQLiteStore(log, create=False) as store:
+        report = verify(store)
+        assert report.ok, report
+        seqs = [seq for seq, _, _ in store.scan()]
+        assert seqs == list(range(len(seqs)))
+        logged = {
+            json.loads(d)["client"]["client_id"]: json.loads(d)["result"]["id"]
+            for _, d, _ in store.scan()
+            if json.loads(d)["type"] == "assessment"
+        }
+    assert logged == acked
 
 
 # --- several servers, one PostgreSQL log ----------------------------------------------------

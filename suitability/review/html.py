@@ -14,8 +14,10 @@ each heading with its chart.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from html import escape
+from typing import Any
 
 from ..i18n import name, pN_, tr
 from .figures import AGE_BANDS, Cell, Figure, Review
@@ -519,16 +521,24 @@ def render_impact(result: Impact, lang: str = "zh-CN") -> str:
     )
 
 
-def _histogram(scores: dict[int, int], edges: list[int]) -> str:
-    """Bars of plain HTML (the report's SVG charts are its figures, one each): a band edge in red."""
+def _histogram(scores: Mapping[int, int] | Mapping[str, int], edges: Sequence[int | str]) -> str:
+    """Bars of plain HTML (the report's SVG charts are its figures, one each): a band edge in red.
+    Integer totals get a bar for every score from the lowest to the highest; decimal totals (text,
+    such as "3.6") one for each total found, in order."""
     if not scores:
         return "<p class='empty'>—</p>"
-    low, high = min(scores), max(scores)
-    top = max(scores.values())
+    counts: dict[Any, int] = dict(scores)
+    keys: list[Any] = list(counts)
+    if all(isinstance(k, int) for k in keys):
+        keys = list(range(min(keys), max(keys) + 1))
+    else:
+        keys.sort(key=Decimal)
+    low, high = keys[0], keys[-1]
+    top = max(counts.values())
     bars = "".join(
-        f'<span title="{s}: {scores.get(s, 0)}" style="display:inline-block;width:8px;margin-right:1px;'
-        f'height:{max(1, 150 * scores.get(s, 0) // top)}px;background:{"#b83b3b" if s in edges else COLOURS["profile"]["C3"]}"></span>'
-        for s in range(low, high + 1)
+        f'<span title="{s}: {counts.get(s, 0)}" style="display:inline-block;width:8px;margin-right:1px;'
+        f'height:{max(1, 150 * counts.get(s, 0) // top)}px;background:{"#b83b3b" if s in edges else COLOURS["profile"]["C3"]}"></span>'
+        for s in keys
     )
     return f'<div class="histogram" style="display:flex;align-items:flex-end;height:155px">{bars}</div><p class="note">{low} … {high}</p>'
 

@@ -35,7 +35,7 @@ from .._passes import long_pass
 from ..errors import IntegrityError, Problem, RegistryError
 from ..i18n import Message
 from ..log.store import LogStore
-from ..questionnaire import CompiledQuestion, Questionnaire, load_questionnaire
+from ..questionnaire import CompiledQuestion, Questionnaire, in_units, load_questionnaire, points_text, step
 from ..records import read_record
 from .figures import SEQS_SHOWN
 from .impact import category
@@ -80,7 +80,7 @@ class EdgeStats:
     """Totals just below and just above a band edge (the lowest score of ``profile``)."""
 
     profile: str
-    edge: int
+    edge: int | str  # a decimal document's edge as decimal text ("3.6")
     below: int
     above: int
     p_value: float | None
@@ -95,7 +95,7 @@ class QuestionnaireStats:
     assessments: int
     questions: list[QuestionStats]
     dimensions: list[DimensionStats]
-    scores: dict[int, int]
+    scores: dict[int, int] | dict[str, int]  # a decimal document's totals as decimal text
     edges: list[EdgeStats]
     window_days: int
     retakes: int
@@ -208,7 +208,7 @@ class _Sums:
         self.n += 1
         self.st += total
         self.stt += total * total
-        self.scores[total] += 1
+        self.scores[self._scored_total(xs) if self.q.weights is not None else total] += 1
         dim_totals = dict.fromkeys(self.sd, 0)
         for i, (c, x) in enumerate(zip(self.q.questions, xs, strict=True)):
             self.sx[i] += x
@@ -219,6 +219,33 @@ class _Sums:
         for d, x in dim_totals.items():
             self.sd[d] += x
             self.sdd[d] += x * x
+
+    def _scored_total(self, xs: list[int]) -> int:
+        """The total the bands read (format 2: the weighted sum), in units of the total."""
+        by_dimension = dict.fromkeys(self.q.model.dimensions, 0)
+        for c, x in zip(self.q.questions, xs, strict=True):
+            by_dimension[c.dimension] += x
+        assert self.q.weights is not None
+        return sum(w * v for w, v in zip(self.q.weights, by_dimension.values(), strict=True))
+
+    def _edges(self) -> list[EdgeStats]:
+        """Bunching at each band edge: the totals in the EDGE_WIDTH score steps (1 point for
+        integer scores; the document's step with decimals) below the edge and from it up."""
+        q = self.q
+        total_unit = 10**q.total_places
+        width = EDGE_WIDTH
+        if q.places:
+            width *= max(1, in_units(step(q.model, None, q.model.weights), total_unit))
+        edges = []
+        for band in q.model.bands[1:]:
+            e = in_units(band.min, total_unit)
+            below = sum(k for s, k in self.scores.items() if e - width <= s < e)
+            above = sum(k for s, k in self.scores.items() if e <= s < e + width)
+            p = binomial_tail(above, above + below) if above + below >= BUNCHING_MIN else None
+            flagged = p is not None and p < BUNCHING_P and above >= BUNCHING_RATIO * below
+            shown: int | str = points_text(e, q.total_places) if q.places else e
+            edges.append(EdgeStats(band.profile, shown, below, above, p, flagged))
+        return edges
 
     def result(self, window_days: int, retakes: int, changed: int, seqs: list[int]) -> QuestionnaireStats:
         n = self.n
@@ -247,20 +274,15 @@ class _Sums:
                 item_vars = sum(n * self.sxx[i] - self.sx[i] ** 2 for i in items)
                 alpha = k / (k - 1) * (1 - item_vars / var_d)
             dimensions.append(DimensionStats(d, len(items), alpha))
-        edges = []
-        for band in self.q.model.bands[1:]:
-            e = band.min
-            below = sum(self.scores[s] for s in range(e - EDGE_WIDTH, e))
-            above = sum(self.scores[s] for s in range(e, e + EDGE_WIDTH))
-            p = binomial_tail(above, above + below) if above + below >= BUNCHING_MIN else None
-            flagged = p is not None and p < BUNCHING_P and above >= BUNCHING_RATIO * below
-            edges.append(EdgeStats(band.profile, e, below, above, p, flagged))
+        edges = self._edges()
         return QuestionnaireStats(
             f"{self.q.id}@{self.q.version}",
             n,
             questions,
             dimensions,
-            dict(sorted(self.scores.items())),
+            {points_text(s, self.q.total_places): k for s, k in sorted(self.scores.items())}
+            if self.q.places
+            else dict(sorted(self.scores.items())),
             edges,
             window_days,
             retakes,

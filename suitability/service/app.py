@@ -8,6 +8,7 @@ RFC 9457 problem documents (:mod:`.problems`); callers are authenticated by API 
 
 import base64
 import hashlib
+import inspect
 import logging
 import sqlite3
 import threading
@@ -23,10 +24,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .. import __version__
 from ..codec import parse_json
@@ -41,10 +42,12 @@ from ..log.verify import PROOF_FORMAT, sign_checkpoint
 from ..matching import Confirmation, Decision, Evidence, Reason, Recommendation
 from ..models import Assessment, Client, ReadableId, field_message
 from ..product import Product
+from .body import parse_body
 from .idempotency import DryRunStore, IdempotencyTable
 from .keys import KeyRing, Principal
 from .metrics import MeteredStore, Metrics
 from .problems import MEDIA_TYPE, TITLES, from_error, problem_body
+from .workers import Workers
 
 log = logging.getLogger("suitability.service")
 
@@ -187,6 +190,26 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     s: {**_PROBLEM, "description": TITLES[s][1]} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
 _READ_ERRORS: dict[int | str, dict[str, Any]] = {s: {**_PROBLEM, "description": TITLES[s][1]} for s in (401, 403, 404)}
+_PROBLEM_TYPE = MEDIA_TYPE.encode()
+#: The names of the Engine's calls in the contract (their operationIds derive from them).
+_OPERATIONS = {
+    "/v1/assessments": "post_assessment",
+    "/v1/decisions": "post_decision",
+    "/v1/confirmations": "post_confirmation",
+    "/v1/recommendations": "post_recommendations",
+}
+
+
+def _contract_only(model: type[BaseModel]) -> Callable[..., Coroutine[Any, Any, Response]]:
+    """An endpoint that only declares its body (``model``) to FastAPI for the OpenAPI document;
+    :class:`Front` serves the route, so it is never called."""
+
+    async def served_by_front(body: Any) -> Response:
+        raise AssertionError("this route is served by Front, before FastAPI")
+
+    body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)
+    served_by_front.__signature__ = inspect.Signature([body], return_annotation=Response)  # type: ignore[attr-defined]
+    return served_by_front
 
 
 # --- plumbing ----------------------------------------------------------------------------------
@@ -228,8 +251,15 @@ class _StrictRoute(APIRoute):
 
 def language_of(request: Request) -> Language:
     """zh-CN or en, by ``Accept-Language`` (quality values honoured); zh-CN when neither is asked for."""
+    return language_of_header(request.headers.get("accept-language", ""))
+
+
+def language_of_header(accept_language: str) -> Language:
+    """zh-CN or en for an ``Accept-Language`` value (quality values honoured); zh-CN when neither is asked for."""
+    if not accept_language:
+        return "zh-CN"
     best: tuple[float, Language] | None = None
-    for position, part in enumerate(request.headers.get("accept-language", "").split(",")):
+    for position, part in enumerate(accept_language.split(",")):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
         if params.strip().startswith("q="):
@@ -245,90 +275,157 @@ def language_of(request: Request) -> Language:
     return best[1] if best else "zh-CN"
 
 
-class BodyLimit:
-    """Refuses a body over ``limit`` bytes with 413 while it is read (Content-Length is not trusted)."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        too_big = declared is not None and declared.isdigit() and int(declared) > self.limit
-        chunks: list[bytes] = []
-        size = 0
-        while not too_big:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                too_big = True
-                break
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        if too_big:
-            body = problem_body(
-                413,
-                "BODY_TOO_LARGE",
-                f"expected a request body of at most {self.limit} bytes (1 MiB), found more; nothing was recorded",
-                instance=scope.get("path"),
-            )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"connection", b"close")],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
-        whole = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": whole, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+#: A response as the service writes it: status, headers, body bytes (already serialized).
+Reply = tuple[int, list[tuple[bytes, bytes]], bytes]
+_JSON = b"application/json"
 
 
-class Measure:
-    """Counts every request by method, route template and status, with its latency."""
+def _reply(status: int, body: bytes, headers: Mapping[str, str] | None = None, media_type: bytes = _JSON) -> Reply:
+    out = [(b"content-type", media_type)]
+    if headers:
+        out += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return status, out, body
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
+
+@dataclass(frozen=True)
+class Hot:
+    """A write route served by :class:`Front` itself: its body model and what it does with a valid body."""
+
+    model: type[BaseModel]
+    handle: Callable[[Any, Principal, Mapping[bytes, bytes], bytes, str], Coroutine[Any, Any, Reply]]
+
+
+class Front:
+    """The one ASGI layer in front of FastAPI, pure ASGI (no Request or Response objects).
+
+    For every HTTP request it measures the method, route, status and latency (``/metrics``) and
+    refuses a body over ``limit`` bytes with 413 while reading it (Content-Length is not trusted).
+    It serves the Engine's calls (``POST /v1/assessments``, ``decisions``, ``confirmations``,
+    ``recommendations``) itself: the key checked, the body read once by the strict reader
+    (:func:`.body.parse_body`) and validated into the request model, one hop to a worker thread
+    for the Engine call (it waits for a durable commit, so it must not block the loop), the
+    response written as the bytes the worker serialized. These routes are declared to FastAPI as
+    well, with the same models, so that ``/openapi.json`` describes them; everything else is
+    FastAPI's.
+    """
+
+    def __init__(self, app: FastAPI, service: "Service", hot: dict[str, Hot], limit: int = MAX_BODY) -> None:
+        self.app, self.service, self.hot, self.limit = app, service, hot, limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
         status = 500
-
-        async def tap(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
+        route: str | None = None
         try:
-            await self.app(scope, receive, tap)
+            if method in ("GET", "HEAD"):
+                body = b""
+            else:
+                read = await self._read(scope, receive)
+                if read is None:  # the client went away
+                    status = 499
+                    return
+                if isinstance(read, int):
+                    status = 413
+                    await self._refuse_too_large(path, send)
+                    return
+                body = read
+            hot = self.hot.get(path) if method == "POST" else None
+            if hot is not None:
+                route = path
+                status, headers, out = await self._serve(hot, scope, body)
+                headers.append((b"content-length", str(len(out)).encode()))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": out})
+                return
+            sent = False
+
+            async def replay() -> Message:
+                nonlocal sent
+                if not sent:
+                    sent = True
+                    return {"type": "http.request", "body": body, "more_body": False}
+                return await receive()
+
+            async def tap(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = int(message["status"])
+                await send(message)
+
+            await self.app(scope, replay, tap)
         finally:
-            route = scope.get("route")
-            name = getattr(route, "path", None) or "unmatched"
-            self.metrics.request(scope["method"], name, status, time.perf_counter() - started)
+            if route is None:
+                found = scope.get("route")
+                route = getattr(found, "path", None) or "unmatched"
+            if status != 499:
+                self.service.metrics.request(method, route, status, time.perf_counter() - started)
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes | int | None:
+        """The whole body; or the size found too large; or None when the client disconnected."""
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                return int(value)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return size
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _refuse_too_large(self, path: str, send: Send) -> None:
+        self.service.metrics.error("BODY_TOO_LARGE")
+        body = problem_body(
+            413,
+            "BODY_TOO_LARGE",
+            f"expected a request body of at most {self.limit} bytes (1 MiB), found more; nothing was recorded",
+            instance=path,
+        )
+        headers = [(b"content-type", MEDIA_TYPE.encode()), (b"connection", b"close")]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _serve(self, hot: Hot, scope: Scope, raw: bytes) -> Reply:
+        """A hot route's reply, a problem document for any refusal (never a traceback)."""
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        service = self.service
+        path: str = scope["path"]
+        try:
+            principal = service.seller(headers.get(b"authorization", b"").decode("latin-1"))
+            parsed = _json_body(headers.get(b"content-type"), raw)
+            try:
+                body = hot.model.model_validate(parsed)
+            except ValidationError as exc:
+                raise RequestValidationError(
+                    [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+                ) from None
+            return await hot.handle(body, principal, headers, raw, path)
+        except Exception as exc:  # every refusal becomes a problem document
+            language = language_of_header(headers.get(b"accept-language", b"").decode("latin-1"))
+            return service.problem(exc, path, language)
 
 
-def _json(body: bytes, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+def _json_body(content_type: bytes | None, raw: bytes) -> Any:
+    """The body as FastAPI would hand it to a model: JSON when so declared (or undeclared), else bytes."""
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    if content_type is not None:
+        media = content_type.split(b";", 1)[0].strip().lower()
+        if not (media == b"application/json" or (media.startswith(b"application/") and media.endswith(b"+json"))):
+            return raw
+    return parse_body(raw, "request body")
 
 
 # --- the service -------------------------------------------------------------------------------
@@ -353,6 +450,7 @@ class Service:
         catalog: list[Product] | None,
         metrics: Metrics,
         idempotency: IdempotencyTable | None,
+        threads: int = 64,
     ) -> None:
         self.engine, self.keys, self.metrics, self.idempotency = engine, keys, metrics, idempotency
         self.catalog = {p.id: p for p in catalog or []}
@@ -360,6 +458,8 @@ class Service:
         self._proof_lock = threading.Lock()
         self._proof_note: str | None = None
         self._proof_leaves: list[bytes] = []
+        #: The worker threads the Engine calls run in (one per concurrent sale, up to ``threads``).
+        self.workers = Workers(threads)
 
     @property
     def store(self) -> LogStore:
@@ -371,10 +471,14 @@ class Service:
 
     # authentication ----------------------------------------------------------------------
 
-    def principal(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if not header:
+    def principal(self, authorization: str) -> Principal:
+        """The caller of an ``Authorization`` header value.
+
+        Raises:
+            ServiceProblem: 401, no key or not a valid one.
+        """
+        scheme, _, token = authorization.partition(" ")
+        if not authorization:
             raise ServiceProblem(
                 401,
                 "API_KEY_MISSING",
@@ -390,6 +494,59 @@ class Service:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         return found
+
+    def seller(self, authorization: str) -> Principal:
+        """The caller, who must hold a sales key.
+
+        Raises:
+            ServiceProblem: 401, no valid key; 403, not a sales key.
+        """
+        principal = self.principal(authorization)
+        if principal.role != "sales":
+            raise ServiceProblem(
+                403, "ROLE_FORBIDDEN", f"expected a sales key to record results, found an {principal.role} key"
+            )
+        return principal
+
+    # problems ----------------------------------------------------------------------------
+
+    def problem(self, exc: BaseException, instance: str, language: Language) -> Reply:
+        """The problem document answering ``exc``: the library's, the service's, a request that does
+        not fit its schema, or (a bug, logged here) a plain 500."""
+        if isinstance(exc, SuitabilityError):
+            redacted = type(exc).__new__(type(exc))
+            redacted.__dict__.update(exc.__dict__)
+            redacted.summary = self.redact(exc.summary)
+            redacted.problems = [
+                Problem(self.redact(p.message), p.pointer, None, p.line, p.column, p.code) for p in exc.problems
+            ]
+            status, body = from_error(redacted, instance, language)
+            self.metrics.error(exc.code)
+            return _reply(status, body, {"Retry-After": "1"} if status == 503 else None, _PROBLEM_TYPE)
+        if isinstance(exc, ServiceProblem):
+            self.metrics.error(exc.code)
+            body = problem_body(
+                exc.status, exc.code, exc.detail, problems=exc.problems, instance=instance, language=language
+            )
+            return _reply(exc.status, body, exc.headers, _PROBLEM_TYPE)
+        if isinstance(exc, RequestValidationError):
+            status, code, problems = _validation_problems(exc)
+            self.metrics.error(code)
+            body = problem_body(
+                status,
+                code,
+                "the request does not fit its schema; nothing was recorded",
+                problems=problems,
+                instance=instance,
+                language=language,
+            )
+            return _reply(status, body, None, _PROBLEM_TYPE)
+        log.error("internal error on %s", instance, exc_info=exc)
+        self.metrics.error("INTERNAL")
+        body = problem_body(
+            500, "INTERNAL", "an internal error; it was logged on the server", instance=instance, language=language
+        )
+        return _reply(500, body, None, _PROBLEM_TYPE)
 
     # proofs -----------------------------------------------------------------------------
 
@@ -432,16 +589,23 @@ class Service:
 
     async def run(
         self,
-        request: Request,
+        headers: Mapping[bytes, bytes],
+        path: str,
+        raw: bytes,
         principal: Principal,
         as_of: datetime | None,
         call: Callable[[Engine, datetime | None], tuple[bytes, str | None]],
-    ) -> Response:
-        """Run ``call`` (an Engine call, rendered) in a worker thread; with an Idempotency-Key, at most once."""
-        key = request.headers.get("idempotency-key")
-        if key is None:
-            body, ident = await run_in_threadpool(call, self.engine, as_of)
+    ) -> Reply:
+        """Run ``call`` (an Engine call, rendered) in a worker thread; with an Idempotency-Key, at most once.
+
+        One hop to a worker thread per request: the claim of an Idempotency-Key, the Engine call
+        and the stored response happen in the same worker.
+        """
+        idempotency_key = headers.get(b"idempotency-key")
+        if idempotency_key is None:
+            body, ident = await self.workers.run(call, self.engine, as_of)
             return self._created(body, ident)
+        key = idempotency_key.decode("latin-1")
         if not 1 <= len(key) <= _IDEMPOTENCY_KEY_MAX or not key.isascii() or not key.isprintable():
             raise ServiceProblem(
                 400,
@@ -451,37 +615,34 @@ class Service:
         table = self.idempotency
         if table is None:
             raise ServiceProblem(400, "IDEMPOTENCY_UNSUPPORTED", "this service keeps no idempotency keys")
-        raw = await request.body()
-        fingerprint = hashlib.sha256(
-            request.method.encode() + b"\n" + request.url.path.encode() + b"\n" + raw
-        ).hexdigest()
+        fingerprint = hashlib.sha256(b"POST\n" + path.encode() + b"\n" + raw).hexdigest()
         pinned = (as_of or datetime.now(UTC)).isoformat()
-        claim = await run_in_threadpool(table.claim, principal.actor, key, fingerprint, pinned)
-        if claim.state == "mismatch":
-            raise ServiceProblem(
-                409,
-                "IDEMPOTENCY_KEY_REUSED",
-                "expected a retry to repeat its first request exactly, found another request under the same "
-                "Idempotency-Key; nothing was recorded",
-            )
-        if claim.state == "busy":
-            raise ServiceProblem(
-                409,
-                "IDEMPOTENCY_KEY_IN_FLIGHT",
-                "a request with this Idempotency-Key is still being handled; retry it shortly",
-                headers={"Retry-After": "1"},
-            )
-        if claim.state == "replay":
-            assert claim.body is not None and claim.status is not None
-            self.metrics.replayed()
-            ident = orjson.loads(claim.body).get("id") if claim.body.startswith(b"{") else None
-            headers = {"Idempotency-Replayed": "true"}
-            if isinstance(ident, str):
-                headers["Location"] = f"/v1/records/{ident}"
-            return _json(claim.body, claim.status, headers)
-        when = datetime.fromisoformat(claim.as_of or pinned)
 
-        def once() -> tuple[bytes, str | None]:
+        def once() -> Reply:
+            claim = table.claim(principal.actor, key, fingerprint, pinned)
+            if claim.state == "mismatch":
+                raise ServiceProblem(
+                    409,
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "expected a retry to repeat its first request exactly, found another request under the same "
+                    "Idempotency-Key; nothing was recorded",
+                )
+            if claim.state == "busy":
+                raise ServiceProblem(
+                    409,
+                    "IDEMPOTENCY_KEY_IN_FLIGHT",
+                    "a request with this Idempotency-Key is still being handled; retry it shortly",
+                    headers={"Retry-After": "1"},
+                )
+            if claim.state == "replay":
+                assert claim.body is not None and claim.status is not None
+                self.metrics.replayed()
+                ident = orjson.loads(claim.body).get("id") if claim.body.startswith(b"{") else None
+                replayed = {"Idempotency-Replayed": "true"}
+                if isinstance(ident, str):
+                    replayed["Location"] = f"/v1/records/{ident}"
+                return _reply(claim.status, claim.body, replayed)
+            when = datetime.fromisoformat(claim.as_of or pinned)
             try:
                 if claim.state == "resume":  # a claim left unfinished: did its record reach the log?
                     dry_store = DryRunStore(self.store)
@@ -496,13 +657,12 @@ class Service:
                 table.release(principal.actor, key)
                 raise
             table.complete(principal.actor, key, 201, body)
-            return body, ident
+            return self._created(body, ident)
 
-        body, ident = await run_in_threadpool(once)
-        return self._created(body, ident)
+        return await self.workers.run(once)
 
-    def _created(self, body: bytes, ident: str | None) -> Response:
-        return _json(body, 201, {"Location": f"/v1/records/{ident}"} if ident else None)
+    def _created(self, body: bytes, ident: str | None) -> Reply:
+        return _reply(201, body, {"Location": f"/v1/records/{ident}"} if ident else None)
 
     def product(self, product_id: str) -> Product:
         found = self.catalog.get(product_id)
@@ -592,8 +752,9 @@ def create_app(
     *,
     idempotency: IdempotencyTable | None = None,
     checkpointing: Checkpointing | None = None,
-) -> FastAPI:
-    """The ASGI app serving ``engine``.
+    threads: int = 64,
+) -> Front:
+    """The ASGI app serving ``engine``: :class:`Front` before a FastAPI app.
 
     Args:
         engine: records every result before it is returned; give it a :class:`MeteredStore` for
@@ -602,10 +763,11 @@ def create_app(
         catalog: the products a decision or screen may name by id.
         idempotency: where Idempotency-Keys are kept; without it such requests are refused (400).
         checkpointing: sign a checkpoint every so often when the log grew.
+        threads: the most Engine calls running at once (worker threads).
     """
     store = engine.store
     metrics = store.metrics if isinstance(store, MeteredStore) else Metrics()
-    service = Service(engine, keys, catalog, metrics, idempotency)
+    service = Service(engine, keys, catalog, metrics, idempotency, threads)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -614,6 +776,7 @@ def create_app(
             threading.Thread(target=sign_loop, args=(checkpointing,), name="checkpoints", daemon=True).start()
         yield
         stop.set()
+        service.workers.shutdown()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -629,90 +792,39 @@ def create_app(
     app.router.route_class = _StrictRoute
     app.state.service = service
 
-    def _problem_response(
-        request: Request, status: int, body: bytes, headers: Mapping[str, str] | None = None
-    ) -> Response:
-        return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
-
-    def _library_problem(request: Request, exc: SuitabilityError) -> Response:
-        redacted = type(exc).__new__(type(exc))
-        redacted.__dict__.update(exc.__dict__)
-        redacted.summary = service.redact(exc.summary)
-        redacted.problems = [
-            Problem(service.redact(p.message), p.pointer, None, p.line, p.column, p.code) for p in exc.problems
-        ]
-        status, body = from_error(redacted, request.url.path, language_of(request))
-        metrics.error(exc.code)
-        return _problem_response(request, status, body, {"Retry-After": "1"} if status == 503 else None)
+    def _problem(request: Request, exc: BaseException) -> Response:
+        status, headers, body = service.problem(exc, request.url.path, language_of(request))
+        return Response(body, status_code=status, headers={k.decode(): v.decode() for k, v in headers})
 
     @app.exception_handler(SuitabilityError)
     async def on_library_error(request: Request, exc: SuitabilityError) -> Response:
-        return _library_problem(request, exc)
+        return _problem(request, exc)
 
     @app.exception_handler(ServiceProblem)
     async def on_service_problem(request: Request, exc: ServiceProblem) -> Response:
-        metrics.error(exc.code)
-        body = problem_body(
-            exc.status,
-            exc.code,
-            exc.detail,
-            problems=exc.problems,
-            instance=request.url.path,
-            language=language_of(request),
-        )
-        return _problem_response(request, exc.status, body, exc.headers or None)
+        return _problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> Response:
-        status, code, problems = _validation_problems(exc)
-        metrics.error(code)
-        body = problem_body(
-            status,
-            code,
-            "the request does not fit its schema; nothing was recorded",
-            problems=problems,
-            instance=request.url.path,
-            language=language_of(request),
-        )
-        return _problem_response(request, status, body)
+        return _problem(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if isinstance(cause, SuitabilityError):  # the strict JSON reader refused the body
-            return _library_problem(request, cause)
+            return _problem(request, cause)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, f"HTTP_{exc.status_code}")
-        metrics.error(code)
         detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, ("", "error"))[1]
-        body = problem_body(exc.status_code, code, detail, instance=request.url.path, language=language_of(request))
-        return _problem_response(request, exc.status_code, body, getattr(exc, "headers", None))
+        return _problem(request, ServiceProblem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)))
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> Response:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        metrics.error("INTERNAL")
-        body = problem_body(
-            500,
-            "INTERNAL",
-            "an internal error; it was logged on the server",
-            instance=request.url.path,
-            language=language_of(request),
-        )
-        return _problem_response(request, 500, body)
+        return _problem(request, exc)
 
-    def caller(request: Request) -> Principal:
-        return service.principal(request)
-
-    def seller(request: Request) -> Principal:
-        principal = service.principal(request)
-        if principal.role != "sales":
-            raise ServiceProblem(
-                403, "ROLE_FORBIDDEN", f"expected a sales key to record results, found an {principal.role} key"
-            )
-        return principal
+    async def caller(request: Request) -> Principal:
+        return service.principal(request.headers.get("authorization", ""))
 
     Caller = Annotated[Principal, Depends(caller)]
-    Seller = Annotated[Principal, Depends(seller)]
 
     # --- operations ---------------------------------------------------------------------
 
@@ -791,32 +903,22 @@ def create_app(
             ],
         )
 
-    # --- the Engine's calls -------------------------------------------------------------
+    # --- the Engine's calls: served by Front (the declarations below are their OpenAPI contract) ----
 
-    @app.post(
-        "/v1/assessments",
-        status_code=201,
-        tags=["sales"],
-        response_model=None,
-        responses={201: {"model": Assessment, "description": "Recorded, then returned."}, **_WRITE_ERRORS},
-    )
-    async def post_assessment(body: AssessmentRequest, request: Request, principal: Seller) -> Response:
+    async def assess(
+        body: AssessmentRequest, principal: Principal, headers: Mapping[bytes, bytes], raw: bytes, path: str
+    ) -> Reply:
         def call(e: Engine, when: datetime | None) -> tuple[bytes, str | None]:
             a = e.assess(
                 body.questionnaire, body.answers, body.client, when, actor=principal.actor, source="request body"
             )
             return a.model_dump_json().encode(), a.id
 
-        return await service.run(request, principal, body.as_of, call)
+        return await service.run(headers, path, raw, principal, body.as_of, call)
 
-    @app.post(
-        "/v1/decisions",
-        status_code=201,
-        tags=["sales"],
-        response_model=None,
-        responses={201: {"model": Decision, "description": "Recorded, then returned."}, **_WRITE_ERRORS},
-    )
-    async def post_decision(body: DecisionRequest, request: Request, principal: Seller) -> Response:
+    async def decide(
+        body: DecisionRequest, principal: Principal, headers: Mapping[bytes, bytes], raw: bytes, path: str
+    ) -> Reply:
         if (body.product is None) == (body.product_id is None):
             raise ServiceProblem(
                 422,
@@ -841,16 +943,11 @@ def create_app(
                 raise service.not_found_or(exc, body.assessment_id, "assessment", "/assessment_id") from None
             return d.model_dump_json().encode(), d.id
 
-        return await service.run(request, principal, body.as_of, call)
+        return await service.run(headers, path, raw, principal, body.as_of, call)
 
-    @app.post(
-        "/v1/confirmations",
-        status_code=201,
-        tags=["sales"],
-        response_model=None,
-        responses={201: {"model": Confirmation, "description": "Recorded, then returned."}, **_WRITE_ERRORS},
-    )
-    async def post_confirmation(body: ConfirmationRequest, request: Request, principal: Seller) -> Response:
+    async def confirm(
+        body: ConfirmationRequest, principal: Principal, headers: Mapping[bytes, bytes], raw: bytes, path: str
+    ) -> Reply:
         def call(e: Engine, when: datetime | None) -> tuple[bytes, str | None]:
             try:
                 c = e.confirm(
@@ -867,16 +964,11 @@ def create_app(
                 raise service.not_found_or(exc, body.decision_id, "decision", "/decision_id") from None
             return c.model_dump_json().encode(), c.id
 
-        return await service.run(request, principal, body.confirmed_at, call)
+        return await service.run(headers, path, raw, principal, body.confirmed_at, call)
 
-    @app.post(
-        "/v1/recommendations",
-        status_code=201,
-        tags=["sales"],
-        response_model=None,
-        responses={201: {"model": Recommendations, "description": "Every screened product recorded."}, **_WRITE_ERRORS},
-    )
-    async def post_recommendations(body: RecommendationRequest, request: Request, principal: Seller) -> Response:
+    async def recommend(
+        body: RecommendationRequest, principal: Principal, headers: Mapping[bytes, bytes], raw: bytes, path: str
+    ) -> Reply:
         if body.products is not None and body.product_ids is not None:
             raise ServiceProblem(422, "PRODUCTS_AMBIGUOUS", "expected products or product_ids, not both")
         if body.products is not None:
@@ -893,7 +985,29 @@ def create_app(
                 raise service.not_found_or(exc, body.assessment_id, "assessment", "/assessment_id") from None
             return Recommendations(recommendations=found).model_dump_json().encode(), None
 
-        return await service.run(request, principal, body.as_of, call)
+        return await service.run(headers, path, raw, principal, body.as_of, call)
+
+    hot: dict[str, Hot] = {
+        "/v1/assessments": Hot(AssessmentRequest, assess),
+        "/v1/decisions": Hot(DecisionRequest, decide),
+        "/v1/confirmations": Hot(ConfirmationRequest, confirm),
+        "/v1/recommendations": Hot(RecommendationRequest, recommend),
+    }
+    documented: dict[str, tuple[type[BaseModel], type[BaseModel], str]] = {
+        "/v1/assessments": (AssessmentRequest, Assessment, "Recorded, then returned."),
+        "/v1/decisions": (DecisionRequest, Decision, "Recorded, then returned."),
+        "/v1/confirmations": (ConfirmationRequest, Confirmation, "Recorded, then returned."),
+        "/v1/recommendations": (RecommendationRequest, Recommendations, "Every screened product recorded."),
+    }
+    for path, (request_model, result_model, description) in documented.items():
+        app.post(
+            path,
+            status_code=201,
+            tags=["sales"],
+            response_model=None,
+            responses={201: {"model": result_model, "description": description}, **_WRITE_ERRORS},
+            name=_OPERATIONS[path],
+        )(_contract_only(request_model))
 
     # --- the log ------------------------------------------------------------------------
 
@@ -939,6 +1053,4 @@ def create_app(
             except Exception:
                 log.exception("could not sign a checkpoint")
 
-    app.add_middleware(BodyLimit)
-    app.add_middleware(Measure, metrics=metrics)
-    return app
+    return Front(app, service, hot)
