@@ -17,10 +17,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
-    model_serializer,
     model_validator,
 )
 
@@ -101,6 +99,10 @@ ReadableId = Annotated[str, StringConstraints(min_length=1, max_length=200), Aft
 ClientId = ReadableId
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -112,8 +114,6 @@ def age_on(born: date, when: date) -> int:
 
 #: The value of a declared client fact: an integer, a string, a boolean or a list of strings (a set).
 FactValue = bool | int | str | list[str]
-#: Client facts added after records were first written: absent from the serialized form when unset.
-_OPTIONAL_FACTS = ("age", "experience_years", "classes_traded", "facts")
 
 
 class Client(_Frozen):
@@ -134,11 +134,17 @@ class Client(_Frozen):
     client_id: ClientId
     investor_type: InvestorType = "ordinary"
     birth_date: Annotated[date | None, BeforeValidator(_strict_date), AfterValidator(_plausible_birth)] = None
-    age: int | None = Field(default=None, ge=0, le=150)
+    # Facts added after records were first written are absent from the serialized form when unset
+    # (``exclude_if``), so facts without them serialize, and replay, to the bytes they always had.
+    age: int | None = Field(default=None, ge=0, le=150, exclude_if=_is_none)
     full_civil_capacity: bool = True
-    experience_years: int | None = Field(default=None, ge=0, le=150)
-    classes_traded: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] | None = None
-    facts: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], FactValue] | None = None
+    experience_years: int | None = Field(default=None, ge=0, le=150, exclude_if=_is_none)
+    classes_traded: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] | None = Field(
+        default=None, exclude_if=_is_none
+    )
+    facts: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], FactValue] | None = Field(
+        default=None, exclude_if=_is_none
+    )
 
     def __hash__(self) -> int:
         # ``facts`` is a dict: hash what identifies the client's facts, the dict as sorted items
@@ -153,16 +159,6 @@ class Client(_Frozen):
         if self.birth_date is not None and self.age is not None:
             raise ValueError("expected birth_date or age, not both")
         return self
-
-    @model_serializer(mode="wrap")
-    def _without_absent_age(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Facts without an age serialize as they always have, so records written before the
-        # field existed replay to the same bytes.
-        data: dict[str, Any] = handler(self)
-        for name in _OPTIONAL_FACTS:
-            if data.get(name, 0) is None:
-                del data[name]
-        return data
 
     def age_at(self, when: date) -> int | None:
         """Return the client's age in whole years on ``when`` (the recorded ``age`` when there is no
@@ -264,11 +260,6 @@ class Assumed(_Frozen):
     source: LocalizedText
 
 
-#: Fields of an assessment that format 1 never sets: absent from its serialized form when unset,
-#: so every assessment recorded before format 2 existed replays to the same bytes.
-_FORMAT_2_FIELDS = ("format", "profile_scored", "composition", "not_eligible", "assumed")
-
-
 class Assessment(_Frozen):
     """A client's risk profile, as scored from one response to one questionnaire version.
 
@@ -294,19 +285,12 @@ class Assessment(_Frozen):
     assessed_at: datetime
     valid_until: datetime | None
     questionnaire: DocumentRef
-    format: Literal[2] | None = None
-    profile_scored: LevelId | None = None
-    composition: Composition | None = None
-    not_eligible: RuleFired | None = None
-    assumed: list[Assumed] | None = None
-
-    @model_serializer(mode="wrap")
-    def _without_format_2_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        for name in _FORMAT_2_FIELDS:
-            if data.get(name, 0) is None:
-                del data[name]
-        return data
+    # absent when unset (``exclude_if``): a format-1 assessment serializes, and replays, to its bytes
+    format: Literal[2] | None = Field(default=None, exclude_if=_is_none)
+    profile_scored: LevelId | None = Field(default=None, exclude_if=_is_none)
+    composition: Composition | None = Field(default=None, exclude_if=_is_none)
+    not_eligible: RuleFired | None = Field(default=None, exclude_if=_is_none)
+    assumed: list[Assumed] | None = Field(default=None, exclude_if=_is_none)
 
     @model_validator(mode="after")
     def _a_profile_or_a_stop(self) -> Assessment:
