@@ -44,7 +44,7 @@ from .matching import (
     decide,
     screen,
 )
-from .models import Assessment, Client, Response, as_instant, identifier_problem, oldest_age_at
+from .models import Assessment, Client, Response, as_instant, identifier_problem, oldest_age_at, youngest_age_at
 from .policy import Policy
 from .product import Product
 from .questionnaire import Questionnaire
@@ -297,9 +297,10 @@ class Engine:
 
     def _decided_for(
         self, assessment: Assessment | str, client: Client | None, when: datetime
-    ) -> tuple[int, Assessment, Client]:
+    ) -> tuple[int, Assessment, Client, tuple[int, int] | None]:
         """The recorded assessment and the client facts a decision at ``when`` uses: those recorded
-        with the assessment (given facts that differ are refused; none given, those recorded)."""
+        with the assessment (given facts that differ are refused; none given, those recorded); and,
+        when only an age was recorded, the lowest and highest ages it allows at ``when``."""
         seq, recorded, record = self._recorded(assessment, Assessment, "assessment")
         client_facts = record.get("client")
         try:
@@ -315,9 +316,39 @@ class Engine:
         if facts.birth_date is None and facts.age is not None:
             # Only an age was recorded: the decision takes the highest age it allows at ``when``,
             # so no fact given now (an age, a birth date) can make the client younger.
-            age = oldest_age_at(facts.age, recorded.assessed_at.date(), when.date())
-            return seq, recorded, given.model_copy(update={"birth_date": None, "age": age})
-        return seq, recorded, self._recordable(given, when)
+            on, at = recorded.assessed_at.date(), when.date()
+            age = oldest_age_at(facts.age, on, at)
+            span = (youngest_age_at(facts.age, on, at), age)
+            return seq, recorded, given.model_copy(update={"birth_date": None, "age": age}), span
+        return seq, recorded, self._recordable(given, when), None
+
+    @staticmethod
+    def _age_for_axes(policy: Policy, client: Client, span: tuple[int, int] | None) -> Client:
+        """The age an age-only client is decided with under ``policy``: the highest it allows (see
+        :meth:`_decided_for`), or the lowest where the policy's only age rules limit the younger
+        (an ascending axis on age); refused where an age rule limits each side and the age is not
+        certain, since no one age is the stricter for both."""
+        if span is None or span[0] == span[1]:
+            return client
+        ascending = any(a.fact == "age" and a.permissive == "ascending" for a in policy.model.axes)
+        if not ascending:
+            return client
+        if policy.care_age is not None or any(
+            a.fact == "age" and a.permissive == "descending" for a in policy.model.axes
+        ):
+            raise DecisionError(
+                f"policy {policy.id}@{policy.version} needs the client's birth date",
+                [
+                    Problem(
+                        f"expected a birth date in the client's facts: the recorded age gives {span[0]} or "
+                        f"{span[1]} now, and the policy limits both younger and older clients by age; "
+                        "assess again with the birth date",
+                        "/client/birth_date",
+                        code="AGE_REQUIRED",
+                    )
+                ],
+            )
+        return client.model_copy(update={"age": span[0]})
 
     def recorded_decision(self, decision: Decision | str) -> tuple[int, Decision]:
         """Return the sequence number and recorded form of a decision in this log (given whole or by id).
@@ -378,10 +409,11 @@ class Engine:
         """
         _check_actor(actor)
         when = self._when(as_of)
-        seq, recorded, who = self._decided_for(assessment, client, when)
+        seq, recorded, who, span = self._decided_for(assessment, client, when)
         p = self._policy(policy)
         self._check_pair(recorded, p)
         self._needs_age(p, who, when)
+        who = self._age_for_axes(p, who, span)
         status = self._questionnaire_status(recorded)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
         self._commits.append([decision_draft(result, seq, p, status, actor)])
@@ -463,10 +495,11 @@ class Engine:
         """
         _check_actor(actor)
         when = self._when(as_of)
-        seq, recorded, who = self._decided_for(assessment, client, when)
+        seq, recorded, who, span = self._decided_for(assessment, client, when)
         p = self._policy(policy)
         self._check_pair(recorded, p)
         self._needs_age(p, who, when)
+        who = self._age_for_axes(p, who, span)
         status = self._questionnaire_status(recorded)
         # screen refuses an unknown level, term or variety before anything is recorded
         decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)

@@ -318,6 +318,19 @@ def oldest_age_at(age: int, on: date, at: date) -> int:
     return at.year - born.year - ((at.month, at.day) < (born.month, born.day))
 
 
+def youngest_age_at(age: int, on: date, at: date) -> int:
+    """The lowest age on ``at`` of anyone aged ``age`` on ``on`` (born the day they turned ``age``).
+
+    The bound an age-only client takes where a younger age limits more (a policy axis on age that
+    grows more permissive with age): a recorded age is never taken higher there.
+    """
+    try:
+        born = on.replace(year=on.year - age)
+    except ValueError:  # 29 February in a common year: the latest birthday giving ``age`` on ``on``
+        born = on.replace(year=on.year - age, day=28)
+    return age_on(born, at)
+
+
 def as_instant(value: date | datetime) -> datetime:
     """Return ``value`` as an aware UTC datetime (a date means its midnight, UTC).
 

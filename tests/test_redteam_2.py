@@ -1,0 +1,86 @@
+"""Red team, round 2: attacks on what changed on 2026-12-01 (format-2 axes, decimal scores, the
+service's front layer, the log's cached end, replay's engine_version dispatch).
+
+Each test is one attack by a dishonest caller (a salesperson wanting the sale, an insider wanting a
+record gone); its docstring says the attack. A test passes when the attack is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from suitability import Client
+from suitability.errors import DecisionError
+from suitability.models import age_on, oldest_age_at, youngest_age_at
+from suitability.policy import load_policy
+from suitability.replay import replay as replay_log
+
+from .conftest import AS_OF
+from .test_format2_axes import DOC, SIX, _answers, _engine, _product
+
+
+def _young_policy() -> Any:
+    """policy-vulnerable with its age axis turned around: under 18 may buy SRI1 only (ascending)."""
+    doc = copy.deepcopy(DOC)
+    doc["axes"] = [
+        {
+            "id": "young",
+            "name": {"zh-CN": "年龄", "en": "age"},
+            "fact": "age",
+            "permissive": "ascending",
+            "bands": [
+                {"id": "minor", "name": {"zh-CN": "未满 18 岁", "en": "under 18"},
+                 "suitable_up_to": {"max_risk": "SRI1"}},
+                {"id": "adult", "name": {"zh-CN": "18 岁及以上", "en": "18 and over"}, "at_least": 18},
+            ],
+        }
+    ]  # fmt: skip
+    return load_policy(doc, "young.json")
+
+
+def test_an_age_only_client_is_not_aged_past_an_ascending_age_axis(tmp_path: Any) -> None:
+    """Attack: the log holds only an age (pseudonymized), 17 at assessment. The next day the
+    salesperson sells SRI4 under a policy whose age axis limits the under-18s (ascending). The
+    engine takes the *oldest* age the recorded one allows (18), which is right for special care and
+    65+ axes but here lifts the minor's limit on a client who is almost surely still 17."""
+    engine, store = _engine(tmp_path)
+    policy = _young_policy()
+    client = Client(client_id="HK-1", age=17, experience_years=5)
+    a = engine.assess(SIX, _answers("P6"), client, AS_OF)
+    d = engine.decide(a, _product("SRI4"), None, policy, "client", AS_OF + timedelta(days=1))
+    assert d.axes is not None and d.axes[0].band == "minor"
+    assert d.outcome == "blocked"
+    report = replay_log(store)
+    assert report.ok, report.differences or report.errors
+
+
+def test_an_age_only_client_under_age_rules_both_ways_needs_a_birth_date(tmp_path: Any) -> None:
+    """Attack: the same, under a policy limiting the under-18s (ascending) and the 65+ (special
+    care): one age cannot be the stricter for both, so the decision is refused, not guessed."""
+    engine, _ = _engine(tmp_path)
+    doc = copy.deepcopy(_young_policy().document)
+    doc["special_care"] = {"min_age": 65, "from_risk": "SRI5"}
+    policy = load_policy(doc, "young-and-old.json")
+    a = engine.assess(SIX, _answers("P6"), Client(client_id="HK-1", age=17, experience_years=5), AS_OF)
+    with pytest.raises(DecisionError) as caught:
+        engine.decide(a, _product("SRI4"), None, policy, "client", AS_OF + timedelta(days=1))
+    assert [(p.code, p.pointer) for p in caught.value.problems] == [("AGE_REQUIRED", "/client/birth_date")]
+    # on the day of the assessment the age is certain: decided as recorded
+    d = engine.decide(a, _product("SRI4"), None, policy, "client", AS_OF)
+    assert d.axes is not None and d.axes[0].band == "minor" and d.outcome == "blocked"
+
+
+@given(born=st.dates(date(1900, 1, 1), date(2020, 12, 31)), gap=st.integers(0, 3000), later=st.integers(0, 3000))
+def test_a_recorded_age_bounds_the_true_age_from_both_sides(born: date, gap: int, later: int) -> None:
+    """Property: for anyone, the age recorded on one day gives, on any later day, a youngest and an
+    oldest age between which the person's true age lies."""
+    on = born + timedelta(days=gap)
+    at = on + timedelta(days=later)
+    recorded = age_on(born, on)
+    assert youngest_age_at(recorded, on, at) <= age_on(born, at) <= oldest_age_at(recorded, on, at)
