@@ -8,7 +8,7 @@ record gone); its docstring says the attack. A test passes when the attack is re
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -84,3 +84,52 @@ def test_a_recorded_age_bounds_the_true_age_from_both_sides(born: date, gap: int
     at = on + timedelta(days=later)
     recorded = age_on(born, on)
     assert youngest_age_at(recorded, on, at) <= age_on(born, at) <= oldest_age_at(recorded, on, at)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the service takes a sales key's as_of as given: backdating is only a review finding beyond "
+    "dated_tolerance_hours (24); refusing it is a design decision (see the red-team report)",
+)
+def test_a_salesperson_cannot_backdate_a_decision_to_before_the_65th_birthday(tmp_path: Any) -> None:
+    """Attack: the client turns 65 today (birth date recorded). Over HTTP, with a sales key, the
+    salesperson sends ``as_of`` twelve hours ago, the day before the birthday: the age axis puts
+    the client under 65 and SRI4 is suitable without the confirmation a 65-year-old needs. Twelve
+    hours is within the review's 24-hour dating tolerance, so no reviewer is shown it either."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    import anyio
+
+    from suitability import Registry
+    from suitability.engine import Engine
+    from suitability.log.sqlite import SQLiteStore
+    from suitability.service.app import create_app
+    from suitability.service.keys import KeyRing, add_key
+
+    now = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)  # the engine's clock
+    born = date(1961, 12, 1)  # 65 today
+    registry = Registry.default(environ={})
+    registry.add_document(copy.deepcopy(DOC), "policy-vulnerable.json")
+    registry.add_document(copy.deepcopy(SIX.document), "six-level-rpq.json")
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    engine = Engine(registry, store, clock=lambda: now)
+    client = Client(client_id="HK-1", birth_date=born, experience_years=5)
+    a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, now - timedelta(days=2))
+    _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
+    app = create_app(engine, KeyRing(tmp_path / "keys.json"))
+    body = {
+        "assessment_id": a.id,
+        "client": client.model_dump(mode="json", exclude_none=True),
+        "product": _product("SRI4").model_dump(mode="json", exclude_none=True),
+        "policy": f"{DOC['id']}@{DOC['version']}",
+        "initiated_by": "client",
+        "as_of": (now - timedelta(hours=12)).isoformat(),
+    }
+
+    async def post() -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return await http.post("/v1/decisions", json=body, headers={"Authorization": f"Bearer {sales}"})
+
+    r = anyio.run(post)
+    assert r.status_code >= 400 or r.json()["outcome"] != "suitable", r.json()
