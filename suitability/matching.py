@@ -386,9 +386,15 @@ def client_fact_differences(recorded: Client, recorded_on: datetime, given: Clie
             )
         )
 
-    for field in ("client_id", "investor_type", "full_civil_capacity", "experience_years", "classes_traded", "facts"):
+    for field in ("client_id", "investor_type", "full_civil_capacity", "experience_years", "classes_traded"):
         if getattr(recorded, field) != getattr(given, field):
             differs(field, getattr(recorded, field), getattr(given, field))
+    # declared facts are of any JSON type, and Python finds 1 == True and 0 == False: a band lists
+    # true, not 1, so the facts are compared as the JSON they are
+    if recorded.facts != given.facts or (
+        recorded.facts is not None and given.facts is not None and _typed(recorded.facts) != _typed(given.facts)
+    ):
+        differs("facts", recorded.facts, given.facts)
     if recorded.birth_date is not None or recorded.age is None:
         if (recorded.birth_date, recorded.age) != (given.birth_date, given.age):
             if recorded.birth_date != given.birth_date:
@@ -405,6 +411,15 @@ def client_fact_differences(recorded: Client, recorded_on: datetime, given: Clie
         if given.age is None or not low <= given.age <= high:
             differs("age", f"{low}..{high} (age {recorded.age} on {recorded_on.date()})", given.age)
     return problems
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with the type of every scalar beside it, so that equal means the same JSON."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _typed(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_typed(v) for v in value)
+    return (type(value).__name__, value)
 
 
 def check_client_facts(recorded: Client | None, recorded_on: datetime, given: Client, when: datetime) -> None:

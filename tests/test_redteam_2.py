@@ -8,6 +8,7 @@ record gone); its docstring says the attack. A test passes when the attack is re
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -133,3 +134,61 @@ def test_a_salesperson_cannot_backdate_a_decision_to_before_the_65th_birthday(tm
 
     r = anyio.run(post)
     assert r.status_code >= 400 or r.json()["outcome"] != "suitable", r.json()
+
+
+def _trained_policy() -> Any:
+    """policy-vulnerable with one axis on a declared boolean fact: the untrained may buy SRI1 only."""
+    doc = copy.deepcopy(DOC)
+    doc["axes"] = [
+        {
+            "id": "training",
+            "name": {"zh-CN": "产品培训", "en": "product training"},
+            "fact": "trained",
+            "permissive": "ascending",
+            "bands": [
+                {"id": "untrained", "name": {"zh-CN": "未培训", "en": "untrained"}, "values": [False],
+                 "suitable_up_to": {"max_risk": "SRI1"}},
+                {"id": "trained", "name": {"zh-CN": "已培训", "en": "trained"}, "values": [True]},
+            ],
+        }
+    ]  # fmt: skip
+    return load_policy(doc, "trained.json")
+
+
+@pytest.mark.parametrize(("recorded", "claimed"), [(1, True), (0, False)])
+def test_a_fact_of_another_type_but_equal_in_python_is_a_change_of_facts(
+    tmp_path: Any, recorded: int, claimed: bool
+) -> None:
+    """Attack: the assessment recorded the declared fact ``trained`` as ``1`` (no band lists it:
+    the least permissive band). At decide time the salesperson sends ``true``: Python finds
+    ``{"trained": 1} == {"trained": True}``, so the facts pass as those recorded, and the decision,
+    made on the facts given, puts the client in the ``trained`` band."""
+    engine, _ = _engine(tmp_path)
+    policy = _trained_policy()
+    client = Client(client_id="HK-1", birth_date="1980-01-01", experience_years=5, facts={"trained": recorded})
+    a = engine.assess(SIX, _answers("P6"), client, AS_OF)
+    claimed_client = client.model_copy(update={"facts": {"trained": claimed}})
+    with pytest.raises(DecisionError) as caught:
+        engine.decide(a, _product("SRI4"), claimed_client, policy, "client", AS_OF)
+    assert [(p.code, p.pointer) for p in caught.value.problems] == [("CLIENT_FACTS_DIFFER", "/client/facts")]
+    d = engine.decide(a, _product("SRI4"), None, policy, "client", AS_OF)  # the recorded facts
+    assert d.axes is not None and (d.axes[0].band, d.axes[0].basis) == ("untrained", "value_unknown")
+
+
+_FACT_VALUES = st.one_of(st.booleans(), st.integers(-2, 2), st.sampled_from(["0", "1", "true"]))
+
+
+@given(
+    recorded=st.dictionaries(st.sampled_from(["a", "b"]), _FACT_VALUES, max_size=2),
+    given_facts=st.dictionaries(st.sampled_from(["a", "b"]), _FACT_VALUES, max_size=2),
+)
+def test_declared_facts_pass_as_recorded_only_when_they_are_the_same_json(
+    recorded: dict[str, Any], given_facts: dict[str, Any]
+) -> None:
+    """Property: facts given at decide time are those recorded exactly when their JSON is the same."""
+    from suitability.matching import client_fact_differences
+
+    was = Client(client_id="HK-1", age=40, facts=recorded)
+    now = Client(client_id="HK-1", age=40, facts=given_facts)
+    same = json.dumps(recorded, sort_keys=True) == json.dumps(given_facts, sort_keys=True)
+    assert (client_fact_differences(was, AS_OF, now, AS_OF) == []) is same
