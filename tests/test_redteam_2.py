@@ -192,3 +192,54 @@ def test_declared_facts_pass_as_recorded_only_when_they_are_the_same_json(
     now = Client(client_id="HK-1", age=40, facts=given_facts)
     same = json.dumps(recorded, sort_keys=True) == json.dumps(given_facts, sort_keys=True)
     assert (client_fact_differences(was, AS_OF, now, AS_OF) == []) is same
+
+
+@pytest.mark.parametrize("route", ["/v1/decisions", "/v1/recommendations"])
+def test_a_catalog_product_cannot_be_sent_inline_with_a_lower_risk_level(tmp_path: Any, route: str) -> None:
+    """Attack: the service's catalog holds F-SRI4 at SRI4. The salesperson sends the product
+    inline instead of by id, with the same id and risk level SRI1: a 65-year-old client is decided
+    suitable for it (and it is screened in), on product facts the firm's own catalog contradicts."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    import anyio
+
+    from suitability import Registry
+    from suitability.engine import Engine
+    from suitability.log.sqlite import SQLiteStore
+    from suitability.service.app import create_app
+    from suitability.service.keys import KeyRing, add_key
+
+    registry = Registry.default(environ={})
+    registry.add_document(copy.deepcopy(DOC), "policy-vulnerable.json")
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    engine = Engine(registry, store)
+    client = Client(client_id="HK-1", birth_date="1950-01-01", experience_years=5)
+    a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, AS_OF)
+    _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
+    app = create_app(engine, KeyRing(tmp_path / "keys.json"), [_product("SRI4")])
+    relabelled = _product("SRI1").model_dump(mode="json", exclude_none=True) | {"id": "F-SRI4"}
+    body: dict[str, Any] = {
+        "assessment_id": a.id,
+        "client": client.model_dump(mode="json", exclude_none=True),
+        "policy": f"{DOC['id']}@{DOC['version']}",
+        "as_of": AS_OF.isoformat(),
+    }
+    if route == "/v1/decisions":
+        body |= {"product": relabelled, "initiated_by": "client"}
+    else:
+        body |= {"products": [relabelled]}
+    size = store.size()
+
+    async def post(sent: dict[str, Any]) -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return await http.post(route, json=sent, headers={"Authorization": f"Bearer {sales}"})
+
+    r = anyio.run(post, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "PRODUCT_DIFFERS"
+    assert store.size() == size  # nothing recorded
+    # the catalog's product, given whole as the catalog has it, is decided
+    same = _product("SRI4").model_dump(mode="json", exclude_none=True)
+    r = anyio.run(post, body | ({"product": same} if route == "/v1/decisions" else {"products": [same]}))
+    assert r.status_code == 201, r.text

@@ -675,6 +675,28 @@ class Service:
             )
         return found
 
+    def inline(self, product: Product, at: str) -> Product:
+        """A product given whole in a body: one whose id the catalog holds must be that product
+        (a salesperson cannot relabel a catalog product's risk level, term or variety)."""
+        known = self.catalog.get(product.id)
+        if known is not None and known != product:
+            fields = [f for f in type(product).model_fields if getattr(known, f) != getattr(product, f)]
+            raise ServiceProblem(
+                422,
+                "PRODUCT_DIFFERS",
+                f"product {product.id!r} differs from the service's catalog ({', '.join(fields)}); nothing was recorded",
+                [
+                    Problem(
+                        f"expected {f} {getattr(known, f)!r} as in the catalog, found {getattr(product, f)!r}: "
+                        "name the product by its id (product_id), or give it as the catalog has it",
+                        f"{at}/{f}",
+                        code="PRODUCT_DIFFERS",
+                    )
+                    for f in fields
+                ],
+            )
+        return product
+
     def not_found_or(self, exc: DecisionError, ident: str, kind: str, at: str) -> Exception:
         """A DecisionError about a result the log lacks is a 404; any other stays as it is."""
         if self.store.find(ident) is None:
@@ -926,7 +948,11 @@ def create_app(
                 "expected exactly one of product or product_id",
                 [Problem("expected either a product or the id of one in the catalog", "/product")],
             )
-        product = body.product if body.product is not None else service.product(str(body.product_id))
+        product = (
+            service.inline(body.product, "/product")
+            if body.product is not None
+            else service.product(str(body.product_id))
+        )
 
         def call(e: Engine, when: datetime | None) -> tuple[bytes, str | None]:
             try:
@@ -972,7 +998,7 @@ def create_app(
         if body.products is not None and body.product_ids is not None:
             raise ServiceProblem(422, "PRODUCTS_AMBIGUOUS", "expected products or product_ids, not both")
         if body.products is not None:
-            products = body.products
+            products = [service.inline(p, f"/products/{i}") for i, p in enumerate(body.products)]
         elif body.product_ids is not None:
             products = [service.product(p) for p in body.product_ids]
         else:
