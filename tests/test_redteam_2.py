@@ -243,3 +243,52 @@ def test_a_catalog_product_cannot_be_sent_inline_with_a_lower_risk_level(tmp_pat
     same = _product("SRI4").model_dump(mode="json", exclude_none=True)
     r = anyio.run(post, body | ({"product": same} if route == "/v1/decisions" else {"products": [same]}))
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the policy is a body field the caller names; binding each questionnaire (or the service) to the "
+    "firm's policy is a design decision (see the red-team report)",
+)
+def test_a_salesperson_cannot_pick_a_policy_without_the_age_axis(tmp_path: Any) -> None:
+    """Attack: the firm decides under hk-vulnerable (a 65+ client buying SRI4 as P4 needs a
+    confirmation). Another registered policy on the same profile scale, sri-seven, has no age axis
+    (special care only from SRI5). The salesperson names it in the decision's body: the
+    70-year-old is decided suitable for SRI4 with no warning at all."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    import anyio
+
+    from suitability import Registry
+    from suitability.engine import Engine
+    from suitability.log.sqlite import SQLiteStore
+    from suitability.service.app import create_app
+    from suitability.service.keys import KeyRing, add_key
+
+    from .test_format2_axes import F2
+
+    registry = Registry.default(environ={})
+    registry.add_document(copy.deepcopy(DOC), "policy-vulnerable.json")
+    registry.add_file(F2 / "policy-sri-seven.json")
+    engine = Engine(registry, SQLiteStore(tmp_path / "log.sqlite3"))
+    client = Client(client_id="HK-1", birth_date="1956-01-01", experience_years=5)  # 70
+    a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, AS_OF)
+    assert engine.decide(a, _product("SRI4"), None, f"{DOC['id']}", "client", AS_OF).outcome == "requires_confirmation"
+    _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
+    app = create_app(engine, KeyRing(tmp_path / "keys.json"))
+    body = {
+        "assessment_id": a.id,
+        "client": client.model_dump(mode="json", exclude_none=True),
+        "product": _product("SRI4").model_dump(mode="json", exclude_none=True),
+        "policy": "sri-seven",
+        "initiated_by": "client",
+        "as_of": AS_OF.isoformat(),
+    }
+
+    async def post() -> Any:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return await http.post("/v1/decisions", json=body, headers={"Authorization": f"Bearer {sales}"})
+
+    r = anyio.run(post)
+    assert r.status_code >= 400 or r.json()["outcome"] != "suitable", r.json()
