@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import scratch, table
+
+
+def peak_resident_mb() -> float:
+    """This process's peak resident memory (VmHWM): Linux carries ru_maxrss over exec from the
+    forking parent, so a child started by a big parent would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def child(kind: str, log: str, out: str) -> None:
@@ -53,7 +59,7 @@ def child(kind: str, log: str, out: str) -> None:
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):  # output streams away, as in a pipe
         cli.main(args=args, prog_name="suitability", standalone_mode=False)
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_resident_mb()
     print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb}))
 
 
