@@ -19,7 +19,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -2544,6 +2544,19 @@ def _service() -> Any:
     type=click.IntRange(1, 64),
     help="Server processes sharing the port and the log, each with its own Engine.",
 )
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    help="A policy requests may name, exactly as written here (repeatable; default: cn-csrc). The firm picks, not the caller.",
+)
+@click.option(
+    "--as-of-tolerance",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds a request's as_of (or confirmed_at) may be from the server's clock.",
+)
 @click.pass_context
 def serve_command(
     ctx: click.Context,
@@ -2556,6 +2569,8 @@ def serve_command(
     origin: str | None,
     checkpoint_every: float,
     workers: int,
+    policies: tuple[str, ...],
+    as_of_tolerance: float,
 ) -> None:
     """Serve the Engine over HTTP (JSON, OpenAPI 3.1 at /openapi.json) to sales apps in any language.
 
@@ -2590,6 +2605,8 @@ def serve_command(
         pseudonym_key=None if key is None else key.encode(),
         checkpointing=checkpointing,
         workers=workers,
+        policies=policies or service.DEFAULT_POLICIES,
+        as_of_tolerance=timedelta(seconds=as_of_tolerance),
     )
 
 

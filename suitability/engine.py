@@ -205,6 +205,10 @@ class Engine:
     def _when(self, as_of: date | datetime | None) -> datetime:
         return as_instant(as_of if as_of is not None else self._clock())
 
+    def now(self) -> datetime:
+        """The engine's clock: the ``as_of`` of a call that gives none (and what a service compares a given one with)."""
+        return as_instant(self._clock())
+
     def _questionnaire(self, questionnaire: str | Questionnaire) -> Questionnaire:
         if isinstance(questionnaire, Questionnaire):
             return questionnaire

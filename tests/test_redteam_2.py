@@ -87,11 +87,6 @@ def test_a_recorded_age_bounds_the_true_age_from_both_sides(born: date, gap: int
     assert youngest_age_at(recorded, on, at) <= age_on(born, at) <= oldest_age_at(recorded, on, at)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the service takes a sales key's as_of as given: backdating is only a review finding beyond "
-    "dated_tolerance_hours (24); refusing it is a design decision (see the red-team report)",
-)
 def test_a_salesperson_cannot_backdate_a_decision_to_before_the_65th_birthday(tmp_path: Any) -> None:
     """Attack: the client turns 65 today (birth date recorded). Over HTTP, with a sales key, the
     salesperson sends ``as_of`` twelve hours ago, the day before the birthday: the age axis puts
@@ -117,7 +112,7 @@ def test_a_salesperson_cannot_backdate_a_decision_to_before_the_65th_birthday(tm
     client = Client(client_id="HK-1", birth_date=born, experience_years=5)
     a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, now - timedelta(days=2))
     _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
-    app = create_app(engine, KeyRing(tmp_path / "keys.json"))
+    app = create_app(engine, KeyRing(tmp_path / "keys.json"), policies=[f"{DOC['id']}@{DOC['version']}"])
     body = {
         "assessment_id": a.id,
         "client": client.model_dump(mode="json", exclude_none=True),
@@ -134,6 +129,12 @@ def test_a_salesperson_cannot_backdate_a_decision_to_before_the_65th_birthday(tm
 
     r = anyio.run(post)
     assert r.status_code >= 400 or r.json()["outcome"] != "suitable", r.json()
+    assert r.status_code == 422 and r.json()["problems"][0]["pointer"] == "/as_of", r.text
+    assert r.json()["code"] == "AS_OF_NOT_NOW" and store.size() == 2  # the artifact and the assessment only
+    # an as_of within the tolerance (a minute ago) is the client's today: 65, the confirmation is needed
+    body["as_of"] = (now - timedelta(minutes=1)).isoformat()
+    r = anyio.run(post)
+    assert r.status_code == 201 and r.json()["outcome"] == "requires_confirmation", r.text
 
 
 def _trained_policy() -> Any:
@@ -216,7 +217,13 @@ def test_a_catalog_product_cannot_be_sent_inline_with_a_lower_risk_level(tmp_pat
     client = Client(client_id="HK-1", birth_date="1950-01-01", experience_years=5)
     a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, AS_OF)
     _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
-    app = create_app(engine, KeyRing(tmp_path / "keys.json"), [_product("SRI4")])
+    app = create_app(
+        engine,
+        KeyRing(tmp_path / "keys.json"),
+        [_product("SRI4")],
+        policies=[f"{DOC['id']}@{DOC['version']}"],
+        as_of_tolerance=None,
+    )
     relabelled = _product("SRI1").model_dump(mode="json", exclude_none=True) | {"id": "F-SRI4"}
     body: dict[str, Any] = {
         "assessment_id": a.id,
@@ -245,11 +252,6 @@ def test_a_catalog_product_cannot_be_sent_inline_with_a_lower_risk_level(tmp_pat
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the policy is a body field the caller names; binding each questionnaire (or the service) to the "
-    "firm's policy is a design decision (see the red-team report)",
-)
 def test_a_salesperson_cannot_pick_a_policy_without_the_age_axis(tmp_path: Any) -> None:
     """Attack: the firm decides under hk-vulnerable (a 65+ client buying SRI4 as P4 needs a
     confirmation). Another registered policy on the same profile scale, sri-seven, has no age axis
@@ -275,7 +277,7 @@ def test_a_salesperson_cannot_pick_a_policy_without_the_age_axis(tmp_path: Any) 
     a = engine.assess(SIX, _answers("P4", "from_65_to_70"), client, AS_OF)
     assert engine.decide(a, _product("SRI4"), None, f"{DOC['id']}", "client", AS_OF).outcome == "requires_confirmation"
     _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
-    app = create_app(engine, KeyRing(tmp_path / "keys.json"))
+    app = create_app(engine, KeyRing(tmp_path / "keys.json"), policies=["hk-vulnerable"])  # the firm's policy
     body = {
         "assessment_id": a.id,
         "client": client.model_dump(mode="json", exclude_none=True),

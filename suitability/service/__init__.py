@@ -7,8 +7,19 @@ CLI imports it only inside ``serve``). FastAPI and uvicorn come with ``pip insta
 
 from __future__ import annotations
 
-from .app import Checkpointing, create_app
+from .app import DEFAULT_AS_OF_TOLERANCE, DEFAULT_POLICIES, Checkpointing, create_app
 from .keys import KeyRing, Principal, add_key, load_keys, revoke_key
 from .run import serve
 
-__all__ = ["Checkpointing", "KeyRing", "Principal", "add_key", "create_app", "load_keys", "revoke_key", "serve"]
+__all__ = [
+    "DEFAULT_AS_OF_TOLERANCE",
+    "DEFAULT_POLICIES",
+    "Checkpointing",
+    "KeyRing",
+    "Principal",
+    "add_key",
+    "create_app",
+    "load_keys",
+    "revoke_key",
+    "serve",
+]

@@ -13,10 +13,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -56,6 +56,11 @@ MAX_BODY = 1 << 20
 _IDEMPOTENCY_KEY_MAX = 255
 
 Language = Literal["zh-CN", "en"]
+
+#: The policies a service decides under when ``serve`` is given no ``--policy``.
+DEFAULT_POLICIES = ("cn-csrc",)
+#: How far a given ``as_of`` may be from the service's clock (``serve --as-of-tolerance``).
+DEFAULT_AS_OF_TOLERANCE = timedelta(minutes=5)
 
 
 # --- the request and response models (the OpenAPI contract is derived from them) -------------
@@ -451,8 +456,12 @@ class Service:
         metrics: Metrics,
         idempotency: IdempotencyTable | None,
         threads: int = 64,
+        policies: Sequence[str] = DEFAULT_POLICIES,
+        as_of_tolerance: timedelta | None = DEFAULT_AS_OF_TOLERANCE,
     ) -> None:
         self.engine, self.keys, self.metrics, self.idempotency = engine, keys, metrics, idempotency
+        self.policies = tuple(policies)
+        self.as_of_tolerance = as_of_tolerance
         self.catalog = {p.id: p for p in catalog or []}
         self.catalog_order = list(catalog or [])
         self._proof_lock = threading.Lock()
@@ -602,7 +611,9 @@ class Service:
         and the stored response happen in the same worker.
         """
         idempotency_key = headers.get(b"idempotency-key")
+        at = "/confirmed_at" if path.endswith("/confirmations") else "/as_of"
         if idempotency_key is None:
+            self.check_as_of(as_of, at)
             body, ident = await self.workers.run(call, self.engine, as_of)
             return self._created(body, ident)
         key = idempotency_key.decode("latin-1")
@@ -644,6 +655,8 @@ class Service:
                 return _reply(claim.status, claim.body, replayed)
             when = datetime.fromisoformat(claim.as_of or pinned)
             try:
+                if claim.state != "resume":  # a resumed claim keeps the instant it was made at
+                    self.check_as_of(as_of, at)
                 if claim.state == "resume":  # a claim left unfinished: did its record reach the log?
                     dry_store = DryRunStore(self.store)
                     dry = Engine(self.engine.registry, dry_store, pseudonym_key=getattr(self.engine, "_key", None))
@@ -660,6 +673,47 @@ class Service:
             return self._created(body, ident)
 
         return await self.workers.run(once)
+
+    def policy(self, name: str, at: str = "/policy") -> str:
+        """``name``, when it is a policy this service decides under (``serve --policy``): which policy
+        applies is the firm's choice, never the caller's (a salesperson could otherwise name a
+        policy without the limit that blocks the sale)."""
+        if name not in self.policies:
+            raise ServiceProblem(
+                422,
+                "POLICY_NOT_ALLOWED",
+                f"policy {name!r} is not one this service decides under",
+                [
+                    Problem(
+                        f"expected one of {', '.join(self.policies)} (serve --policy), found {name!r}",
+                        at,
+                        code="POLICY_NOT_ALLOWED",
+                    )
+                ],
+            )
+        return name
+
+    def check_as_of(self, as_of: datetime | None, at: str = "/as_of") -> None:
+        """A given ``as_of`` must be the engine's now, within the tolerance (``serve --as-of-tolerance``):
+        a caller cannot date a result to before a birthday, an expiry or a rule change."""
+        tolerance = self.as_of_tolerance
+        if as_of is None or tolerance is None:
+            return
+        now = self.engine.now()
+        if abs(as_of - now) > tolerance:
+            raise ServiceProblem(
+                422,
+                "AS_OF_NOT_NOW",
+                "expected an as_of within the service's tolerance of its clock; nothing was recorded",
+                [
+                    Problem(
+                        f"expected an instant within {tolerance.total_seconds():g} s of {now.isoformat()}, "
+                        f"found {as_of.isoformat()}",
+                        at,
+                        code="AS_OF_NOT_NOW",
+                    )
+                ],
+            )
 
     def _created(self, body: bytes, ident: str | None) -> Reply:
         return _reply(201, body, {"Location": f"/v1/records/{ident}"} if ident else None)
@@ -775,6 +829,8 @@ def create_app(
     idempotency: IdempotencyTable | None = None,
     checkpointing: Checkpointing | None = None,
     threads: int = 64,
+    policies: Sequence[str] = DEFAULT_POLICIES,
+    as_of_tolerance: timedelta | None = DEFAULT_AS_OF_TOLERANCE,
 ) -> Front:
     """The ASGI app serving ``engine``: :class:`Front` before a FastAPI app.
 
@@ -786,10 +842,14 @@ def create_app(
         idempotency: where Idempotency-Keys are kept; without it such requests are refused (400).
         checkpointing: sign a checkpoint every so often when the log grew.
         threads: the most Engine calls running at once (worker threads).
+        policies: the policies a decision or screen may name (``policy``, exactly as written here);
+            the caller never picks one the firm did not configure.
+        as_of_tolerance: how far a given ``as_of`` (or ``confirmed_at``) may be from the engine's
+            clock; None accepts any (a caller could then date a result past a birthday or an expiry).
     """
     store = engine.store
     metrics = store.metrics if isinstance(store, MeteredStore) else Metrics()
-    service = Service(engine, keys, catalog, metrics, idempotency, threads)
+    service = Service(engine, keys, catalog, metrics, idempotency, threads, policies, as_of_tolerance)
     stop = threading.Event()
 
     @asynccontextmanager
@@ -954,13 +1014,15 @@ def create_app(
             else service.product(str(body.product_id))
         )
 
+        policy = service.policy(body.policy)
+
         def call(e: Engine, when: datetime | None) -> tuple[bytes, str | None]:
             try:
                 d = e.decide(
                     body.assessment_id,
                     product,
                     body.client,
-                    body.policy,
+                    policy,
                     body.initiated_by,
                     when,
                     actor=principal.actor,
@@ -1004,9 +1066,11 @@ def create_app(
         else:
             products = service.catalog_order
 
+        policy = service.policy(body.policy)
+
         def call(e: Engine, when: datetime | None) -> tuple[bytes, str | None]:
             try:
-                found = e.recommend(body.assessment_id, products, body.client, body.policy, when, actor=principal.actor)
+                found = e.recommend(body.assessment_id, products, body.client, policy, when, actor=principal.actor)
             except DecisionError as exc:
                 raise service.not_found_or(exc, body.assessment_id, "assessment", "/assessment_id") from None
             return Recommendations(recommendations=found).model_dump_json().encode(), None

@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from ..log import open_store
 from ..log.store import is_url
 from ..product import Product, load_catalog
 from ..registry import Registry
-from .app import Checkpointing, create_app
+from .app import DEFAULT_AS_OF_TOLERANCE, DEFAULT_POLICIES, Checkpointing, create_app
 from .idempotency import IdempotencyTable, PostgresIdempotency, SQLiteIdempotency
 from .keys import KeyRing
 from .metrics import MeteredStore, Metrics
@@ -37,8 +39,13 @@ def serve(
     checkpointing: Checkpointing | None = None,
     workers_threads: int = 64,
     workers: int = 1,
+    policies: Sequence[str] = DEFAULT_POLICIES,
+    as_of_tolerance: timedelta | None = DEFAULT_AS_OF_TOLERANCE,
 ) -> None:
     """Open the log and serve it until interrupted.
+
+    ``policies`` and ``as_of_tolerance`` are :func:`~suitability.service.app.create_app`'s: the
+    policies requests may name, and how far a given ``as_of`` may be from the clock.
 
     With ``workers`` above 1, that many processes (forked from this one, which only supervises
     them) accept connections on one listening socket, each with its own Engine, group commit,
@@ -60,9 +67,12 @@ def serve(
             ],
         )
     products = load_catalog(catalog) if catalog else None
+    options = {"policies": tuple(policies), "as_of_tolerance": as_of_tolerance}
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if workers <= 1:
-        _serve_one(log, ring, registry, products, pseudonym_key, checkpointing, workers_threads, host, port, None)
+        _serve_one(
+            log, ring, registry, products, pseudonym_key, checkpointing, workers_threads, host, port, None, options
+        )
         return
     if not hasattr(os, "fork"):
         raise InputError(
@@ -81,7 +91,17 @@ def serve(
                 _die_with_parent()
                 signing = checkpointing if index == 0 else None
                 _serve_one(
-                    log, ring, registry, products, pseudonym_key, signing, workers_threads, host, port, listening
+                    log,
+                    ring,
+                    registry,
+                    products,
+                    pseudonym_key,
+                    signing,
+                    workers_threads,
+                    host,
+                    port,
+                    listening,
+                    options,
                 )
                 code = 0
             except BaseException:
@@ -107,6 +127,7 @@ def _serve_one(
     host: str,
     port: int,
     listening: socket.socket | None,
+    options: dict[str, Any],
 ) -> None:
     import anyio
 
@@ -114,7 +135,9 @@ def _serve_one(
     store = MeteredStore(open_store(log), metrics)
     idempotency: IdempotencyTable = PostgresIdempotency(log) if is_url(log) else SQLiteIdempotency(str(Path(log)))
     engine = Engine(registry, store, pseudonym_key=pseudonym_key)
-    app = create_app(engine, ring, products, idempotency=idempotency, checkpointing=checkpointing, threads=threads)
+    app = create_app(
+        engine, ring, products, idempotency=idempotency, checkpointing=checkpointing, threads=threads, **options
+    )
     config = uvicorn.Config(
         app,
         host=host,
