@@ -4,6 +4,7 @@ options disabled by an earlier answer (format 2)."""
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,41 @@ def test_malformed_richer_answers_are_load_errors_with_their_pointer(change: Any
     with pytest.raises(DocumentError) as caught:
         load_questionnaire(doc)
     assert where in [p.pointer for p in caught.value.problems]
+
+
+def test_a_number_question_is_answered_over_http(tmp_path: Path) -> None:
+    """A sales app in another language answers a format-2 number question with a JSON number; the
+    service scores it exactly as the library does, and refuses a boolean or a string for it."""
+    httpx = pytest.importorskip("httpx")
+    pytest.importorskip("fastapi")
+    import anyio
+
+    from suitability import Registry
+    from suitability.engine import Engine
+    from suitability.log.sqlite import SQLiteStore
+    from suitability.service.app import create_app
+    from suitability.service.keys import KeyRing, add_key
+
+    registry = Registry.default(environ={})
+    registry.add_document(_doc(), "answers.json")
+    store = SQLiteStore(tmp_path / "log.sqlite3")
+    app = create_app(Engine(registry, store), KeyRing(tmp_path / "keys.json"))
+    _, sales = add_key(tmp_path / "keys.json", "staff-07", "sales")
+    client = CLIENT.model_dump(mode="json", exclude_none=True)
+
+    async def post(answers: dict[str, Any]) -> Any:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+            body = {"questionnaire": "six-level-rpq", "answers": answers, "client": client}
+            return await http.post("/v1/assessments", json=body, headers={"Authorization": f"Bearer {sales}"})
+
+    for years, capacity in ((2.5, 9), (12, 10), (2.4, 8)):
+        r = anyio.run(post, _answers(years_to_invest=years))
+        assert r.status_code == 201, r.text
+        when = datetime.fromisoformat(r.json()["assessed_at"])
+        expected = assess(Q, _answers(years_to_invest=years), CLIENT, when)
+        assert r.json()["dimension_scores"]["capacity"] == capacity == expected.dimension_scores["capacity"]
+    size = store.size()
+    for wrong in (True, "12"):
+        r = anyio.run(post, _answers(years_to_invest=wrong))
+        assert r.status_code == 422, r.text
+    assert store.size() == size

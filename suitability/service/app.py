@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive, Scope, Send
@@ -76,7 +76,9 @@ class AssessmentRequest(_Request):
     questionnaire: str = Field(
         description="id[@version] of a registered questionnaire", examples=["cn-securities-individual"]
     )
-    answers: dict[str, str | list[str]]
+    answers: dict[str, str | list[str] | StrictInt | StrictFloat] = Field(
+        description="question id → option id (single), list of option ids (multi) or a number (a number question)"
+    )
     client: Client | None = None
     as_of: AwareDatetime | None = Field(None, description="The instant the result is for; default: now.")
 
