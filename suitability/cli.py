@@ -541,7 +541,11 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
     def group() -> None:
         pass
 
-    group.help = f"List, show, validate and hash {kind} documents."
+    group.help = f"List, show, validate and hash {kind} documents" + (
+        ", and check a policy against questionnaires."
+        if kind == "policy"
+        else "; upgrade them; their answer statistics."
+    )
 
     @group.command("list")
     @_output_options
@@ -556,7 +560,12 @@ def _document_commands(kind: str, loader: Callable[[Any, str | None], Any]) -> c
                 "effective_from": e.effective_from,
                 "hash": e.hash if not out.table else e.hash[:19],
                 "source": e.source,
-                "title": e.document.get("title") if not out.table else pick(e.document.get("title") or {}, lang),
+                # JSON keeps every language; a table or CSV cell is text in the one asked for
+                "title": (
+                    e.document.get("title")
+                    if out.format in ("json", "jsonl")
+                    else pick(e.document.get("title") or {}, lang)
+                ),
             }
             for e in entries
         ]

@@ -758,3 +758,18 @@ def test_help_imports_no_heavy_module() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_document_lists_in_csv_give_the_title_in_the_language_asked() -> None:
+    """A CSV cell is text a spreadsheet shows: the title in --lang, not the document's dict of languages."""
+    for kind in ("questionnaire", "policy"):
+        for lang, title in (("en", "Individual investor"), ("zh-CN", "个人投资者")):
+            done = CliRunner().invoke(cli, [kind, "list", "--format", "csv", "--lang", lang])
+            assert done.exit_code == 0, done.output
+            rows = list(csv.DictReader(io.StringIO(done.stdout)))
+            assert rows and all(not row["title"].startswith("{") for row in rows)
+            if kind == "questionnaire":
+                cn = next(row for row in rows if row["id"] == "cn-securities-individual")
+                assert cn["title"].startswith(title), cn["title"]
+        listed = CliRunner().invoke(cli, [kind, "list", "--format", "jsonl"])
+        assert all(set(json.loads(line)["title"]) >= {"zh-CN", "en"} for line in listed.stdout.splitlines())
