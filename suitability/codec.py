@@ -19,12 +19,14 @@ two different values must never share canonical bytes, and so a content hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -258,6 +260,29 @@ def read_bytes(path: str | Path) -> bytes:
     """
     p = Path(path)
     too_large = "expected at most {} bytes, found {} bytes (input too large)"
+    with _regular_file(p) as (fd, size):
+        if size > MAX_INPUT_BYTES:
+            raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, size))
+        chunks: list[bytes] = []
+        left = MAX_INPUT_BYTES + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+    if len(data) > MAX_INPUT_BYTES:
+        raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, f"more than {MAX_INPUT_BYTES}"))
+    return data
+
+
+@contextlib.contextmanager
+def _regular_file(p: Path) -> Iterator[tuple[int, int]]:
+    """Open ``p`` for reading and yield its descriptor and size, once ``fstat`` of the opened descriptor
+    shows a regular file (opened non-blocking, so a FIFO cannot hang the open; blocking again to read).
+    An ``OSError`` while reading inside the block is the same clear error; the descriptor is closed.
+
+    Raises:
+        InputError: the file is missing, unreadable, or a folder, device, FIFO or socket.
+    """
     try:
         fd = os.open(p, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -272,19 +297,9 @@ def read_bytes(path: str | Path) -> bytes:
             raise _fail(str(p), "expected a file, found a folder")
         if not stat.S_ISREG(info.st_mode):
             raise _fail(str(p), f"expected a regular file, found {_file_kind(info.st_mode)}")
-        if info.st_size > MAX_INPUT_BYTES:
-            raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, info.st_size))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        left = MAX_INPUT_BYTES + 1
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > MAX_INPUT_BYTES:
-            raise _fail(str(p), too_large.format(MAX_INPUT_BYTES, f"more than {MAX_INPUT_BYTES}"))
-        return data
+        yield fd, info.st_size
     except OSError as exc:
         raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
     finally:
@@ -310,30 +325,11 @@ def sha256_file(path: str | Path) -> str:
         InputError: the file is missing, unreadable or not a regular file.
     """
     p = Path(path)
-    try:
-        fd = os.open(p, _OPEN_FLAGS)
-    except FileNotFoundError:
-        raise _fail(str(p), "expected a file, found nothing at this path") from None
-    except IsADirectoryError:
-        raise _fail(str(p), "expected a file, found a folder") from None
-    except OSError as exc:
-        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise _fail(str(p), "expected a file, found a folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise _fail(str(p), f"expected a regular file, found {_file_kind(info.st_mode)}")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        digest = hashlib.sha256()
+    digest = hashlib.sha256()
+    with _regular_file(p) as (fd, _):
         while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
-        return digest.hexdigest()
-    except OSError as exc:
-        raise _fail(str(p), f"cannot read the file: {exc.strerror}") from None
-    finally:
-        os.close(fd)
+    return digest.hexdigest()
 
 
 def _file_kind(mode: int) -> str:
