@@ -95,6 +95,13 @@ def scratch(prefix: str, keep: Path | None = None) -> Iterator[Path]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def peak_resident_mb() -> float:
+    """This process's peak resident memory (VmHWM): Linux carries ru_maxrss over exec from the
+    forking parent, so a child started by a big parent would report the parent's peak."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
 def table(rows: list[list[str]]) -> str:
     """Return ``rows`` (the first is the header) as a Markdown table."""
     out = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]

@@ -25,16 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import interleaved, ratio_cell, scratch, table
+from _common import interleaved, peak_resident_mb, ratio_cell, scratch, table
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def peak_resident_mb() -> float:
-    """This process's peak resident memory (VmHWM): Linux carries ru_maxrss over exec from the
-    forking parent, so a child started by a big parent would report the parent's peak."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 def draft(path: Path) -> None:

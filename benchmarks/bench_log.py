@@ -277,6 +277,7 @@ def bench_verify(store: SQLiteStore, log: Path, rounds: int) -> list[list[str]]:
 
 _REPLAY_ALONE = """
 import json, sys, time
+from _common import peak_resident_mb
 from suitability import replay
 from suitability.log.sqlite import SQLiteStore
 store = SQLiteStore(sys.argv[1])
@@ -285,10 +286,8 @@ start = time.perf_counter()
 replayed = replay(store)
 elapsed = time.perf_counter() - start
 assert replayed.ok, (replayed.differences[:3], replayed.errors[:3])
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent (this benchmark,
-# which held the whole log in memory), while VmHWM belongs to this process's own memory map.
-peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
-print(json.dumps({"rate": n / elapsed, "peak_mb": peak / 1024}))
+# VmHWM, not ru_maxrss: the benchmark that forked this process held the whole log in memory
+print(json.dumps({"rate": n / elapsed, "peak_mb": peak_resident_mb()}))
 """
 
 
@@ -299,7 +298,7 @@ def replay_alone(log: Path) -> tuple[float, float]:
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "benchmarks")))},
     )
     measured = json.loads(done.stdout)
     return float(measured["rate"]), float(measured["peak_mb"])

@@ -24,14 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import scratch, table
-
-
-def peak_resident_mb() -> float:
-    """This process's peak resident memory (VmHWM): Linux carries ru_maxrss over exec from the
-    forking parent, so a child started by a big parent would report the parent's peak."""
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+from _common import peak_resident_mb, scratch, table
 
 
 def child(kind: str, log: str, out: str) -> None:
