@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ _VERSION_PART = re.compile(r"(0|[1-9][0-9]{0,8})")
 _THIS_ENGINE = tuple(int(part) for part in __version__.split("."))
 
 
+@lru_cache(maxsize=64)  # a log holds a handful of versions; each is parsed once
 def derivation(engine_version: object) -> str:
     """The derivation that recomputes a record written by ``engine_version`` (see :data:`DERIVATIONS`).
 
@@ -200,15 +202,12 @@ def replay(store: LogStore, *, progress: Progress | None = None) -> ReplayReport
             found = cache[key] = model.model_validate(value)
         return found
 
-    known_versions: dict[object, str] = {}
     for seq, data, _ in store.scan():
         try:
             record = read_record(data)
             kind = record["type"]
             counts[kind] += 1
-            version = record["engine_version"]
-            if version not in known_versions:  # one derivation so far: the check is all it dispatches
-                known_versions[version] = derivation(version)
+            derivation(record["engine_version"])  # one derivation so far: the check is all it dispatches
             if record["type"] == "artifact":
                 loader = load_questionnaire if record["kind"] == "questionnaire" else load_policy
                 documents[record["hash"]] = loader(record["document"], f"record {seq}")
