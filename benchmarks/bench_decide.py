@@ -356,18 +356,21 @@ def main() -> None:
     # in this shape of output can meet the target.
     finished = [dict(d.__dict__) for d in expected]
 
+    def output_floor(case: tuple[Assessment, Product, Client, str], values: dict[str, Any]) -> Any:
+        a, p, c, initiator = case
+        digest = hashlib.sha256(
+            "\x1f".join((a.id, client_key(c, "decision"), policy.hash, initiator, AS_OF.isoformat(), "active")).encode()
+        )
+        digest.update(f"\x1f{p.id}\x1f{p.risk_level}\x1f{p.term}\x1f{p.variety}\x1f{p.professional_only:d}".encode())
+        return _built({**values, "id": digest_id("dec_", digest), "reasons": [*values["reasons"]],
+                       "warnings": [*values["warnings"]]})  # fmt: skip
+
+    # the floor builds what decide builds (this copy of its digest must not drift from it)
+    assert [output_floor(case, v) for case, v in zip(pool, finished, strict=True)] == expected
+
     def run_output_floor() -> int:
-        for (a, p, c, initiator), values in zip(pool, finished, strict=True):
-            digest = hashlib.sha256(
-                "\x1f".join(
-                    (a.id, client_key(c, "decision"), policy.hash, initiator, AS_OF.isoformat(), "active")
-                ).encode()
-            )
-            digest.update(
-                f"\x1f{p.id}\x1f{p.risk_level}\x1f{p.term}\x1f{p.variety}\x1f{p.professional_only:d}".encode()
-            )
-            _built({**values, "id": digest_id("dec_", digest), "reasons": [*values["reasons"]],
-                    "warnings": [*values["warnings"]]})  # fmt: skip
+        for case, values in zip(pool, finished, strict=True):
+            output_floor(case, values)
         return len(pool)
 
     shelf = [p for _, p, _, _ in pool[:30]]  # a 30-product catalog screened per assessment
