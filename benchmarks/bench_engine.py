@@ -11,6 +11,12 @@ SQLite (WAL, synchronous=FULL, one file per side, in a temporary folder):
                       one committer that inserts them into a plain table in durable transactions,
                       a group per transaction exactly as the Engine groups: the same group commit
                       with nothing else to do.
+  compute floor       1 and 8 threads each doing only the work no engine that writes these records can
+  1 and 8 threads     skip (score the answers, build the record, render it and hash it), handing
+                      it to the raw side's group commit, whose committer splices in the seq and
+                      time and inserts the bytes into a plain table: the Engine's rate if its log,
+                      its locks and its checks cost nothing. Its records are checked equal to the
+                      Engine's (but for seq and time) before anything is timed.
 PostgreSQL (a schema of its own, dropped at the end):
   engine 1 thread     Engine.assess on a PostgresStore, one thread.
   plain INSERT        single-row INSERT of the same bytes into a plain table, autocommitted
@@ -18,7 +24,9 @@ PostgreSQL (a schema of its own, dropped at the end):
 
 Claims (issue 13): engine 8 threads ≥ 2× engine 1 thread; engine 8 threads ≥ 50% of raw 8
 threads; on PostgreSQL, engine 1 thread ≥ 50% of plain INSERT. Rates depend on the host (its
-disk above all); the ratios are the claim.
+disk above all); the ratios are the claim. The compute floor's ratio to raw bounds the Engine's: the
+threads share one interpreter lock, so the Python work per call adds up across them, whatever the
+store does.
 """
 
 from __future__ import annotations
@@ -36,13 +44,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import orjson
 from _common import interleaved, ratio_cell, scratch, table
 from _workload import random_answers
 
-from suitability import Client, Registry
+from suitability import Client, Registry, assess
 from suitability.engine import Engine
 from suitability.log.sqlite import SQLiteStore
-from suitability.log.store import LogStore
+from suitability.log.store import Draft, LogStore, now_text, prepare
+from suitability.records import assessment_draft
 
 REGISTRY = Registry.default(environ={})
 Q = "cn-securities-individual"
@@ -127,10 +137,7 @@ def sample_bytes(n: int) -> list[bytes]:
 
 
 def raw_sqlite_side(path: Path, data: list[bytes], threads: int) -> Callable[[], int]:
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    db = plain_table(path)
     state = {"seq": 0}
 
     def commit(items: list[bytes]) -> None:
@@ -158,14 +165,86 @@ def raw_sqlite_side(path: Path, data: list[bytes], threads: int) -> Callable[[],
     return run
 
 
+def plain_table(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+    return db
+
+
+def floor_drafts(calls: Calls, n: int) -> list[Draft]:
+    """What the compute floor's threads make for ``n`` calls: scored, recorded, rendered, half-hashed."""
+    q = REGISTRY.questionnaire(Q, allow_retired=False)
+    out = []
+    for answers in calls.inputs[:n]:
+        client, when = calls.client()
+        given = dict(answers)
+        out.append(prepare(assessment_draft(q, given, client, assess(q, given, client, when))))
+    return out
+
+
+def floor_side(path: Path, calls: Calls, threads: int) -> Callable[[], int]:
+    db = plain_table(path)
+    state = {"seq": 0}
+    q = REGISTRY.questionnaire(Q, allow_retired=False)
+
+    def commit(items: list[Draft]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        first, at = state["seq"], now_text()
+        rows = []
+        for i, draft in enumerate(items):
+            assert draft.template is not None
+            data, _leaf = draft.template.bytes_and_leaf(first + i, at)
+            rows.append((first + i, data))
+        db.executemany("INSERT INTO t VALUES (?, ?)", rows)
+        db.execute("COMMIT")
+        state["seq"] = first + len(items)
+
+    grouped = Grouped(commit)
+    per = len(calls.inputs) // threads
+
+    def work(t: int) -> None:
+        for answers in calls.inputs[t * per : (t + 1) * per]:
+            client, when = calls.client()
+            given = dict(answers)
+            grouped.submit(prepare(assessment_draft(q, given, client, assess(q, given, client, when))))
+
+    def run() -> int:
+        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        return per * threads
+
+    return run
+
+
+def check_floor_agrees(folder: Path, n: int = 50) -> None:
+    """The compute floor writes the Engine's records: equal, but for seq and time, on the same calls."""
+    store = SQLiteStore(folder / "agree.sqlite3")
+    engine_side(Engine(REGISTRY, store), Calls(n, seed=5), 1)()
+    recorded = [orjson.loads(d) for _, d, _ in store.scan()][1:]  # without the questionnaire artifact
+    store.close()
+    made = [orjson.loads(d.template.bytes_and_leaf(0, "-")[0]) for d in floor_drafts(Calls(n, seed=5), n) if d.template]
+    for record in recorded + made:
+        del record["seq"], record["recorded_at"]
+    if made != recorded:
+        raise SystemExit("the compute floor does not write the Engine's records: not timed")
+
+
 def sqlite_part(calls_n: int, rounds: int) -> list[list[str]]:
     with scratch("bench-engine-") as folder:
+        check_floor_agrees(folder)
         data = sample_bytes(calls_n)
         stores: list[LogStore] = [SQLiteStore(folder / "one.sqlite3"), SQLiteStore(folder / "eight.sqlite3")]
         sides = {
             "engine 1 thread": engine_side(Engine(REGISTRY, stores[0]), Calls(calls_n), 1),
             "engine 8 threads": engine_side(Engine(REGISTRY, stores[1]), Calls(calls_n, seed=8), 8),
             "raw 8 threads": raw_sqlite_side(folder / "raw.sqlite3", data, 8),
+            "compute floor 1 thread": floor_side(folder / "floor1.sqlite3", Calls(calls_n, seed=10), 1),
+            "compute floor 8 threads": floor_side(folder / "floor8.sqlite3", Calls(calls_n, seed=9), 8),
         }
         rates = interleaved(sides, rounds)
         for store in stores:
@@ -180,6 +259,18 @@ def sqlite_part(calls_n: int, rounds: int) -> list[list[str]]:
             f"{ratio_cell(rates['engine 8 threads'], rates['raw 8 threads'])} of raw (≥ 0.50×)",
         ],
         ["raw 8 threads (same group commit)", rates["raw 8 threads"].cell(), ""],
+        [
+            "compute floor 1 thread: score, record, render, hash; one raw commit each",
+            rates["compute floor 1 thread"].cell(),
+            f"engine 1 thread = {ratio_cell(rates['engine 1 thread'], rates['compute floor 1 thread'])} of it",
+        ],
+        [
+            "compute floor 8 threads: the same, in the raw side's group commit",
+            rates["compute floor 8 threads"].cell(),
+            f"{ratio_cell(rates['compute floor 8 threads'], rates['compute floor 1 thread'])} of 1 thread; "
+            f"{ratio_cell(rates['compute floor 8 threads'], rates['raw 8 threads'])} of raw; engine 8 threads = "
+            f"{ratio_cell(rates['engine 8 threads'], rates['compute floor 8 threads'])} of it",
+        ],
     ]
 
 

@@ -397,7 +397,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _safe(value: Any) -> str:
     """A value as text a terminal shows as text: no control sequence reaches it raw."""
-    return _CONTROL.sub("\ufffd", value if isinstance(value, str) else str(value))
+    text = value if isinstance(value, str) else str(value)
+    # every character _CONTROL matches first is a control or format character, which Python never
+    # calls printable: most text is returned as it is after one scan in C
+    return text if text.isprintable() else _CONTROL.sub("\ufffd", text)
 
 
 def _csv_cell(value: Any) -> Any:
@@ -450,24 +453,19 @@ def _emit_rows(
         click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2))
         return
     if out.format == "jsonl":
-        for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+        _stream_lines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
         return
     if out.format == "csv":
-        import csv
-        import io
 
-        if out.excel:
-            click.echo("\ufeff", nl=False)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_cell(_cell(row.get(k))) for k in columns])
-            click.echo(buffer.getvalue(), nl=False)
-            buffer.seek(0)
-            buffer.truncate()
-        click.echo(buffer.getvalue(), nl=False)
+        def lines() -> Iterator[str]:
+            if out.excel:
+                yield "\ufeff"
+            yield line([*columns])
+            for row in rows:
+                yield line([_csv_cell(_cell(row.get(k))) for k in columns])
+
+        line = _csv_line()
+        _stream_lines(lines())
         return
     widths: list[int] = []
     title = list(headers or columns)
@@ -480,6 +478,40 @@ def _emit_rows(
         first = False
     if first:
         click.echo(_table([title], header=True))
+
+
+def _csv_line() -> Callable[[list[Any]], str]:
+    """A function from a row's cells to its CSV line (the csv module's quoting, ``\r\n`` ends)."""
+    import csv
+
+    class _Last:
+        text = ""
+
+        def write(self, text: str) -> None:
+            self.text = text
+
+    last = _Last()
+    writer = csv.writer(last)
+
+    def line(cells: list[Any]) -> str:
+        writer.writerow(cells)
+        return last.text
+
+    return line
+
+
+def _stream_lines(lines: Iterable[str]) -> None:
+    """Write ``lines`` (each ending in a newline) to standard output as they come, without a flush
+    each: a terminal still shows each line at once (its stream is line-buffered), a pipe or a file
+    gets them in blocks (``click.echo`` flushes every call: a write call per row of a long log).
+    Each line is text already made safe for a terminal (:func:`_safe`, :func:`_csv_cell`, JSON)."""
+    stream = sys.stdout  # click's own text stream is line-buffered: a write call per line again
+    write = stream.write
+    try:
+        for line in lines:
+            write(line)
+    finally:  # what was read before an error is shown before its message
+        stream.flush()
 
 
 def _cell(value: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from suitability.cli import _csv_cell, _safe, _table
+from suitability.cli import _CONTROL, _csv_cell, _csv_line, _safe, _table
 from suitability.review import ROW_FIELDS, QueryFilter
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -27,6 +27,29 @@ def test_no_table_or_csv_cell_carries_a_control_character(text: str) -> None:
     assert len(lines) == 2 and not any(CONTROL.search(line) for line in lines)
     cell = _csv_cell(text)
     assert not CONTROL.search(cell)
+
+
+@settings(max_examples=1000)
+@given(
+    text=st.one_of(HOSTILE, st.text(st.characters(codec=None)), st.text(st.characters(categories=["Cc", "Cf", "Zs"])))
+)
+def test_safe_text_is_what_the_control_pattern_leaves(text: str) -> None:
+    """_safe returns printable text as it is, without the regular expression: the same as replacing
+    every control sequence, for any text (control, format and space characters drawn often)."""
+    assert _safe(text) == _CONTROL.sub("\ufffd", text)
+
+
+@settings(max_examples=300)
+@given(cells=st.lists(st.one_of(st.none(), st.integers(), HOSTILE), min_size=1, max_size=6))
+def test_a_csv_line_reads_back_as_its_cells(cells: list[Any]) -> None:
+    """Rows written one line at a time (as `audit query --format csv` streams them) parse back to their cells."""
+    import csv
+    import io
+
+    line = _csv_line()(cells)
+    assert line.endswith("\r\n")
+    (row,) = list(csv.reader(io.StringIO(line, newline="")))
+    assert row == ["" if c is None else str(c) for c in cells]
 
 
 @settings(max_examples=500)
