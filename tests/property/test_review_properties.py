@@ -39,6 +39,14 @@ def test_safe_text_is_what_the_control_pattern_leaves(text: str) -> None:
     assert _safe(text) == _CONTROL.sub("\ufffd", text)
 
 
+def test_every_character_the_control_pattern_matches_is_unprintable() -> None:
+    """What makes _safe's fast path exact, over every code point: a printable text holds no character
+    any alternative of the pattern needs (each starts with ESC or one of the listed characters)."""
+    matched = [c for c in range(0x110000) if _CONTROL.match(chr(c))]
+    assert len(matched) > 70 and 0x1B in matched and 0x202E in matched
+    assert not [hex(c) for c in matched if chr(c).isprintable()]
+
+
 @settings(max_examples=300)
 @given(cells=st.lists(st.one_of(st.none(), st.integers(), HOSTILE), min_size=1, max_size=6))
 def test_a_csv_line_reads_back_as_its_cells(cells: list[Any]) -> None:
