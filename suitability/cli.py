@@ -18,6 +18,7 @@ import json
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -61,7 +62,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except SuitabilityError as exc:
-            click.echo(f"{_error_label(ctx, exc)}: {exc.render()}", err=True)
+            # a damaged record's own text can be in the message: each line is made safe to show
+            shown = "\n".join(_safe(line) for line in exc.render().split("\n"))
+            click.echo(f"{_error_label(ctx, exc)}: {shown}", err=True)
             ctx.exit(exc.exit_code)
         except (click.ClickException, click.exceptions.Exit):
             raise
@@ -379,7 +382,7 @@ def _plain(value: Any) -> Any:
 
 
 def _emit_json(value: Any) -> None:
-    click.echo(json.dumps(_plain(value), ensure_ascii=False, indent=2))
+    click.echo(_json_text(_plain(value), indent=2))
 
 
 # Terminal control: CSI (ESC [ … final), OSC (ESC ] … BEL or ST), DCS/SOS/PM/APC strings, other
@@ -395,12 +398,41 @@ _CONTROL = re.compile(
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _shown(char: str) -> bool:
+    """Whether a character is shown as itself: printable (:meth:`str.isprintable`) or a space."""
+    return char.isprintable() or unicodedata.category(char) == "Zs"
+
+
 def _safe(value: Any) -> str:
-    """A value as text a terminal shows as text: no control sequence reaches it raw."""
+    """A value as text a terminal shows as text: no control sequence reaches it raw, and no character
+    that is not shown as itself (line and paragraph separators, zero-width and other format
+    characters, tag characters, private-use and unassigned code points) hides in it unseen."""
     text = value if isinstance(value, str) else str(value)
     # every character _CONTROL matches first is a control or format character, which Python never
     # calls printable: most text is returned as it is after one scan in C
-    return text if text.isprintable() else _CONTROL.sub("\ufffd", text)
+    if text.isprintable():
+        return text
+    text = _CONTROL.sub("\ufffd", text)
+    return text if text.isprintable() else "".join(c if _shown(c) else "\ufffd" for c in text)
+
+
+def _json_text(value: Any, indent: int | None = None) -> str:
+    """``value`` as JSON whose every character a terminal shows as itself: a character in a string
+    that :func:`_safe` would replace is written as its ``\\u`` escape instead (the JSON still reads
+    back to the same value), so no C1 control, bidi override or line separator reaches the reader
+    raw, and no line of JSON Lines splits in two for a reader that splits on U+2028 or U+0085."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    if text.replace("\n", "").isprintable():
+        return text
+    return "".join(c if c == "\n" or _shown(c) else _json_escape(c) for c in text)
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def _csv_cell(value: Any) -> Any:
@@ -450,10 +482,10 @@ def _emit_rows(
     """Print rows (dicts with ``columns``) in ``out``'s format, streaming: JSON Lines and CSV row by row,
     a table in aligned chunks, JSON as one array."""
     if out.format == "json":
-        click.echo(json.dumps(list(rows), ensure_ascii=False, indent=2))
+        click.echo(_json_text(list(rows), indent=2))
         return
     if out.format == "jsonl":
-        _stream_lines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        _stream_lines(_json_text(row) + "\n" for row in rows)
         return
     if out.format == "csv":
 

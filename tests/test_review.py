@@ -493,7 +493,7 @@ HOSTILE = ["=HYPERLINK(\"http://evil\")", "+1+2", "-3+4", "@SUM(A1)", "\tTAB", "
            "clear\x1b[2J\x1b[Hscreen", "title\x1b]0;pwned\x07x", "link\x1b]8;;http://evil\x1b\\x", "c1\x9b31m", "bidi\u202eexe.txt"]  # fmt: skip
 
 
-def hostile_log(path: Path) -> None:
+def hostile_log(path: Path, actors: list[str] = HOSTILE) -> None:
     """Assessments whose actor is each hostile string (actors are free text in the record)."""
     from suitability.records import assessment_draft
     from suitability.review.demo import _answers_for
@@ -502,7 +502,7 @@ def hostile_log(path: Path) -> None:
     q = REGISTRY.questionnaire("cn-securities-individual")
     store = SQLiteStore(path)
     answers, _ = _answers_for(q, random.Random(1), None, "a31_45")
-    for i, actor in enumerate(HOSTILE):
+    for i, actor in enumerate(actors):
         client = Client(client_id=f"CN-H-{i}")
         store.append([assessment_draft(q, answers, client, assess(q, answers, client, T0), actor)])
     store.close()
@@ -537,6 +537,77 @@ def test_table_output_never_carries_control_sequences(tmp_path: Path) -> None:
     from suitability.cli import _table
 
     assert "\x1b" not in _table([["a", "b\x1b[31m"], ["c\x1b]52;c;ZXZpbA==\x07", "d"]])
+
+
+# Characters no control pattern lists that still mislead a reader: a line or paragraph separator
+# (a table row, or a JSON Lines line split by str.splitlines, becomes two), NEL, zero-width and other
+# format characters (a name that looks like another), tag characters, a BOM before a formula,
+# private-use and unassigned code points.
+UNSEEN = ["alice\u2028999  decision  forged", "para\u2029graph", "nel\x85x", "C0\u200b01", "zwj\u200d",
+          "tag\U000e0041\U000e0042", "\ufeff=HYPERLINK(\"http://evil\")", "soft\u00adhyphen", "pua\ue000",
+          "unassigned\U000e0fff", "wj\u2060\u180e", "c1\x9b31m", "bidi\u202eexe.txt", "汉\u3000字"]  # fmt: skip
+
+
+def _unseen(text: str) -> list[str]:
+    """The characters of ``text`` a terminal does not show as themselves (not printable, not a space)."""
+    import unicodedata
+
+    return [hex(ord(c)) for c in text if not c.isprintable() and unicodedata.category(c) != "Zs"]
+
+
+def test_no_table_row_splits_nor_hides_a_character(tmp_path: Path) -> None:
+    """A U+2028 in an actor split its table row in two (the second half a forged-looking row); a
+    zero-width space made 'C0\u200b01' look like 'C001'."""
+    hostile_log(tmp_path / "h.sqlite3", UNSEEN)
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3"), "--type", "assessment"])
+    assert done.exit_code == 0, done.output
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 + len(UNSEEN), lines
+    assert [line.split()[0] for line in lines[1:]] == [str(i + 1) for i in range(len(UNSEEN))]
+    assert not _unseen(done.stdout.replace("\n", "")), _unseen(done.stdout)
+    assert "C0\ufffd01" in done.stdout and "汉\u3000字" in done.stdout
+
+
+def test_no_csv_cell_hides_a_character(tmp_path: Path) -> None:
+    hostile_log(tmp_path / "h.sqlite3", UNSEEN)
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3"), "--format", "csv"])
+    assert done.exit_code == 0, done.output
+    actors = [r["actor"] for r in csv.DictReader(io.StringIO(done.stdout)) if r["type"] == "assessment"]
+    assert len(actors) == len(UNSEEN)
+    assert not [a for a in actors if _unseen(a)], [ascii(a) for a in actors if _unseen(a)]
+    assert '\ufffd=HYPERLINK("http://evil")' in actors
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_json_output_escapes_what_a_terminal_would_not_show(tmp_path: Path, fmt: str) -> None:
+    """JSON Lines carried C1 controls (the 8-bit CSI), bidi overrides and U+2028 raw to the terminal,
+    and str.splitlines split a row in two; escaped, the values still read back exactly."""
+    hostile_log(tmp_path / "h.sqlite3", UNSEEN)
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3"), "--format", fmt])
+    assert done.exit_code == 0, done.output
+    assert not _unseen(done.stdout.replace("\n", "")), _unseen(done.stdout)
+    lines = done.stdout.splitlines()
+    rows = [json.loads(line) for line in lines] if fmt == "jsonl" else json.loads(done.stdout)
+    assert [r["actor"] for r in rows if r["type"] == "assessment"] == UNSEEN
+
+
+def test_a_damaged_record_cannot_reach_the_terminal_through_the_error_message(tmp_path: Path) -> None:
+    """The rows before a damaged record are shown; its message (which quotes the record's type) is
+    free of control sequences, and the exit code is the integrity error's."""
+    import sqlite3
+
+    hostile_log(tmp_path / "h.sqlite3", ["a", "b"])
+    db = sqlite3.connect(tmp_path / "h.sqlite3")
+    db.execute("DROP TRIGGER records_no_update")
+    forged = json.dumps({"type": "decision\x1b[1A\x1b[2K\x1b]0;pwned\x07\u202e\u2028x"})
+    db.execute("UPDATE records SET data = CAST(? AS BLOB) WHERE seq = 2", (forged,))
+    db.commit()
+    db.close()
+    done = CliRunner().invoke(cli, ["audit", "query", str(tmp_path / "h.sqlite3"), "--format", "csv"])
+    assert done.exit_code == 10, done.output
+    assert [r["seq"] for r in csv.DictReader(io.StringIO(done.stdout))] == ["0", "1"]
+    assert "record 2" in done.stderr
+    assert "\x1b" not in done.stderr and not _unseen(done.stderr.replace("\n", "")), ascii(done.stderr)
 
 
 @pytest.mark.parametrize(

@@ -31,12 +31,43 @@ def test_no_table_or_csv_cell_carries_a_control_character(text: str) -> None:
 
 @settings(max_examples=1000)
 @given(
-    text=st.one_of(HOSTILE, st.text(st.characters(codec=None)), st.text(st.characters(categories=["Cc", "Cf", "Zs"])))
+    text=st.one_of(
+        HOSTILE,
+        st.text(st.characters(codec=None)),
+        st.text(st.characters(categories=["Cc", "Cf", "Zs", "Zl", "Zp", "Co", "Cn"])),
+    )
 )
-def test_safe_text_is_what_the_control_pattern_leaves(text: str) -> None:
-    """_safe returns printable text as it is, without the regular expression: the same as replacing
-    every control sequence, for any text (control, format and space characters drawn often)."""
-    assert _safe(text) == _CONTROL.sub("\ufffd", text)
+def test_safe_text_shows_every_character_as_itself(text: str) -> None:
+    """_safe returns printable text as it is, without the regular expression; any other text leaves
+    it with only printable characters and spaces (control, format, separator, private-use and
+    unassigned characters drawn often): nothing is hidden, no line splits under str.splitlines."""
+    import unicodedata
+
+    safe = _safe(text)
+    if text.isprintable():
+        assert safe == text
+    assert all(c.isprintable() or unicodedata.category(c) == "Zs" for c in safe)
+    assert len(safe.splitlines()) <= 1
+    assert _safe(_CONTROL.sub("\ufffd", text)) == safe  # escape sequences are still replaced whole first
+
+
+@settings(max_examples=500)
+@given(
+    value=st.recursive(
+        st.one_of(st.none(), st.integers(), HOSTILE), lambda c: st.lists(c) | st.dictionaries(HOSTILE, c)
+    )
+)
+def test_json_text_reads_back_and_shows_every_character(value: Any) -> None:
+    """JSON output escapes what a terminal would not show, and reads back to the same value."""
+    import json
+    import unicodedata
+
+    from suitability.cli import _json_text
+
+    for indent in (None, 2):
+        text = _json_text(value, indent)
+        assert json.loads(text) == value
+        assert all(c == "\n" or c.isprintable() or unicodedata.category(c) == "Zs" for c in text)
 
 
 def test_every_character_the_control_pattern_matches_is_unprintable() -> None:
@@ -66,7 +97,7 @@ def test_no_csv_text_cell_starts_a_formula(text: str) -> None:
     """'CSV output escapes cells starting with =, +, -, @, tab or CR' (OWASP CSV injection)."""
     cell = _csv_cell(text)
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
-    if not CONTROL.search(text):  # plain text is kept, at most behind a quote
+    if text.isprintable():  # plain text is kept, at most behind a quote
         assert cell in (text, "'" + text)
 
 
