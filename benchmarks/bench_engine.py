@@ -53,7 +53,7 @@ from _workload import random_answers
 from suitability import Client, Registry, assess
 from suitability.engine import Engine, _GroupCommit
 from suitability.log.sqlite import SQLiteStore
-from suitability.log.store import Draft, LogStore, now_text, prepare
+from suitability.log.store import Draft, LogStore, now_text
 from suitability.records import assessment_draft
 
 REGISTRY = Registry.default(environ={})
@@ -140,8 +140,7 @@ def sample_bytes(n: int) -> list[bytes]:
     return data
 
 
-def raw_sqlite_side(path: Path, data: list[bytes], threads: int) -> Callable[[], int]:
-    db = plain_table(path)
+def raw_sqlite_side(db: sqlite3.Connection, data: list[bytes], threads: int) -> Callable[[], int]:
     state = {"seq": 0}
 
     def commit(items: list[_Bytes]) -> None:
@@ -177,19 +176,7 @@ def plain_table(path: Path) -> sqlite3.Connection:
     return db
 
 
-def floor_drafts(calls: Calls, n: int) -> list[Draft]:
-    """What the compute floor's threads make for ``n`` calls: scored, recorded, rendered, half-hashed."""
-    q = REGISTRY.questionnaire(Q, allow_retired=False)
-    out = []
-    for answers in calls.inputs[:n]:
-        client, when = calls.client()
-        given = dict(answers)
-        out.append(prepare(assessment_draft(q, given, client, assess(q, given, client, when))))
-    return out
-
-
-def floor_side(path: Path, calls: Calls, threads: int) -> Callable[[], int]:
-    db = plain_table(path)
+def floor_side(db: sqlite3.Connection, calls: Calls, threads: int) -> Callable[[], int]:
     state = {"seq": 0}
     q = REGISTRY.questionnaire(Q, allow_retired=False)
 
@@ -226,15 +213,23 @@ def floor_side(path: Path, calls: Calls, threads: int) -> Callable[[], int]:
 
 
 def check_floor_agrees(folder: Path, n: int = 50) -> None:
-    """The compute floor writes the Engine's records: equal, but for seq and time, on the same calls."""
+    """The compute floor (the side timed, run here on a table of its own) writes the Engine's records:
+    equal, but for seq and time, on the same calls."""
     store = SQLiteStore(folder / "agree.sqlite3")
-    engine_side(Engine(REGISTRY, store), Calls(n, seed=5), 1)()
-    recorded = [orjson.loads(d) for _, d, _ in store.scan()][1:]  # without the questionnaire artifact
-    store.close()
-    made = [orjson.loads(d.template.bytes_and_leaf(0, "-")[0]) for d in floor_drafts(Calls(n, seed=5), n) if d.template]
+    try:
+        engine_side(Engine(REGISTRY, store), Calls(n, seed=5), 1)()
+        recorded = [orjson.loads(d) for _, d, _ in store.scan()][1:]  # without the questionnaire artifact
+    finally:
+        store.close()
+    db = plain_table(folder / "agree-floor.sqlite3")
+    try:
+        floor_side(db, Calls(n, seed=5), 1)()
+        made = [orjson.loads(d) for (d,) in db.execute("SELECT data FROM t ORDER BY seq")]
+    finally:
+        db.close()
     for record in recorded + made:
         del record["seq"], record["recorded_at"]
-    if made != recorded:
+    if len(made) != n or made != recorded:
         raise SystemExit("the compute floor does not write the Engine's records: not timed")
 
 
@@ -243,16 +238,21 @@ def sqlite_part(calls_n: int, rounds: int) -> list[list[str]]:
         check_floor_agrees(folder)
         data = sample_bytes(calls_n)
         stores: list[LogStore] = [SQLiteStore(folder / "one.sqlite3"), SQLiteStore(folder / "eight.sqlite3")]
-        sides = {
-            "engine 1 thread": engine_side(Engine(REGISTRY, stores[0]), Calls(calls_n), 1),
-            "engine 8 threads": engine_side(Engine(REGISTRY, stores[1]), Calls(calls_n, seed=8), 8),
-            "raw 8 threads": raw_sqlite_side(folder / "raw.sqlite3", data, 8),
-            "compute floor 1 thread": floor_side(folder / "floor1.sqlite3", Calls(calls_n, seed=10), 1),
-            "compute floor 8 threads": floor_side(folder / "floor8.sqlite3", Calls(calls_n, seed=9), 8),
-        }
-        rates = interleaved(sides, rounds)
-        for store in stores:
-            store.close()
+        tables = [plain_table(folder / f"{name}.sqlite3") for name in ("raw", "floor1", "floor8")]
+        try:
+            sides = {
+                "engine 1 thread": engine_side(Engine(REGISTRY, stores[0]), Calls(calls_n), 1),
+                "engine 8 threads": engine_side(Engine(REGISTRY, stores[1]), Calls(calls_n, seed=8), 8),
+                "raw 8 threads": raw_sqlite_side(tables[0], data, 8),
+                "compute floor 1 thread": floor_side(tables[1], Calls(calls_n, seed=10), 1),
+                "compute floor 8 threads": floor_side(tables[2], Calls(calls_n, seed=9), 8),
+            }
+            rates = interleaved(sides, rounds)
+        finally:  # every connection closed before its folder is removed, also on an error
+            for store in stores:
+                store.close()
+            for db in tables:
+                db.close()
     return [
         ["SQLite", "rate (median, range)", "ratio"],
         ["engine 1 thread", rates["engine 1 thread"].cell(), ""],
