@@ -2190,6 +2190,12 @@ def audit_query(
     metavar="ZONE",
     help="The time zone of the report's months: UTC, Asia/Shanghai, Asia/Hong_Kong, Asia/Taipei or any IANA name.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes verifying ranges of records side by side (default: every core); the report is the same for any N.",
+)
 @_lang_option
 @click.pass_context
 def audit_report(
@@ -2201,6 +2207,7 @@ def audit_report(
     public_key: str | None,
     json_file: str | None,
     tz: str,
+    jobs: int | None,
     lang: str,
 ) -> None:
     """Write a self-contained HTML review of LOG: integrity first, then the figures a supervisor needs.
@@ -2213,12 +2220,14 @@ def audit_report(
     Example:
       suitability audit report suitability-log.sqlite3 --out review.html --lang en
     """
+    from .log.verify import default_jobs
     from .review.figures import load_config, review, review_json
     from .review.html import render as render_report
 
     store = _existing_log(ctx, log)
     opened = _checkpoints(store, log, checkpoint_files, public_key)
-    result = review(store, load_config(config_file), opened, progress=_progress("report", store.size()), tz=tz)
+    progress = _progress("report", store.size())
+    result = review(store, load_config(config_file), opened, progress=progress, tz=tz, jobs=jobs or default_jobs())
     _write_atomic(out_file, render_report(result, lang))
     if json_file:
         _write_atomic(json_file, review_json(result))

@@ -221,6 +221,43 @@ def test_cli_verify_with_jobs_prints_the_same(base: Path, tmp_path: Path, monkey
     assert bad.exit_code == 2 and "--jobs" in bad.output
 
 
+def test_cli_report_with_jobs_writes_the_same(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`audit report --jobs N` verifies in N processes: the same figures and integrity rows for any N."""
+    monkeypatch.setattr(_parallel, "CHUNK", 8)
+    path = tmp_path / "log.sqlite3"
+    shutil.copy(base, path)
+    tamper(path, 17, "spaces")  # checks 2 and 3 fail; every record still reads
+    tamper(path, 50, "leaf")
+    figures = []
+    for jobs in ("1", "2"):
+        done = CliRunner().invoke(
+            cli,
+            [
+                "audit",
+                "report",
+                str(path),
+                "--out",
+                str(tmp_path / f"r{jobs}.html"),
+                "--json",
+                str(tmp_path / f"r{jobs}.json"),
+                "--jobs",
+                jobs,
+                "--lang",
+                "en",
+            ],
+        )
+        assert done.exit_code == 0, done.output
+        assert "FAILED VERIFICATION at seq" in done.output
+        data = orjson.loads((tmp_path / f"r{jobs}.json").read_bytes())
+        del data["generated_at"]
+        figures.append(data)
+    assert figures[0] == figures[1]
+    assert figures[0]["verified"] is False and any(row[2] == "FAIL" for row in figures[0]["integrity"])
+    assert not multiprocessing.active_children()
+    bad = CliRunner().invoke(cli, ["audit", "report", str(path), "--out", str(tmp_path / "x.html"), "--jobs", "0"])
+    assert bad.exit_code == 2 and "--jobs" in bad.output
+
+
 def test_ctrl_c_ends_the_workers(base: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_parallel, "CHUNK", 8)
     path = tmp_path / "log.sqlite3"

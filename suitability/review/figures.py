@@ -346,10 +346,13 @@ def review(
     progress: Callable[[int], None] | None = None,
     tz: str = "UTC",
     now: datetime | None = None,
+    jobs: int = 1,
 ) -> Review:
     """Verify ``store``, then compute every figure, finding and ranking of the report.
 
-    Months are counted in the time zone ``tz`` (an IANA name; UTC by default).
+    Months are counted in the time zone ``tz`` (an IANA name; UTC by default). ``jobs`` processes
+    verify ranges of the log side by side (see :func:`suitability.log.verify.verify`): the report is
+    the same for any number.
 
     Raises:
         InputError: an unknown time zone.
@@ -358,7 +361,7 @@ def review(
 
     config = config or ReviewConfig()
     where = zone(tz)
-    report = verify(store, checkpoints)
+    report = verify(store, checkpoints, jobs=jobs)
     integrity = [
         (
             c.number,
