@@ -293,6 +293,9 @@ def test_a_whole_sale_over_http_ends_in_a_record_with_a_verified_proof(site: dic
     note = httpx.get(site["url"] + "/v1/checkpoint", headers=site["auditor"])
     assert note.status_code == 200 and note.text.startswith("broker-x/suitability\n")
     assert checkpoint.size <= int(note.text.splitlines()[1])
+    with SQLiteStore(site["folder"] / "log.sqlite3", create=False) as store:
+        sizes = [kept.size for kept in store.checkpoints()]
+    assert sizes and sizes == sorted(set(sizes)), sizes  # each growth signed once, never a size twice
 
 
 def test_a_node_app_makes_a_whole_sale_with_builtin_fetch(site: dict[str, Any]) -> None:

@@ -1138,8 +1138,7 @@ def create_app(
                 latest = store.checkpoints()
                 if latest and latest[-1].size == store.size():
                     continue
-                signed = sign_checkpoint(store, cp.signer, cp.origin)
-                store.add_checkpoint(signed.report.size, signed.note, cp.signer.verifier().text())
+                sign_checkpoint(store, cp.signer, cp.origin)  # verifies, signs and keeps it with the log
             except SuitabilityError as exc:
                 log.error("could not sign a checkpoint: %s", exc.render())
             except Exception:
