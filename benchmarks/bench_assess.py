@@ -14,7 +14,8 @@ questions column): the ratio is per assessment, as a firm would run it.
 
 Method: the sides run interleaved, the same number of rounds (--rounds, 7 by default), pinned to one
 core; each figure is the median of the rounds with the range beside it. The rates depend on the
-host (the target of 50,000/s is one core of this project's machine); the ratio is the claim.
+host (the target, 50,000/s with issue 16's margin: 60,000/s on an idle core of this project's machine);
+the ratio is the claim.
 """
 
 from __future__ import annotations
@@ -143,7 +144,12 @@ def main() -> None:
                     "-",
                     "-",
                 ],
-                ["assessments per second (one core)", rate.cell(), "≥ 50,000", f"{rate.median / 50_000:.2f}× target"],
+                [
+                    "assessments per second (one core)",
+                    rate.cell(),
+                    "≥ 60,000 (idle core)",
+                    f"{rate.median / 60_000:.2f}× target",
+                ],
                 ["raw score sum, same answers (limit)", raw.cell(), "-", f"assess = {ratio_cell(rate, raw)} raw"],
                 *[
                     [

@@ -336,7 +336,12 @@ def main() -> None:
     assert len({d.outcome for d in expected}) == 3, "the cases must reach every outcome"
 
     # Every peer must agree with decide() on every case before its speed means anything.
-    peers = {name: make() for name, make in PEERS.items()}
+    try:
+        peers = {name: make() for name, make in PEERS.items()}
+    except ImportError as exc:  # the peers are not dependencies of the package
+        raise SystemExit(
+            f"a peer is not installed ({exc.name}): pip install zen-engine gordon-to-regorus rule-engine json-logic-qubit"
+        ) from None
     peers[FLOOR] = plain_python
     for name, peer in peers.items():
         wrong = [

@@ -96,6 +96,7 @@ def _lang_of(ctx: click.Context) -> str:
 _TEXTS: dict[str, Message] = {
     "interrupted": Message("Interrupted: nothing was recorded."),
     "interrupted_plain": Message("Interrupted."),
+    "input_ended": Message("The input ended before the last question: nothing was recorded."),
     "next_decide": Message("Next (match a product):"),
     "next_confirm": Message("Next (if the client insists, record the confirmation):"),
     "client_facts": Message("Client facts"),
@@ -896,8 +897,9 @@ def _prompt(text: str, *, default: str | None = None) -> str:
         return str(click.prompt(text, default=default, show_default=bool(default), err=True)).strip()
     except click.exceptions.Abort as exc:
         if isinstance(exc.__context__, EOFError):
+            click.echo(err=True)  # end the prompt's line: the error is read on its own
             raise InputError(
-                _text("interrupted", _lang_of(click.get_current_context())),
+                _text("input_ended", _lang_of(click.get_current_context())),
                 [Problem("expected an answer, found the end of the input", source="<terminal>")],
             ) from None
         raise

@@ -632,6 +632,8 @@ def test_eof_or_quitting_records_nothing(own_log: Path, tmp_path: Path, lang: st
     ended = run("assess", "--questionnaire", "cn-securities-individual", "--lang", lang,
                 input="\n".join([*FACTS, "1", "2"]) + "\n")  # fmt: skip
     assert ended.exit_code == 3 and message in ended.stderr
+    ended_line = {"en": "The input ended before the last question", "zh-CN": "输入在最后一题之前结束"}[lang]
+    assert any(line.startswith(("error", "错误")) and ended_line in line for line in ended.stderr.splitlines())
     quit_ = run("assess", "--questionnaire", "cn-securities-individual", "--lang", lang,
                 input="\n".join([*FACTS, *_typed_answers(), "q"]) + "\n")  # fmt: skip
     assert quit_.exit_code == 130 and message in quit_.stderr
