@@ -106,13 +106,9 @@ class Calls:
         return Client(client_id=f"C-{n}", birth_date="1970-01-01"), START + timedelta(seconds=n)
 
 
-def engine_side(engine: Engine, calls: Calls, threads: int) -> Callable[[], int]:
-    per = len(calls.inputs) // threads
-
-    def work(t: int) -> None:
-        for answers in calls.inputs[t * per : (t + 1) * per]:
-            client, when = calls.client()
-            engine.assess(Q, answers, client, when)
+def in_threads(work: Callable[[int], None], threads: int, per: int) -> Callable[[], int]:
+    """A side: ``work(t)`` for t in range(threads), one thread each (in this thread when one);
+    returns the number of operations (``per`` a thread)."""
 
     def run() -> int:
         if threads == 1:
@@ -126,6 +122,17 @@ def engine_side(engine: Engine, calls: Calls, threads: int) -> Callable[[], int]
         return per * threads
 
     return run
+
+
+def engine_side(engine: Engine, calls: Calls, threads: int) -> Callable[[], int]:
+    per = len(calls.inputs) // threads
+
+    def work(t: int) -> None:
+        for answers in calls.inputs[t * per : (t + 1) * per]:
+            client, when = calls.client()
+            engine.assess(Q, answers, client, when)
+
+    return in_threads(work, threads, per)
 
 
 def sample_bytes(n: int) -> list[bytes]:
@@ -157,15 +164,7 @@ def raw_sqlite_side(db: sqlite3.Connection, data: list[bytes], threads: int) -> 
         for b in data[t * per : (t + 1) * per]:
             submit(_Bytes(b))
 
-    def run() -> int:
-        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-        for th in pool:
-            th.start()
-        for th in pool:
-            th.join()
-        return per * threads
-
-    return run
+    return in_threads(work, threads, per)
 
 
 def plain_table(path: Path) -> sqlite3.Connection:
@@ -201,15 +200,7 @@ def floor_side(db: sqlite3.Connection, calls: Calls, threads: int) -> Callable[[
             given = dict(answers)
             submit(assessment_draft(q, given, client, assess(q, given, client, when)))  # prepared as the Engine does
 
-    def run() -> int:
-        pool = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
-        for th in pool:
-            th.start()
-        for th in pool:
-            th.join()
-        return per * threads
-
-    return run
+    return in_threads(work, threads, per)
 
 
 def check_floor_agrees(folder: Path, n: int = 50) -> None:
