@@ -727,3 +727,36 @@ def test_every_finding_names_a_query_that_lists_its_records(reviewed: Review, de
         listed = {orjson.loads(line)["seq"] for line in done.stdout.splitlines()}
         assert set(finding.seqs) <= listed, (finding.kind, finding.subject, finding.query)
         assert len(listed) >= finding.count
+
+
+def test_the_report_parses_each_record_once_and_its_statistics_match_their_own_pass(
+    demo: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The questionnaire statistics ride on the pass that loads the report's facts: every record is
+    parsed once for both (not once more in a pass of their own), and the figures are those
+    `questionnaire stats` computes alone."""
+    import sys
+
+    from suitability.records import read_record
+    from suitability.review import stats as stats_module
+
+    query_module = sys.modules["suitability.review.query"]  # the package exports a function of that name
+
+    store = SQLiteStore(demo[0])
+    alone = stats_module.questionnaire_stats(store, window_days=ReviewConfig().retake_window_days)
+    parsed: Counter[int] = Counter()
+
+    def counted(data: bytes) -> Any:
+        record = read_record(data)
+        parsed[record["seq"]] += 1
+        return record
+
+    monkeypatch.setattr(query_module, "read_record", counted)
+    monkeypatch.setattr(stats_module, "read_record", counted)
+    result = review(store)
+    size = store.size()
+    store.close()
+    assert result.questionnaires == alone and alone and alone[0].assessments > 0
+    assert set(parsed) == set(range(size))
+    twice = sum(1 for n in parsed.values() if n > 1)  # read again only when a later record refers to it
+    assert twice < size // 20, twice

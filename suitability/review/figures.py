@@ -269,12 +269,19 @@ def zone(name: str) -> ZoneInfo:
         ) from None
 
 
-def _load(db: sqlite3.Connection, store: LogStore, progress: Callable[[int], None] | None, tz: ZoneInfo) -> list[str]:
-    """Load the rows; return the questionnaire and policy versions recorded (``kind id@version``)."""
+def _load(
+    db: sqlite3.Connection,
+    store: LogStore,
+    progress: Callable[[int], None] | None,
+    tz: ZoneInfo,
+    each: Callable[[int, Any], None] | None = None,
+) -> list[str]:
+    """Load the rows (``each`` gets every record as parsed, see :func:`rows`); return the
+    questionnaire and policy versions recorded (``kind id@version``)."""
     batch: list[tuple[Any, ...]] = []
     reasons: list[tuple[int, str]] = []
     documents: list[str] = []
-    for row in rows(store, progress=progress):
+    for row in rows(store, progress=progress, each=each):
         recorded = row_instant(row["recorded_at"], row["seq"], "recorded_at")
         as_of = None if row["as_of"] is None else row_instant(row["as_of"], row["seq"], "as_of")
         if row["type"] == "artifact" and str(row["product"]).split(" ")[0] in ("questionnaire", "policy"):
@@ -379,15 +386,16 @@ def review(
     with tempfile.TemporaryDirectory(prefix="suitability-review-") as folder:
         db = sqlite3.connect(Path(folder) / "facts.sqlite3")
         db.executescript(_SCHEMA)
-        documents = _load(db, store, progress, where)
+        from .stats import StatsPass
+
+        stats = StatsPass(window_days=config.retake_window_days)  # fed by the same pass: each record read once
+        documents = _load(db, store, progress, where, stats.feed)
         first, last = db.execute("SELECT MIN(at), MAX(at) FROM r").fetchone()
         figures = _figures(db, config, where)
         findings, drift_by_actor = _findings(db, config)
         actors = _actors(db, config, drift_by_actor)
         db.close()
-    from .stats import questionnaire_stats
-
-    questionnaires = questionnaire_stats(store, window_days=config.retake_window_days)
+    questionnaires = stats.results(store.location)
     flagged_actors = [a for a in actors if a.flags]
     findings += [
         Finding(

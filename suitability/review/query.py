@@ -139,8 +139,16 @@ def _client_age(client: Any, at: str) -> int | None:
     return age_on(date.fromisoformat(birth), datetime.fromisoformat(at).date())
 
 
-def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+def rows(
+    store: LogStore,
+    *,
+    progress: Callable[[int], None] | None = None,
+    each: Callable[[int, Record], None] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Yield one flat row per record, in order (see :data:`ROW_FIELDS`).
+
+    ``each(seq, record)``, when given, also gets every record as parsed, before its row is yielded:
+    another pass over the log (the report's questionnaire statistics) rides on this one.
 
     Raises:
         IntegrityError: a record lacks a field a row needs, or has one of the wrong shape (its seq is named).
@@ -156,7 +164,10 @@ def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> I
 
     with long_pass():  # until the last row is taken, or the rows are dropped
         for seq, data, _ in store.scan():
-            row = _checked_row(seq, data, lookup)
+            record = _read(seq, data)
+            row = _checked(seq, record, lookup)
+            if each is not None:
+                each(seq, record)
             recent[seq] = row
             if len(recent) > 20_000:
                 recent.popitem(last=False)
@@ -166,14 +177,21 @@ def rows(store: LogStore, *, progress: Callable[[int], None] | None = None) -> I
 
 
 def _checked_row(seq: int, data: bytes, lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    return _checked(seq, _read(seq, data), lookup)
+
+
+def _read(seq: int, data: bytes) -> Record:
     try:
-        record = read_record(data)
+        return read_record(data)
     except orjson.JSONDecodeError as exc:
         raise IntegrityError(
             f"record {seq} is not JSON", [Problem(str(exc), code="MALFORMED_RECORD")], seq=seq
         ) from None
     except UnknownRecord as exc:
         raise _malformed(seq, exc.value, exc) from None
+
+
+def _checked(seq: int, record: Record, lookup: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
     try:
         return _row(seq, record, lookup)
     except IntegrityError:

@@ -291,6 +291,88 @@ class _Sums:
         )
 
 
+class StatsPass:
+    """The questionnaire statistics, fed one parsed record at a time in seq order.
+
+    :func:`questionnaire_stats` feeds it from its own scan of the log; the report feeds it from the
+    scan that loads its facts, so each record is read and parsed once for both.
+    """
+
+    def __init__(self, ref: str | None = None, *, window_days: int = 30) -> None:
+        self.ref = ref
+        self.window_days = window_days
+        self._window = window_days * 86_400.0
+        self._sums: dict[str, _Sums] = {}  # by questionnaire hash
+        # per (version, client): the last assessment's time and category; entries older than the
+        # window leave from the front (the log is in time order), so memory follows the window.
+        self._last: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self._retakes: Counter[str] = Counter()
+        self._changed: Counter[str] = Counter()
+        self._seqs: dict[str, list[int]] = {}
+
+    def feed(self, seq: int, record: Any) -> None:
+        """Take record ``seq`` (parsed).
+
+        Raises:
+            IntegrityError: it lacks a field the statistics need, or has one of the wrong shape.
+        """
+        try:
+            self._feed(seq, record)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise IntegrityError(
+                f"record {seq} cannot be read for the questionnaire statistics",
+                [Problem(f"expected a well-formed record, found {type(exc).__name__}: {exc}", f"/records/{seq}")],
+                seq=seq,
+            ) from None
+
+    def _feed(self, seq: int, record: Any) -> None:
+        if record["type"] == "artifact":
+            ref = self.ref
+            if record["kind"] == "questionnaire" and (ref is None or ref == f"{record['id']}@{record['version']}"):
+                self._sums[record["hash"]] = _Sums(load_questionnaire(record["document"], f"record {seq}"))
+            return
+        if record["type"] != "assessment":
+            return
+        s = self._sums.get(record["questionnaire"]["hash"])
+        if s is None:
+            return
+        s.add(record["answers"])
+        client = record["result"]["client_id"]
+        if client is None:
+            return
+        at = datetime.fromisoformat(record["recorded_at"]).timestamp()
+        last = self._last
+        while last and next(iter(last.values()))[0] < at - self._window:
+            last.popitem(last=False)
+        key = (record["questionnaire"]["hash"], client)
+        now = category(record["result"])
+        before = last.pop(key, None)
+        if before is not None:
+            self._retakes[key[0]] += 1
+            if before[1] != now:
+                self._changed[key[0]] += 1
+                found = self._seqs.setdefault(key[0], [])
+                if len(found) < SEQS_SHOWN:
+                    found.append(seq)
+        last[key] = (at, now)
+
+    def results(self, location: str) -> list[QuestionnaireStats]:
+        """The statistics of every version fed (of ``ref`` alone, when given).
+
+        Raises:
+            RegistryError: ``ref`` names no questionnaire version fed (the log at ``location`` has none).
+        """
+        if self.ref is not None and not self._sums:
+            raise RegistryError(
+                f"questionnaire {self.ref} is not recorded in {location}",
+                [Problem(f"expected a questionnaire artifact {self.ref} in the log, found none", "/questionnaire")],
+            )
+        return [
+            s.result(self.window_days, self._retakes[h], self._changed[h], self._seqs.get(h, []))
+            for h, s in self._sums.items()
+        ]
+
+
 @long_pass()
 def questionnaire_stats(
     store: LogStore,
@@ -305,55 +387,17 @@ def questionnaire_stats(
         RegistryError: ``ref`` names no questionnaire version recorded in the log.
         IntegrityError: a record cannot be read (its seq is named).
     """
-    sums: dict[str, _Sums] = {}  # by questionnaire hash
-    # per (version, client): the last assessment's time and category; entries older than the
-    # window leave from the front (the log is in time order), so memory follows the window.
-    last: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
-    retakes: Counter[str] = Counter()
-    changed: Counter[str] = Counter()
-    seqs: dict[str, list[int]] = {}
-    window = window_days * 86_400.0
+    stats = StatsPass(ref, window_days=window_days)
     for seq, data, _ in store.scan():
         if progress is not None and seq % 10_000 == 0:
             progress(seq)
         try:
             record = read_record(data)
-            if record["type"] == "artifact":
-                if record["kind"] == "questionnaire" and (ref is None or ref == f"{record['id']}@{record['version']}"):
-                    sums[record["hash"]] = _Sums(load_questionnaire(record["document"], f"record {seq}"))
-                continue
-            if record["type"] != "assessment":
-                continue
-            s = sums.get(record["questionnaire"]["hash"])
-            if s is None:
-                continue
-            s.add(record["answers"])
-            client = record["result"]["client_id"]
-            if client is None:
-                continue
-            at = datetime.fromisoformat(record["recorded_at"]).timestamp()
-            while last and next(iter(last.values()))[0] < at - window:
-                last.popitem(last=False)
-            key = (record["questionnaire"]["hash"], client)
-            now = category(record["result"])
-            before = last.pop(key, None)
-            if before is not None:
-                retakes[key[0]] += 1
-                if before[1] != now:
-                    changed[key[0]] += 1
-                    found = seqs.setdefault(key[0], [])
-                    if len(found) < SEQS_SHOWN:
-                        found.append(seq)
-            last[key] = (at, now)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except ValueError as exc:  # not JSON, or not a record of a known type
             raise IntegrityError(
                 f"record {seq} cannot be read for the questionnaire statistics",
                 [Problem(f"expected a well-formed record, found {type(exc).__name__}: {exc}", f"/records/{seq}")],
                 seq=seq,
             ) from None
-    if ref is not None and not sums:
-        raise RegistryError(
-            f"questionnaire {ref} is not recorded in {store.location}",
-            [Problem(f"expected a questionnaire artifact {ref} in the log, found none", "/questionnaire")],
-        )
-    return [s.result(window_days, retakes[h], changed[h], seqs.get(h, [])) for h, s in sums.items()]
+        stats.feed(seq, record)
+    return stats.results(store.location)
