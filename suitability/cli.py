@@ -2059,15 +2059,33 @@ def _check_reason(ctx: click.Context, param: click.Parameter, value: str | None)
     return value
 
 
+def _check_level(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A profile or risk level: of the default scale, or a level id of another scale (RT3, SRI6…)."""
+    from .review.query import LEVEL_ID, PROFILES, RISK_LEVELS
+
+    if value is None or LEVEL_ID.fullmatch(value):
+        return value
+    known = ", ".join(PROFILES if param.name == "profile" else RISK_LEVELS)
+    raise click.BadParameter(f"expected one of {known} or a level id of another scale; found {value!r}", ctx, param)
+
+
 @audit_group.command("query")
 @_log_argument
 @click.option("--client", default=None, help="Client id (or pseudonym).")
 @click.option("--actor", default=None, help="Who handled it.")
 @click.option("--product", default=None, help="Product id.")
 @click.option(
-    "--risk-level", default=None, type=click.Choice(["R1", "R2", "R3", "R4", "R5"]), help="Product risk level."
+    "--risk-level",
+    default=None,
+    callback=_check_level,
+    help="Product risk level: R1-R5, or a level of another scale (SRI6…).",
 )
-@click.option("--profile", default=None, type=click.Choice(["C1", "C2", "C3", "C4", "C5"]), help="Client profile.")
+@click.option(
+    "--profile",
+    default=None,
+    callback=_check_level,
+    help="Client profile: C1-C5, or a level of another scale (RT3…).",
+)
 @click.option("--outcome", default=None, type=click.Choice(OUTCOMES), help="The row's outcome.")
 @click.option(
     "--reason",

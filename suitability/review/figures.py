@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 import sqlite3
 import tempfile
@@ -240,16 +241,79 @@ class Review:
 
 # ``at`` is the store's clock (recorded_at), which windows, months and drift checks use, since a
 # caller chooses ``as_of``; ``skew`` is as_of - recorded_at in seconds. Times are UTC, fixed width;
-# ``month`` is the month of ``at`` in the report's time zone.
+# ``month`` is the month of ``at`` in the report's time zone. ``plabel`` and ``rlabel`` are the
+# profile and risk level as recorded (C3, RT3, SRI6…), which the figures show and count by;
+# ``profile`` and ``risk`` are their numbers 1-5 on the default C/R scale only (None on any other),
+# which the drift, flip and high-risk checks compare. ``plevels``/``rlevels`` order the labels
+# (:class:`_Scales`).
 _SCHEMA = """
 CREATE TABLE r (seq INTEGER PRIMARY KEY, type TEXT, at TEXT, as_of TEXT, skew REAL, client TEXT, actor TEXT,
                 product TEXT, risk INTEGER, profile INTEGER, lowest INTEGER, outcome TEXT, initiated_by TEXT,
-                age INTEGER, refers_to INTEGER, month TEXT);
+                age INTEGER, refers_to INTEGER, month TEXT, plabel TEXT, rlabel TEXT);
 CREATE TABLE reasons (seq INTEGER, code TEXT);
+CREATE TABLE plevels (label TEXT PRIMARY KEY, scale INTEGER, ord INTEGER);
+CREATE TABLE rlevels (label TEXT PRIMARY KEY, scale INTEGER, ord INTEGER);
 """
 _UTC_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _LEVEL = {f"R{i}": i for i in range(1, 6)}
 _PROFILE = {f"C{i}": i for i in range(1, 6)}
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def _natural(label: str) -> tuple[tuple[int, int, str], ...]:
+    """``label``'s natural sort key (SRI2 before SRI10)."""
+    return tuple((1, int(part), "") if part.isdigit() else (0, 0, part) for part in _DIGITS.split(label) if part)
+
+
+class _Scales:
+    """The order of the profiles and of the risk levels a log records, from the documents it records.
+
+    A label's place is its position in the first recorded document that lists it (a policy's
+    ``profiles`` and ``risk_levels``, a format-2 questionnaire's ``scale.levels``), each document's
+    levels one scale; the default C1-C5/R1-R5 scale comes first; a label no recorded document lists
+    comes last, in natural order (SRI2 before SRI10). Scales keep apart: a figure groups its labels
+    by scale, each scale in its own order.
+    """
+
+    def __init__(self) -> None:
+        self.profiles: dict[str, tuple[int, int]] = {label: (0, i) for i, label in enumerate(_PROFILE)}
+        self.levels: dict[str, tuple[int, int]] = {label: (0, i) for i, label in enumerate(_LEVEL)}
+        self.scales = 1
+
+    def note(self, record: Any) -> None:
+        """Take the levels of an artifact record's document (anything else is ignored)."""
+        document = record.get("document") if record.get("type") == "artifact" else None
+        if not isinstance(document, dict):
+            return
+        if record.get("kind") == "policy":
+            self._add(self.profiles, document.get("profiles"))
+            self._add(self.levels, document.get("risk_levels"))
+        elif record.get("kind") == "questionnaire":
+            scale = document.get("scale")
+            levels = scale.get("levels") if isinstance(scale, dict) else None
+            if isinstance(levels, list):
+                self._add(self.profiles, [level.get("id") if isinstance(level, dict) else None for level in levels])
+
+    def _add(self, known: dict[str, tuple[int, int]], labels: Any) -> None:
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            return
+        new = [label for label in labels if label not in known]
+        if not new:
+            return
+        for label in new:
+            known[label] = (self.scales, labels.index(label))
+        self.scales += 1
+
+    def store(self, db: sqlite3.Connection) -> None:
+        """Write the place of every label the rows hold into ``plevels`` and ``rlevels``."""
+        for table, column, known in (("plevels", "plabel", self.profiles), ("rlevels", "rlabel", self.levels)):
+            found = [label for (label,) in db.execute(f"SELECT DISTINCT {column} FROM r WHERE {column} IS NOT NULL")]
+            unknown = sorted((label for label in found if label not in known), key=_natural)
+            places = [(label, *known[label]) for label in found if label in known]
+            places += [(label, self.scales, i) for i, label in enumerate(unknown)]
+            db.executemany(f"INSERT INTO {table} VALUES (?,?,?)", places)
+
+
 DIMENSIONS = {**REASON_DIMENSIONS, **{code: dim for code, (dim, _) in FORMAT_2_REASONS.items()}}
 OUTCOME_ORDER = ("suitable", "requires_confirmation", "blocked")
 
@@ -281,7 +345,15 @@ def _load(
     batch: list[tuple[Any, ...]] = []
     reasons: list[tuple[int, str]] = []
     documents: list[str] = []
-    for row in rows(store, progress=progress, each=each):
+    scales = _Scales()
+
+    def feed(seq: int, record: Any) -> None:
+        if record["type"] == "artifact":
+            scales.note(record)
+        if each is not None:
+            each(seq, record)
+
+    for row in rows(store, progress=progress, each=feed):
         recorded = row_instant(row["recorded_at"], row["seq"], "recorded_at")
         as_of = None if row["as_of"] is None else row_instant(row["as_of"], row["seq"], "as_of")
         if row["type"] == "artifact" and str(row["product"]).split(" ")[0] in ("questionnaire", "policy"):
@@ -304,18 +376,21 @@ def _load(
                 row["age"],
                 row["refers_to"],
                 recorded.astimezone(tz).strftime("%Y-%m"),
+                row["profile"],
+                row["risk_level"],
             )
         )
         reasons += [(row["seq"], code) for code in row["reasons"]]
         if len(batch) >= 10_000:
-            db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
             db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
             batch, reasons = [], []
-    db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    db.executemany("INSERT INTO r VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
     db.executemany("INSERT INTO reasons VALUES (?,?)", reasons)
     db.execute("CREATE INDEX r_type ON r(type, client, at)")
     db.execute("CREATE INDEX reasons_seq ON reasons(seq, code)")
     db.execute("CREATE INDEX r_actor ON r(actor, type)")
+    scales.store(db)
     return sorted(set(documents))
 
 
@@ -437,15 +512,32 @@ def _month_bounds(month: str, tz: ZoneInfo) -> str:
     return f"--since {start.isoformat(timespec='minutes')} --until {end.isoformat(timespec='minutes')}"
 
 
-def _profile_query(profile: str, lowest: Any) -> str:
-    return f"--profile C{profile}" + (" --lowest-category" if lowest else " --not-lowest-category")
+def _profile_query(profile: str | None, lowest: Any) -> str:
+    """The ``audit query`` arguments of the assessments of ``profile`` in (or out of) the lowest
+    category, or "" for those of no profile (not eligible), which no filter selects alone."""
+    if profile is None:
+        return ""
+    return f"--type assessment --profile {shlex.quote(profile)}" + (
+        " --lowest-category" if lowest else " --not-lowest-category"
+    )
+
+
+#: The label of an assessment's profile: as recorded, "(lowest)" for the lowest category, and
+#: ``not eligible`` for a format-2 stop outcome (no profile).
+NOT_ELIGIBLE = "not eligible"
+_PROFILE_LABEL = (
+    f"CASE WHEN plabel IS NULL THEN '{NOT_ELIGIBLE}' WHEN lowest = 1 THEN plabel || ' (lowest)' ELSE plabel END"
+)
+# Joins giving each row its profile's (p) and risk level's (v) place; the figures order by them.
+_PLACES = "LEFT JOIN plevels p ON p.label = r.plabel LEFT JOIN rlevels v ON v.label = r.rlabel"
 
 
 def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list[Figure]:
     bands = " ".join(f"WHEN age BETWEEN {lo} AND {hi} THEN '{name}'" for lo, hi, name in AGE_BANDS)
     band_sql = f"CASE {bands} ELSE 'unknown' END"
     band_order = f"CASE {' '.join(f'WHEN age BETWEEN {lo} AND {hi} THEN {i}' for i, (lo, hi, _) in enumerate(AGE_BANDS))} ELSE 99 END"
-    profile_label = "CASE WHEN lowest = 1 THEN 'C1 (lowest)' ELSE 'C' || profile END"
+    profile_label = _PROFILE_LABEL
+    profile_order = "plabel IS NULL, p.scale, lowest DESC, p.ord"
     outcome_order = "CASE outcome WHEN 'suitable' THEN 0 WHEN 'requires_confirmation' THEN 1 ELSE 2 END"
     decisions_reasons = "FROM reasons x JOIN r ON r.seq = x.seq"
     figures: list[tuple[Figure, str, Sequence[Any]]] = []
@@ -463,8 +555,9 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
             series_kind="profile",
             label_kind="profile",
         ),
-        f"SELECT {profile_label}, seq, {profile_label}, profile, lowest FROM r WHERE type = 'assessment' ORDER BY lowest DESC, profile, seq",
-        query=lambda label, series, profile, lowest: f"--type assessment {_profile_query(profile, lowest)}",
+        f"SELECT {profile_label}, seq, {profile_label}, plabel, lowest FROM r {_PLACES} "
+        f"WHERE type = 'assessment' ORDER BY {profile_order}, seq",
+        query=lambda label, series, profile, lowest: _profile_query(profile, lowest),
     )
     add(
         Figure(
@@ -475,9 +568,10 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
             kind="months",
             series_kind="profile",
         ),
-        f"SELECT month, seq, {profile_label}, profile, lowest FROM r WHERE type = 'assessment' ORDER BY month, lowest DESC, profile, seq",
+        f"SELECT month, seq, {profile_label}, plabel, lowest FROM r {_PLACES} "
+        f"WHERE type = 'assessment' ORDER BY month, {profile_order}, seq",
         query=lambda month, series, profile, lowest: (
-            f"--type assessment {_profile_query(profile, lowest)} {_month_bounds(month, tz)}"
+            f"{_profile_query(profile, lowest)} {_month_bounds(month, tz)}" if profile is not None else ""
         ),
     )
     add(
@@ -489,8 +583,9 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
             kind="stacked",
             series_kind="outcome",
         ),
-        f"SELECT 'R' || risk, seq, outcome FROM r WHERE type = 'decision' ORDER BY risk, {outcome_order}, seq",
-        query=lambda label, outcome: f"--type decision --risk-level {label} --outcome {outcome}",
+        f"SELECT rlabel, seq, outcome FROM r {_PLACES} WHERE type = 'decision' "
+        f"ORDER BY v.scale, v.ord, {outcome_order}, seq",
+        query=lambda label, outcome: f"--type decision --risk-level {shlex.quote(label)} --outcome {outcome}",
     )
     add(
         Figure(
@@ -501,10 +596,11 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
             kind="heatmap",
             series_kind="outcome",
         ),
-        f"SELECT 'C' || profile || ' × R' || risk, seq, outcome, profile, risk FROM r "
-        f"WHERE type = 'decision' AND profile IS NOT NULL ORDER BY profile, risk, {outcome_order}, seq",
+        f"SELECT plabel || ' × ' || rlabel, seq, outcome, plabel, rlabel FROM r {_PLACES} "
+        f"WHERE type = 'decision' AND plabel IS NOT NULL AND rlabel IS NOT NULL "
+        f"ORDER BY p.scale, p.ord, v.scale, v.ord, {outcome_order}, seq",
         query=lambda label, outcome, profile, risk: (
-            f"--type decision --profile C{profile} --risk-level R{risk} --outcome {outcome}"
+            f"--type decision --profile {shlex.quote(profile)} --risk-level {shlex.quote(risk)} --outcome {outcome}"
         ),
     )
     add(
@@ -540,8 +636,9 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
             series_kind="risk",
             label_kind="risk",
         ),
-        "SELECT 'R' || risk, seq, 'R' || risk FROM r WHERE type = 'confirmation' AND risk IS NOT NULL ORDER BY risk, seq",
-        query=lambda label, series: f"--type confirmation --risk-level {label}",
+        f"SELECT rlabel, seq, rlabel FROM r {_PLACES} WHERE type = 'confirmation' AND rlabel IS NOT NULL "
+        "ORDER BY v.scale, v.ord, seq",
+        query=lambda label, series: f"--type confirmation --risk-level {shlex.quote(label)}",
     )
     add(
         Figure(

@@ -14,13 +14,13 @@ each heading with its chart.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from html import escape
 from typing import Any
 
 from ..i18n import name, pN_, tr
-from .figures import AGE_BANDS, Cell, Figure, Review
+from .figures import AGE_BANDS, NOT_ELIGIBLE, Cell, Figure, Review
 from .impact import Impact, category_name
 from .stats import DISCRIMINATION_MIN, QuestionnaireStats, question_flags
 
@@ -58,14 +58,42 @@ def _seqs(seqs: list[int], count: int) -> str:
     return f"seq {shown}{more}"
 
 
+#: Colours of the levels of a scale other than the default C/R one (RT3, SRI6…), lightest first
+#: (:func:`_level_colour`).
+_RAMP = {
+    "profile": ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b"),
+    "risk": ("#fdd0a2", "#fdae6b", "#fd8d3c", "#f16913", "#e6550d", "#a63603", "#7f2704"),
+}
+_LOWEST = " (lowest)"
+
+
 def _colour(kind: str, value: str) -> str:
-    return COLOURS.get(kind, {}).get(value, _NEUTRAL)
+    return COLOURS.get(kind, {}).get(value) or _level_colour(kind, value)
+
+
+def _level_colour(kind: str, value: str) -> str:
+    """A level of another scale, by the number its id ends with: profiles from 0 (RT0), risk levels
+    from 1 (SRI1) the lightest, darker up the scale; a lowest category as the default scale's."""
+    ramp = _RAMP.get(kind)
+    if ramp is None:
+        return _NEUTRAL
+    if value.endswith(_LOWEST):
+        return COLOURS["profile"]["C1 (lowest)"]
+    stem = value.rstrip("0123456789")
+    if stem == value:
+        return _NEUTRAL
+    step = int(value[len(stem) :][-2:]) - (1 if kind == "risk" else 0)
+    return ramp[min(max(step, 0), len(ramp) - 1)]
 
 
 def _name(kind: str, value: str, lang: str) -> str:
     """What a person reads for a label or series value of ``kind``."""
     if kind == "profile" and value == "C1 (lowest)":
         return tr(lang, "C1 (lowest category)")
+    if kind == "profile" and value.endswith(_LOWEST):
+        return value.removesuffix(_LOWEST) + tr(lang, " (lowest category)")
+    if kind == "profile" and value == NOT_ELIGIBLE:
+        return name(lang, "category", "not_eligible")
     if kind in ("outcome", "dimension", "age_band"):
         return name(lang, kind, value)
     return value
@@ -185,15 +213,31 @@ def _months(figure: Figure, lang: str) -> str:
     return _svg(_WIDTH, height, parts, figure.title[lang])
 
 
-def _heatmap(figure: Figure, lang: str) -> str:
-    """Client profile (rows) × product risk level (columns): each square split by outcome share."""
+def _heatmap(figure: Figure, lang: str, order: Sequence[str] = ()) -> str:
+    """Client profile (rows) × product risk level (columns): each square split by outcome share.
+
+    Rows come in the order of the cells (their scale's); columns in ``order`` (the risk levels as the
+    figure of outcomes by risk level orders them: the cells, ordered by profile first, cannot say).
+    """
     counts: dict[tuple[str, str], list[Cell]] = {}
     for cell in figure.cells:
         profile, risk = cell.label.split(" × ")
         counts.setdefault((profile, risk), []).append(cell)
-    profiles = [f"C{i}" for i in range(1, 6)]
-    levels = [f"R{i}" for i in range(1, 6)]
-    left, top, size_w, size_h = 50, 22, 128, 44
+    # The default scale's rows and columns are drawn whole (empty ones too) unless only other scales'
+    # levels were recorded; those follow in the order of the cells (their scale's), as recorded.
+    profiles, levels = list(COLOURS["profile"])[1:], list(COLOURS["risk"])
+    default = not counts or any(p in profiles or r in levels for p, r in counts)
+    if not default:
+        profiles, levels = [], []
+    for profile, risk in counts:
+        for found, seen in ((profile, profiles), (risk, levels)):
+            if found not in seen:
+                seen.append(found)
+    place = {level: i for i, level in enumerate(order)}
+    drawn = len(COLOURS["risk"]) if default else 0  # the default scale's stay first, in theirs
+    levels[drawn:] = sorted(levels[drawn:], key=lambda level: place.get(level, len(place)))
+    left, top, size_h = 50, 22, 44
+    size_w = min(128, (_WIDTH - left - 10) // len(levels))
     parts = [
         f'<text x="{left + j * size_w + size_w / 2}" y="{top - 7}" text-anchor="middle">{r}</text>'
         for j, r in enumerate(levels)
@@ -219,19 +263,25 @@ def _heatmap(figure: Figure, lang: str) -> str:
                 parts.append(
                     f'<text x="{x + size_w / 2}" y="{y + size_h / 2 + 4}" text-anchor="middle" class="onbar">{total}</text>'
                 )
-    return _svg(left + 5 * size_w + 10, top + 5 * size_h + 4, parts, figure.title[lang])
+    return _svg(left + len(levels) * size_w + 10, top + len(profiles) * size_h + 4, parts, figure.title[lang])
 
 
-_DRAW = {"bars": _bars, "stacked": _stacked, "months": _months, "heatmap": _heatmap}
+_DRAW: dict[str, Callable[[Figure, str], str]] = {"bars": _bars, "stacked": _stacked, "months": _months}
 
 
 def _query(arguments: str) -> str:
     return f"<code>suitability audit query LOG {escape(arguments)}</code>"
 
 
-def _figure(figure: Figure, lang: str) -> str:
+def _figure(figure: Figure, lang: str, levels: Sequence[str] = ()) -> str:
+    """A figure, its chart, and its records; ``levels`` orders a heatmap's columns."""
     none, records = tr(lang, "None"), tr(lang, "records")
-    chart = _DRAW[figure.kind](figure, lang) if figure.cells else f"<p class='empty'>{none}</p>"
+    if not figure.cells:
+        chart = f"<p class='empty'>{none}</p>"
+    elif figure.kind == "heatmap":
+        chart = _heatmap(figure, lang, levels)
+    else:
+        chart = _DRAW[figure.kind](figure, lang)
     rows = "".join(
         f"<tr><td>{escape(_cell_name(figure, c, lang))}</td><td class='n'>{c.count}</td><td>{_seqs(c.seqs, c.count)}</td>"
         f"<td>{_query(c.query) if c.query else ''}</td></tr>"
@@ -349,7 +399,9 @@ def render(result: Review, lang: str = "zh-CN") -> str:
             hours=c.dated_tolerance_hours,
         )
     )
-    figures = "".join(_figure(f, lang) for f in result.figures) + stats_section(result.questionnaires, lang)
+    by_risk = [c.label for f in result.figures if f.key == "outcomes_by_risk" for c in f.cells]
+    levels = list(dict.fromkeys(by_risk))  # every risk level decided, in its scale's order
+    figures = "".join(_figure(f, lang, levels) for f in result.figures) + stats_section(result.questionnaires, lang)
     root = base64.b64encode(result.root).decode()
     names = (
         tr(lang, "actor"),

@@ -55,6 +55,11 @@ RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 PROFILES = ("C1", "C2", "C3", "C4", "C5")
 
 
+#: A level id of any scale (a profile or a risk level of a format-2 document: RT3, SRI6…), the
+#: schemas' pattern: what ``--profile`` and ``--risk-level`` accept beside the default scale's.
+LEVEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,31}")
+
+
 #: The times a query filters on: ``recorded`` (the store's clock, which a caller cannot set) or
 #: ``as-of`` (the time the caller gave the engine, which it can).
 TIMES = ("recorded", "as-of")
@@ -375,9 +380,17 @@ class QueryFilter:
 
     def __post_init__(self) -> None:
         problems = []
+        for name, levels in (("risk_level", RISK_LEVELS), ("profile", PROFILES)):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and LEVEL_ID.fullmatch(value)):
+                problems.append(
+                    Problem(
+                        f"expected one of {', '.join(levels)} or a level id of another scale (RT3, SRI6…), "
+                        f"found {value!r}",
+                        f"/{name}",
+                    )
+                )
         for name, allowed in (
-            ("risk_level", RISK_LEVELS),
-            ("profile", PROFILES),
             ("outcome", OUTCOMES),
             ("type", RECORD_TYPES),
             ("time", TIMES),
