@@ -174,7 +174,10 @@ def test_each_cells_audit_query_lists_exactly_its_records(mixed_review: Review, 
 
 
 def test_a_cn_demo_logs_figures_are_unchanged(tmp_path: Path) -> None:
-    """The figures of a CN demo log, as the report gave them before it placed other scales."""
+    """The figures of a CN demo log, as the report gave them before it placed other scales.
+
+    The snapshot is the JSON figures of this very log (``review_json(review(store))["figures"]``);
+    a change meant to alter the CN figures writes it anew and says so in its commit."""
     store = SQLiteStore(tmp_path / "demo.sqlite3")
     generate(store, CN, REGISTRY.policy("cn-csrc"), clients=120, seed=11)
     figures = json.loads(review_json(review(store)))["figures"]
