@@ -183,3 +183,32 @@ def test_a_cn_demo_logs_figures_are_unchanged(tmp_path: Path) -> None:
     figures = json.loads(review_json(review(store)))["figures"]
     store.close()
     assert figures == json.loads(SNAPSHOT.read_text(encoding="utf-8"))
+
+
+def test_a_planted_level_label_is_shown_as_text_and_breaks_nothing(mixed: Path, tmp_path: Path) -> None:
+    """Labels now come from the records: an insider who rewrites a decision's risk level and profile
+    into markup (or into the heatmap's own ' × ' separator) gets a report that fails verification and
+    shows the text as text; nothing of it runs or is drawn as markup, and the report is still written."""
+    import shutil
+    import sqlite3
+
+    from suitability.review.html import render
+
+    path = tmp_path / "tampered.sqlite3"
+    shutil.copy(mixed, path)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("DROP TRIGGER IF EXISTS records_no_update")
+    (seq, data) = db.execute(
+        "SELECT seq, data FROM records WHERE type = 'decision' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    record = orjson.loads(data)
+    record["product"]["risk_level"] = "<script>alert(1)</script>"
+    record["result"]["profile"] = "RT9 × <b>bold</b>"
+    db.execute("UPDATE records SET data = ? WHERE seq = ?", (orjson.dumps(record, option=orjson.OPT_SORT_KEYS), seq))
+    db.close()
+    with SQLiteStore(path, create=False) as store:
+        result = review(store)
+    assert not result.verified
+    page = render(result, "en")
+    assert "<script>alert(1)</script>" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -221,7 +221,7 @@ def _heatmap(figure: Figure, lang: str, order: Sequence[str] = ()) -> str:
     """
     counts: dict[tuple[str, str], list[Cell]] = {}
     for cell in figure.cells:
-        profile, risk = cell.label.split(" × ")
+        profile, _, risk = cell.label.rpartition(" × ")  # labels are recorded text: never trust their shape
         counts.setdefault((profile, risk), []).append(cell)
     # The default scale's rows and columns are drawn whole (empty ones too) unless only other scales'
     # levels were recorded; those follow in the order of the cells (their scale's), as recorded.
@@ -239,13 +239,13 @@ def _heatmap(figure: Figure, lang: str, order: Sequence[str] = ()) -> str:
     left, top, size_h = 50, 22, 44
     size_w = min(128, (_WIDTH - left - 10) // len(levels))
     parts = [
-        f'<text x="{left + j * size_w + size_w / 2}" y="{top - 7}" text-anchor="middle">{r}</text>'
+        f'<text x="{left + j * size_w + size_w / 2}" y="{top - 7}" text-anchor="middle">{escape(r)}</text>'
         for j, r in enumerate(levels)
     ]
     order = list(COLOURS["outcome"])
     for i, profile in enumerate(profiles):
         y = top + i * size_h
-        parts.append(f'<text x="{left - 8}" y="{y + size_h / 2 + 4}" text-anchor="end">{profile}</text>')
+        parts.append(f'<text x="{left - 8}" y="{y + size_h / 2 + 4}" text-anchor="end">{escape(profile)}</text>')
         for j, risk in enumerate(levels):
             x = left + j * size_w
             cells = sorted(
