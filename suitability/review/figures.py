@@ -27,7 +27,7 @@ from ..i18n import Message
 from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
 from ..policy import FORMAT_2_REASONS, REASON_DIMENSIONS
-from .query import RISK_LEVELS, row_instant, rows
+from .query import ALL_REASON_CODES, LEVEL_ID, OUTCOMES, RISK_LEVELS, row_instant, rows
 
 if TYPE_CHECKING:
     from .stats import QuestionnaireStats
@@ -401,13 +401,17 @@ def _cells(
 
     ``query(label, series, *keys)`` gives each cell the ``audit query`` arguments that list it.
     """
-    found: dict[tuple[str, str], Cell] = {}
+    # A cell is one (series, label) *and* one set of keys: labels are recorded text, and two rows whose
+    # keys differ (a tampered profile "C1 (lowest)" beside a lowest C1) are never counted under one
+    # query that lists only the first's.
+    found: dict[tuple[Any, ...], Cell] = {}
     for row in db.execute(sql, params):
         label, seq = str(row[0]), int(row[1])
         series = str(row[2]) if len(row) > 2 else ""
-        cell = found.get((series, label))
+        key = (series, label, *row[3:])
+        cell = found.get(key)
         if cell is None:
-            cell = found[(series, label)] = Cell(label, 0, [], series)
+            cell = found[key] = Cell(label, 0, [], series)
             if query is not None:
                 cell.query = query(label, series, *row[3:])
         cell.count += 1
@@ -512,14 +516,32 @@ def _month_bounds(month: str, tz: ZoneInfo) -> str:
     return f"--since {start.isoformat(timespec='minutes')} --until {end.isoformat(timespec='minutes')}"
 
 
+#: What each filter of ``audit query`` takes (:func:`_filters`).
+_FILTERABLE: dict[str, Callable[[Any], bool]] = {
+    "type": lambda value: True,  # the report's own constants
+    "profile": lambda value: isinstance(value, str) and LEVEL_ID.fullmatch(value) is not None,
+    "risk-level": lambda value: isinstance(value, str) and LEVEL_ID.fullmatch(value) is not None,
+    "outcome": lambda value: value in OUTCOMES,
+    "reason": lambda value: value in ALL_REASON_CODES,
+}
+
+
+def _filters(*given: tuple[str, Any]) -> str:
+    """The ``audit query`` arguments ``--flag value`` of ``given``, each value quoted for a shell; ""
+    when a value is one its filter does not take (recorded text of a tampered log, such as an outcome
+    ``suitable;rm -rf ~``): no filter selects those records, and the text never reaches a shell."""
+    if not all(_FILTERABLE[flag](value) for flag, value in given):
+        return ""
+    return " ".join(f"--{flag} {shlex.quote(value)}" for flag, value in given)
+
+
 def _profile_query(profile: str | None, lowest: Any) -> str:
     """The ``audit query`` arguments of the assessments of ``profile`` in (or out of) the lowest
     category, or "" for those of no profile (not eligible), which no filter selects alone."""
     if profile is None:
         return ""
-    return f"--type assessment --profile {shlex.quote(profile)}" + (
-        " --lowest-category" if lowest else " --not-lowest-category"
-    )
+    query = _filters(("type", "assessment"), ("profile", profile))
+    return query and query + (" --lowest-category" if lowest else " --not-lowest-category")
 
 
 #: The label of an assessment's profile: as recorded, "(lowest)" for the lowest category, and
@@ -571,7 +593,7 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         f"SELECT month, seq, {profile_label}, plabel, lowest FROM r {_PLACES} "
         f"WHERE type = 'assessment' ORDER BY month, {profile_order}, seq",
         query=lambda month, series, profile, lowest: (
-            f"{_profile_query(profile, lowest)} {_month_bounds(month, tz)}" if profile is not None else ""
+            f"{query} {_month_bounds(month, tz)}" if (query := _profile_query(profile, lowest)) else ""
         ),
     )
     add(
@@ -585,7 +607,7 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         ),
         f"SELECT rlabel, seq, outcome FROM r {_PLACES} WHERE type = 'decision' "
         f"ORDER BY v.scale, v.ord, {outcome_order}, seq",
-        query=lambda label, outcome: f"--type decision --risk-level {shlex.quote(label)} --outcome {outcome}",
+        query=lambda label, outcome: _filters(("type", "decision"), ("risk-level", label), ("outcome", outcome)),
     )
     add(
         Figure(
@@ -599,8 +621,8 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         f"SELECT plabel || ' × ' || rlabel, seq, outcome, plabel, rlabel FROM r {_PLACES} "
         f"WHERE type = 'decision' AND plabel IS NOT NULL AND rlabel IS NOT NULL "
         f"ORDER BY p.scale, p.ord, v.scale, v.ord, {outcome_order}, seq",
-        query=lambda label, outcome, profile, risk: (
-            f"--type decision --profile {shlex.quote(profile)} --risk-level {shlex.quote(risk)} --outcome {outcome}"
+        query=lambda label, outcome, profile, risk: _filters(
+            ("type", "decision"), ("profile", profile), ("risk-level", risk), ("outcome", outcome)
         ),
     )
     add(
@@ -615,7 +637,7 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         "SELECT code, x.seq, CASE code "
         + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
         + f" END {decisions_reasons} WHERE r.type = 'decision' ORDER BY 3, 1, x.seq",
-        query=lambda code, dimension: f"--type decision --reason {code}",
+        query=lambda code, dimension: _filters(("type", "decision"), ("reason", code)),
     )
     add(
         Figure(
@@ -638,7 +660,7 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         ),
         f"SELECT rlabel, seq, rlabel FROM r {_PLACES} WHERE type = 'confirmation' AND rlabel IS NOT NULL "
         "ORDER BY v.scale, v.ord, seq",
-        query=lambda label, series: f"--type confirmation --risk-level {shlex.quote(label)}",
+        query=lambda label, series: _filters(("type", "confirmation"), ("risk-level", label)),
     )
     add(
         Figure(
@@ -686,7 +708,7 @@ def _figures(db: sqlite3.Connection, config: ReviewConfig, tz: ZoneInfo) -> list
         + " ".join(f"WHEN '{code}' THEN '{dim}'" for code, dim in DIMENSIONS.items())
         + f" END {decisions_reasons} WHERE r.type = 'decision' AND r.outcome = 'blocked' "
         "ORDER BY code <> 'LOWEST_CATEGORY', code <> 'FIRM_INITIATED_MISMATCH', code, x.seq",
-        query=lambda code, dimension: f"--type decision --outcome blocked --reason {code}",
+        query=lambda code, dimension: _filters(("type", "decision"), ("outcome", "blocked"), ("reason", code)),
     )
     for figure, sql, params in figures:
         figure.total = _total(db, sql, params)

@@ -213,6 +213,11 @@ def _months(figure: Figure, lang: str) -> str:
     return _svg(_WIDTH, height, parts, figure.title[lang])
 
 
+#: The most columns (risk levels) and rows (profiles) the heatmap draws as a grid: its squares stay
+#: at least 27 units wide, and its empty squares never outnumber the cells by more than this area.
+_GRID_COLUMNS, _GRID_ROWS = 24, 40
+
+
 def _heatmap(figure: Figure, lang: str, order: Sequence[str] = ()) -> str:
     """Client profile (rows) × product risk level (columns): each square split by outcome share.
 
@@ -233,6 +238,10 @@ def _heatmap(figure: Figure, lang: str, order: Sequence[str] = ()) -> str:
         for found, seen in ((profile, profiles), (risk, levels)):
             if found not in seen:
                 seen.append(found)
+    if len(levels) > _GRID_COLUMNS or len(profiles) > _GRID_ROWS:
+        # more levels than a grid can show (a scale of hundreds, or labels planted in a tampered log):
+        # one bar a pair, as the other figures draw, so the chart grows with the cells, not their square
+        return _stacked(figure, lang)
     place = {level: i for i, level in enumerate(order)}
     drawn = len(COLOURS["risk"]) if default else 0  # the default scale's stay first, in theirs
     levels[drawn:] = sorted(levels[drawn:], key=lambda level: place.get(level, len(place)))

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 from .._passes import long_pass
-from ..errors import IntegrityError, Problem, RegistryError
+from ..errors import DocumentError, IntegrityError, Problem, RegistryError
 from ..i18n import Message
 from ..log.store import LogStore
 from ..questionnaire import CompiledQuestion, Questionnaire, in_units, load_questionnaire, points_text, step
@@ -318,7 +318,16 @@ class StatsPass:
         """
         try:
             self._feed(seq, record)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except DocumentError as exc:  # a recorded questionnaire its own schema refuses: the log is damaged
+            raise IntegrityError(
+                f"record {seq} holds a questionnaire that cannot be read",
+                [
+                    Problem(p.message, f"/records/{seq}/document{p.pointer}", code="MALFORMED_RECORD")
+                    for p in exc.problems
+                ],
+                seq=seq,
+            ) from None
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise IntegrityError(
                 f"record {seq} cannot be read for the questionnaire statistics",
                 [Problem(f"expected a well-formed record, found {type(exc).__name__}: {exc}", f"/records/{seq}")],
