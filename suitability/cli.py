@@ -489,6 +489,7 @@ def _emit_rows(
         _stream_lines(_json_text(row) + "\n" for row in rows)
         return
     if out.format == "csv":
+        line = _csv_line()
 
         def lines() -> Iterator[str]:
             if out.excel:
@@ -497,7 +498,6 @@ def _emit_rows(
             for row in rows:
                 yield line([_csv_cell(_cell(row.get(k))) for k in columns])
 
-        line = _csv_line()
         _stream_lines(lines())
         return
     widths: list[int] = []

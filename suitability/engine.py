@@ -378,11 +378,22 @@ class Engine:
                 ],
             )
 
-    def _check_pair(self, assessment: Assessment, policy: Policy) -> None:
-        """Check the assessment's questionnaire with ``policy`` as a pair, once (issue 12 item 8): a
-        scale the policy does not accept is an error; what the pair cannot do, a warning."""
-        ref = assessment.questionnaire
-        self.registry.check_recorded_pair(ref.id, ref.version, ref.hash, policy)
+    def _deciding(
+        self, assessment: Assessment | str, client: Client | None, policy: str | Policy, as_of: date | datetime | None
+    ) -> tuple[datetime, int, Assessment, Client, Policy, str]:
+        """What ``decide`` and ``recommend`` decide with: the instant, the recorded assessment (its seq
+        and itself), the client facts (checked against the policy's age rules), the policy and the
+        questionnaire's status. The assessment's questionnaire and the policy are checked as a pair
+        (issue 12 item 8): a scale the policy does not accept is an error; what the pair cannot do, a
+        warning."""
+        when = self._when(as_of)
+        seq, recorded, who, span = self._decided_for(assessment, client, when)
+        p = self._policy(policy)
+        ref = recorded.questionnaire
+        self.registry.check_recorded_pair(ref.id, ref.version, ref.hash, p)
+        self._needs_age(p, who, when)
+        who = self._age_for_axes(p, who, span)
+        return when, seq, recorded, who, p, self._questionnaire_status(recorded)
 
     def _questionnaire_status(self, assessment: Assessment) -> str:
         ref = assessment.questionnaire
@@ -412,13 +423,7 @@ class Engine:
         ``client`` None takes the facts recorded with the assessment (``assessment`` may be its id).
         """
         _check_actor(actor)
-        when = self._when(as_of)
-        seq, recorded, who, span = self._decided_for(assessment, client, when)
-        p = self._policy(policy)
-        self._check_pair(recorded, p)
-        self._needs_age(p, who, when)
-        who = self._age_for_axes(p, who, span)
-        status = self._questionnaire_status(recorded)
+        when, seq, recorded, who, p, status = self._deciding(assessment, client, policy, as_of)
         result = decide(recorded, product, who, p, initiated_by, when, questionnaire_status=status)
         self._commits.append([decision_draft(result, seq, p, status, actor)])
         return result
@@ -498,13 +503,7 @@ class Engine:
         considered and why it was left out.
         """
         _check_actor(actor)
-        when = self._when(as_of)
-        seq, recorded, who, span = self._decided_for(assessment, client, when)
-        p = self._policy(policy)
-        self._check_pair(recorded, p)
-        self._needs_age(p, who, when)
-        who = self._age_for_axes(p, who, span)
-        status = self._questionnaire_status(recorded)
+        when, seq, recorded, who, p, status = self._deciding(assessment, client, policy, as_of)
         # screen refuses an unknown level, term or variety before anything is recorded
         decisions, chosen = screen(recorded, catalog, who, p, when, questionnaire_status=status)
         self._commits.append([decision_draft(d, seq, p, status, actor) for d in decisions])

@@ -27,7 +27,7 @@ from ..i18n import Message
 from ..log.checkpoint import Checkpoint
 from ..log.store import LogStore
 from ..policy import FORMAT_2_REASONS, REASON_DIMENSIONS
-from .query import ALL_REASON_CODES, LEVEL_ID, OUTCOMES, RISK_LEVELS, row_instant, rows
+from .query import ALL_REASON_CODES, LEVEL_ID, OUTCOMES, PROFILES, RISK_LEVELS, row_instant, rows
 
 if TYPE_CHECKING:
     from .stats import QuestionnaireStats
@@ -255,8 +255,8 @@ CREATE TABLE plevels (label TEXT PRIMARY KEY, scale INTEGER, ord INTEGER);
 CREATE TABLE rlevels (label TEXT PRIMARY KEY, scale INTEGER, ord INTEGER);
 """
 _UTC_TEXT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_LEVEL = {f"R{i}": i for i in range(1, 6)}
-_PROFILE = {f"C{i}": i for i in range(1, 6)}
+_LEVEL = {level: i for i, level in enumerate(RISK_LEVELS, start=1)}
+_PROFILE = {profile: i for i, profile in enumerate(PROFILES, start=1)}
 _DIGITS = re.compile(r"([0-9]+)")
 
 
